@@ -1,0 +1,375 @@
+"""Read models as pure functions: (state, recorded event) -> row changes.
+
+A projection never touches SQLite. It reads the rows it depends on through a
+:class:`State` and returns :class:`Put`, :class:`Delete` and :class:`Append`
+changes; the projector applies them, so the same rules serve a live catch-up,
+a full replay and a unit test with a dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from daemon.events import (
+    ActivityRecorded,
+    Event,
+    FileChanged,
+    FindingDetected,
+    FindingResolved,
+    IssueDetected,
+    IssueUpdated,
+    MetricSampled,
+    Recorded,
+    SessionEnded,
+    SessionScored,
+    SessionStarted,
+    SuggestionMade,
+)
+from daemon.hashchain import canonical_json
+
+Row = dict[str, Any]
+Key = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Put:
+    """Make the row with this key exactly ``row`` (insert or overwrite)."""
+
+    table: str
+    key: Key
+    row: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Delete:
+    table: str
+    key: Key
+
+
+@dataclass(frozen=True)
+class Append:
+    """Insert a row that no later event changes (an activity, a metric sample)."""
+
+    table: str
+    row: Mapping[str, Any]
+
+
+Change = Put | Delete | Append
+
+
+class State(Protocol):
+    def get(self, table: str, key: Key) -> Mapping[str, Any] | None: ...
+
+
+Handler = Callable[[Recorded, State], Sequence[Change]]
+
+
+@dataclass(frozen=True)
+class Projection:
+    name: str
+    tables: tuple[str, ...]
+    handlers: Mapping[type[Event], Handler]
+
+    def apply(self, recorded: Recorded, state: State) -> Sequence[Change]:
+        handler = self.handlers.get(type(recorded.event))
+        return handler(recorded, state) if handler is not None else ()
+
+
+def sql_timestamp(ts: str) -> str:
+    """``created_at`` in SQLite's own CURRENT_TIMESTAMP shape, so ``datetime('now')`` compares."""
+    return ts[:10] + " " + ts[11:19]
+
+
+def _mean(total: float, count: int) -> float:
+    return total / count if count else 0.0
+
+
+# --- sessions ---------------------------------------------------------------
+
+
+def _session_started(rec: Recorded, state: State) -> Sequence[Change]:
+    event = rec.event
+    assert isinstance(event, SessionStarted)
+    key = (event.session_id,)
+    if state.get("test_sessions", key) is not None:
+        return ()  # a repeated start carries nothing new
+    return (
+        Put("test_sessions", key, {
+            "session_id": event.session_id,
+            "project_path": event.project_path,
+            "start_time": rec.ts,
+            "end_time": None,
+            "duration_minutes": event.duration_minutes,
+            "status": "running",
+            "total_activities": 0,
+            "total_errors": 0,
+            "avg_response_time": 0.0,
+            "avg_cpu_usage": 0.0,
+            "avg_memory_usage": 0.0,
+            "overall_score": 0.0,
+            "created_at": sql_timestamp(rec.ts),
+        }),
+        Put("session_stats", key, {
+            "session_id": event.session_id,
+            "mode": event.mode,
+            "end_reason": None,
+            "response_count": 0,
+            "response_sum": 0.0,
+            "cpu_count": 0,
+            "cpu_sum": 0.0,
+            "memory_count": 0,
+            "memory_sum": 0.0,
+        }),
+    )
+
+
+def _session_ended(rec: Recorded, state: State) -> Sequence[Change]:
+    event = rec.event
+    assert isinstance(event, SessionEnded)
+    key = (event.session_id,)
+    session = state.get("test_sessions", key)
+    stats = state.get("session_stats", key)
+    if session is None or stats is None or session["status"] != "running":
+        return ()  # the first end is the one that counts
+    return (
+        Put("test_sessions", key, {**session, "status": event.status, "end_time": rec.ts}),
+        Put("session_stats", key, {**stats, "end_reason": event.reason}),
+    )
+
+
+def _session_scored(rec: Recorded, state: State) -> Sequence[Change]:
+    event = rec.event
+    assert isinstance(event, SessionScored)
+    key = (event.session_id,)
+    session = state.get("test_sessions", key)
+    if session is None:
+        return ()
+    return (Put("test_sessions", key, {**session, "overall_score": event.overall_score}),)
+
+
+def _activity_totals(rec: Recorded, state: State) -> Sequence[Change]:
+    event = rec.event
+    assert isinstance(event, ActivityRecorded)
+    key = (event.session_id,)
+    session = state.get("test_sessions", key)
+    stats = state.get("session_stats", key)
+    if session is None or stats is None:
+        return ()
+    stats = dict(stats)
+    for value, prefix in ((event.response_time_ms, "response"), (event.cpu_after, "cpu"),
+                          (event.memory_after_mb, "memory")):
+        if value is not None:
+            stats[f"{prefix}_count"] += 1
+            stats[f"{prefix}_sum"] += value
+    session = {
+        **session,
+        "total_activities": session["total_activities"] + 1,
+        "total_errors": session["total_errors"] + (0 if event.success else 1),
+        "avg_response_time": _mean(stats["response_sum"], stats["response_count"]),
+        "avg_cpu_usage": _mean(stats["cpu_sum"], stats["cpu_count"]),
+        "avg_memory_usage": _mean(stats["memory_sum"], stats["memory_count"]),
+    }
+    return (Put("test_sessions", key, session), Put("session_stats", key, stats))
+
+
+SESSIONS = Projection(
+    name="sessions",
+    tables=("test_sessions", "session_stats"),
+    handlers={
+        SessionStarted: _session_started,
+        SessionEnded: _session_ended,
+        SessionScored: _session_scored,
+        ActivityRecorded: _activity_totals,
+    },
+)
+
+
+# --- measurements -----------------------------------------------------------
+
+
+def _activity_row(rec: Recorded, state: State) -> Sequence[Change]:
+    event = rec.event
+    assert isinstance(event, ActivityRecorded)
+    return (Append("activities", {
+        "activity_id": event.activity_id,
+        "session_id": event.session_id,
+        "timestamp": rec.ts,
+        "capability": event.capability,
+        "activity_type": event.activity_type,
+        "description": event.description,
+        "response_time_ms": event.response_time_ms,
+        "cpu_before": event.cpu_before,
+        "cpu_after": event.cpu_after,
+        "memory_before_mb": event.memory_before_mb,
+        "memory_after_mb": event.memory_after_mb,
+        "success": 1 if event.success else 0,
+        "error_message": event.error_message,
+        "result_data": None if event.result_data is None else canonical_json(event.result_data),
+        "created_at": sql_timestamp(rec.ts),
+    }),)
+
+
+ACTIVITIES = Projection("activities", ("activities",), {ActivityRecorded: _activity_row})
+
+
+def _metric_row(rec: Recorded, state: State) -> Sequence[Change]:
+    event = rec.event
+    assert isinstance(event, MetricSampled)
+    return (Append("performance_metrics", {
+        "metric_id": event.metric_id,
+        "session_id": event.session_id,
+        "timestamp": rec.ts,
+        "capability": event.capability,
+        "metric_type": event.metric_type,
+        "value": event.value,
+        "unit": event.unit,
+        "context": event.context,
+        "created_at": sql_timestamp(rec.ts),
+    }),)
+
+
+METRICS = Projection("performance_metrics", ("performance_metrics",), {MetricSampled: _metric_row})
+
+
+# --- judgements -------------------------------------------------------------
+
+
+def _bool_or_none(value: bool | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _issue_detected(rec: Recorded, state: State) -> Sequence[Change]:
+    event = rec.event
+    assert isinstance(event, IssueDetected)
+    key = (event.issue_id,)
+    existing = state.get("issues", key)
+    return (Put("issues", key, {
+        "issue_id": event.issue_id,
+        "session_id": event.session_id,
+        "timestamp": existing["timestamp"] if existing else rec.ts,
+        "severity": event.severity,
+        "capability": event.capability,
+        "issue_type": event.issue_type,
+        "description": event.description,
+        "suggested_fix": event.suggested_fix,
+        "reproducible": _bool_or_none(event.reproducible),
+        "created_at": existing["created_at"] if existing else sql_timestamp(rec.ts),
+    }),)
+
+
+def _issue_updated(rec: Recorded, state: State) -> Sequence[Change]:
+    event = rec.event
+    assert isinstance(event, IssueUpdated)
+    key = (event.issue_id,)
+    existing = state.get("issues", key)
+    if existing is None:
+        return ()
+    changes: Row = {
+        name: value
+        for name, value in (("severity", event.severity), ("description", event.description),
+                            ("suggested_fix", event.suggested_fix),
+                            ("reproducible", _bool_or_none(event.reproducible)))
+        if value is not None
+    }
+    return (Put("issues", key, {**existing, **changes}),)
+
+
+ISSUES = Projection("issues", ("issues",), {
+    IssueDetected: _issue_detected,
+    IssueUpdated: _issue_updated,
+})
+
+
+def _suggestion_row(rec: Recorded, state: State) -> Sequence[Change]:
+    event = rec.event
+    assert isinstance(event, SuggestionMade)
+    return (Append("improvement_suggestions", {
+        "session_id": event.session_id,
+        "timestamp": rec.ts,
+        "category": event.category,
+        "priority": event.priority,
+        "suggestion": event.suggestion,
+        "rationale": event.rationale,
+        "estimated_impact": event.estimated_impact,
+        "created_at": sql_timestamp(rec.ts),
+    }),)
+
+
+SUGGESTIONS = Projection("improvement_suggestions", ("improvement_suggestions",),
+                         {SuggestionMade: _suggestion_row})
+
+
+def _finding_detected(rec: Recorded, state: State) -> Sequence[Change]:
+    event = rec.event
+    assert isinstance(event, FindingDetected)
+    key = (event.fingerprint,)
+    existing = state.get("findings", key)
+    return (Put("findings", key, {
+        "fingerprint": event.fingerprint,
+        "session_id": event.session_id,
+        "capability": event.capability,
+        "rule": event.rule,
+        "path": event.path,
+        "line": event.line,
+        "severity": event.severity,
+        "confidence": event.confidence,
+        "message": event.message,
+        "preview": event.preview,
+        "first_seen": existing["first_seen"] if existing else rec.ts,
+        "last_seen": rec.ts,
+        "resolved_at": None,
+        "created_at": existing["created_at"] if existing else sql_timestamp(rec.ts),
+    }),)
+
+
+def _finding_resolved(rec: Recorded, state: State) -> Sequence[Change]:
+    event = rec.event
+    assert isinstance(event, FindingResolved)
+    key = (event.fingerprint,)
+    existing = state.get("findings", key)
+    if existing is None or existing["resolved_at"] is not None:
+        return ()
+    return (Put("findings", key, {**existing, "resolved_at": rec.ts}),)
+
+
+FINDINGS = Projection("findings", ("findings",), {
+    FindingDetected: _finding_detected,
+    FindingResolved: _finding_resolved,
+})
+
+
+# --- workspace --------------------------------------------------------------
+
+
+def _file_changed(rec: Recorded, state: State) -> Sequence[Change]:
+    event = rec.event
+    assert isinstance(event, FileChanged)
+    key = (event.workspace, event.path)
+    if event.change == "deleted":
+        return (Delete("files", key),)
+    path = event.path
+    changes: list[Change] = []
+    if event.change == "moved" and event.dest_path is not None:
+        changes.append(Delete("files", key))
+        path = event.dest_path
+    changes.append(Put("files", (event.workspace, path), {
+        "workspace": event.workspace,
+        "path": path,
+        "size": event.size,
+        "mtime": event.mtime,
+        "content_hash": event.content_hash,
+        "last_change": event.change,
+        "changed_at": rec.ts,
+        "session_id": event.session_id,
+    }))
+    return changes
+
+
+FILES = Projection("files", ("files",), {FileChanged: _file_changed})
+
+
+PROJECTIONS: tuple[Projection, ...] = (
+    SESSIONS, ACTIVITIES, METRICS, ISSUES, SUGGESTIONS, FINDINGS, FILES,
+)

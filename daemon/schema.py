@@ -1,0 +1,215 @@
+"""The database layout: the append-only log and the read models projected from it.
+
+The spec's five tables are written exactly as the spec writes them; the
+tables and views we add beside them are documented in the README.
+"""
+
+from __future__ import annotations
+
+# "RWLD": marks a SQLite file as ours, so we never adopt somebody else's database.
+APPLICATION_ID = 0x52574C44
+# Bump when a projection's tables or rules change; an older database is then
+# brought forward by dropping the projections and replaying the log.
+SCHEMA_VERSION = 1
+
+EVENTS_DDL = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    session_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    ts TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_events_session ON events(session_id);
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'events is append-only: UPDATE is not allowed');
+END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'events is append-only: DELETE is not allowed');
+END;
+"""
+
+CHECKPOINTS_DDL = """
+CREATE TABLE IF NOT EXISTS projection_checkpoints (
+    projection TEXT PRIMARY KEY,
+    position INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT
+);
+"""
+
+# The spec's tables, verbatim, then ours.
+PROJECTION_DDL: dict[str, str] = {
+    "test_sessions": """
+CREATE TABLE test_sessions (
+    session_id TEXT PRIMARY KEY,
+    project_path TEXT NOT NULL,
+    start_time TEXT NOT NULL,
+    end_time TEXT,
+    duration_minutes INTEGER NOT NULL,
+    status TEXT NOT NULL,              -- running, completed, stopped, error
+    total_activities INTEGER DEFAULT 0,
+    total_errors INTEGER DEFAULT 0,
+    avg_response_time REAL DEFAULT 0,
+    avg_cpu_usage REAL DEFAULT 0,
+    avg_memory_usage REAL DEFAULT 0,
+    overall_score REAL DEFAULT 0,      -- 0-100 quality score
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+);
+""",
+    "activities": """
+CREATE TABLE activities (
+    activity_id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    capability TEXT NOT NULL,
+    activity_type TEXT NOT NULL,
+    description TEXT,
+    response_time_ms REAL,
+    cpu_before REAL,
+    cpu_after REAL,
+    memory_before_mb REAL,
+    memory_after_mb REAL,
+    success BOOLEAN,
+    error_message TEXT,
+    result_data TEXT,                  -- JSON
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    FOREIGN KEY (session_id) REFERENCES test_sessions(session_id)
+);
+CREATE INDEX idx_activities_session ON activities(session_id);
+CREATE INDEX idx_activities_capability ON activities(capability);
+""",
+    "performance_metrics": """
+CREATE TABLE performance_metrics (
+    metric_id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    capability TEXT NOT NULL,
+    metric_type TEXT NOT NULL,         -- response_time, cpu_usage, memory_usage, accuracy, ux_quality
+    value REAL NOT NULL,
+    unit TEXT NOT NULL,
+    context TEXT,
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    FOREIGN KEY (session_id) REFERENCES test_sessions(session_id)
+);
+CREATE INDEX idx_metrics_session ON performance_metrics(session_id);
+""",
+    "issues": """
+CREATE TABLE issues (
+    issue_id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    severity TEXT NOT NULL,            -- critical, high, medium, low, info
+    capability TEXT NOT NULL,
+    issue_type TEXT NOT NULL,
+    description TEXT,
+    suggested_fix TEXT,
+    reproducible BOOLEAN,
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    FOREIGN KEY (session_id) REFERENCES test_sessions(session_id)
+);
+CREATE INDEX idx_issues_session ON issues(session_id);
+CREATE INDEX idx_issues_severity ON issues(severity);
+""",
+    "improvement_suggestions": """
+CREATE TABLE improvement_suggestions (
+    suggestion_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    category TEXT NOT NULL,            -- performance, reliability, resource_optimization, bug_fix
+    priority TEXT NOT NULL,            -- critical, high, medium, low
+    suggestion TEXT NOT NULL,
+    rationale TEXT,
+    estimated_impact TEXT,
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    FOREIGN KEY (session_id) REFERENCES test_sessions(session_id)
+);
+""",
+    # Running sums behind test_sessions' averages, so each average is an exact
+    # sum / count rather than an incrementally drifting float.
+    "session_stats": """
+CREATE TABLE session_stats (
+    session_id TEXT PRIMARY KEY,
+    mode TEXT,
+    end_reason TEXT,
+    response_count INTEGER NOT NULL DEFAULT 0,
+    response_sum REAL NOT NULL DEFAULT 0,
+    cpu_count INTEGER NOT NULL DEFAULT 0,
+    cpu_sum REAL NOT NULL DEFAULT 0,
+    memory_count INTEGER NOT NULL DEFAULT 0,
+    memory_sum REAL NOT NULL DEFAULT 0
+);
+""",
+    "findings": """
+CREATE TABLE findings (
+    fingerprint TEXT PRIMARY KEY,      -- stable across line moves; never the secret itself
+    session_id TEXT NOT NULL,          -- the session that saw it last
+    capability TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    path TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    severity TEXT NOT NULL,
+    confidence TEXT NOT NULL,
+    message TEXT,
+    preview TEXT,                      -- masked
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    resolved_at TEXT,                  -- NULL while the finding is open
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+);
+CREATE INDEX idx_findings_path ON findings(path);
+CREATE INDEX idx_findings_open ON findings(resolved_at);
+""",
+    "files": """
+CREATE TABLE files (
+    workspace TEXT NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER,
+    mtime REAL,
+    content_hash TEXT,
+    last_change TEXT NOT NULL,         -- created | modified | moved
+    changed_at TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    PRIMARY KEY (workspace, path)
+);
+""",
+}
+
+# Views are derived from projection tables only, so a rebuild recreates them unchanged.
+VIEWS_DDL = """
+CREATE VIEW IF NOT EXISTS capability_performance AS
+SELECT
+    session_id,
+    capability,
+    COUNT(*) AS calls,
+    AVG(response_time_ms) AS avg_time,
+    MIN(response_time_ms) AS min_time,
+    MAX(response_time_ms) AS max_time,
+    SUM(CASE WHEN success THEN 1 ELSE 0 END) * 100.0 / COUNT(*) AS success_rate
+FROM activities
+GROUP BY session_id, capability;
+
+CREATE VIEW IF NOT EXISTS open_findings AS
+SELECT * FROM findings WHERE resolved_at IS NULL;
+"""
+
+VIEW_NAMES: tuple[str, ...] = ("capability_performance", "open_findings")
+
+PROJECTION_TABLES: tuple[str, ...] = tuple(PROJECTION_DDL)
+
+# Primary-key columns, used to compare a replay with the live tables row for row.
+PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
+    "test_sessions": ("session_id",),
+    "activities": ("activity_id",),
+    "performance_metrics": ("metric_id",),
+    "issues": ("issue_id",),
+    "improvement_suggestions": ("suggestion_id",),
+    "session_stats": ("session_id",),
+    "findings": ("fingerprint",),
+    "files": ("workspace", "path"),
+}
