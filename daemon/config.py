@@ -1,0 +1,159 @@
+"""Configuration: the spec's ``TESTING_CONFIG`` keys as a TOML file, plus the environment.
+
+Precedence, highest first: command-line flags, ``REALWORLD_TESTING_*`` variables,
+the config file (``--config`` or ``$XDG_CONFIG_HOME/realworld/config.toml``),
+the spec's defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+DEFAULT_DB_PATH = "realworld_testing.db"
+ENV_DB = "REALWORLD_TESTING_DB"
+ENV_DURATION = "REALWORLD_TESTING_DURATION"
+ENV_INTERVAL = "REALWORLD_TESTING_INTERVAL"
+DURABILITY_LEVELS = ("normal", "full")
+
+
+class ConfigError(Exception):
+    """A configuration we cannot use; the message is one line meant for a person."""
+
+
+@dataclass(frozen=True)
+class ResourceLimits:
+    cpu_percent_max: float = 90.0
+    memory_percent_max: float = 95.0
+    disk_percent_max: float = 98.0
+    consecutive_errors_max: int = 5
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "cpu_percent_max": self.cpu_percent_max,
+            "memory_percent_max": self.memory_percent_max,
+            "disk_percent_max": self.disk_percent_max,
+            "consecutive_errors_max": self.consecutive_errors_max,
+        }
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], where: str) -> ResourceLimits:
+        limits = cls()
+        for key, value in values.items():
+            if key not in limits.as_dict():
+                raise ConfigError(f"{where}: unknown resource limit {key!r}")
+            if key == "consecutive_errors_max":
+                number: float | int = _positive_int(value, f"{where}: {key}")
+            else:
+                number = _number(value, f"{where}: {key}")
+                if not 0 < number <= 100:
+                    raise ConfigError(f"{where}: {key} must be a percentage in (0, 100]")
+            limits = replace(limits, **{key: number})
+        return limits
+
+
+@dataclass(frozen=True)
+class Config:
+    db_path: str = DEFAULT_DB_PATH
+    default_duration: float = 5.0  # minutes
+    monitor_interval: float = 30.0  # seconds
+    resource_limits: ResourceLimits = field(default_factory=ResourceLimits)
+    durability: str = "normal"  # SQLite synchronous: normal | full
+    source: Path | None = None  # the file these values came from, if any
+    db_path_from_file: bool = False
+
+
+def default_config_path(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "realworld" / "config.toml"
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{what} must be a number, not {value!r}")
+    return float(value)
+
+
+def _positive_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{what} must be a whole number of at least 1, not {value!r}")
+    return value
+
+
+def _positive(value: Any, what: str) -> float:
+    number = _number(value, what)
+    if number <= 0:
+        raise ConfigError(f"{what} must be greater than 0, not {value!r}")
+    return number
+
+
+def parse_config(values: Mapping[str, Any], where: str) -> Config:
+    """Validate a parsed TOML document; pure."""
+    config = Config()
+    known = {"db_path", "default_duration", "monitor_interval", "resource_limits", "durability"}
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
+    if "db_path" in values:
+        if not isinstance(values["db_path"], str) or not values["db_path"]:
+            raise ConfigError(f"{where}: db_path must be a non-empty string")
+        config = replace(config, db_path=values["db_path"], db_path_from_file=True)
+    if "default_duration" in values:
+        config = replace(config, default_duration=_positive(values["default_duration"],
+                                                            f"{where}: default_duration"))
+    if "monitor_interval" in values:
+        config = replace(config, monitor_interval=_positive(values["monitor_interval"],
+                                                            f"{where}: monitor_interval"))
+    if "resource_limits" in values:
+        table = values["resource_limits"]
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{where}: resource_limits must be a table")
+        config = replace(config, resource_limits=ResourceLimits.from_mapping(
+            table, f"{where}: resource_limits"))
+    if "durability" in values:
+        if values["durability"] not in DURABILITY_LEVELS:
+            raise ConfigError(f"{where}: durability must be one of {', '.join(DURABILITY_LEVELS)}")
+        config = replace(config, durability=values["durability"])
+    return config
+
+
+def load_config(path: str | Path | None = None,
+                env: Mapping[str, str] | None = None) -> Config:
+    """Read ``path`` (which must exist), else the XDG file if present, else the defaults."""
+    env = os.environ if env is None else env
+    if path is None:
+        candidate = default_config_path(env)
+        if not candidate.is_file():
+            return Config()
+        path = candidate
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"no config file at {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        values = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return replace(parse_config(values, str(path)), source=path)
+
+
+def resolve_db_path(cli_db: str | None, config: Config,
+                    env: Mapping[str, str] | None = None) -> Path:
+    """``--db``, then ``REALWORLD_TESTING_DB``, then the config file, then the default."""
+    env = os.environ if env is None else env
+    for candidate in (cli_db, env.get(ENV_DB), config.db_path if config.db_path_from_file else None):
+        if candidate:
+            return Path(candidate).expanduser()
+    return Path(DEFAULT_DB_PATH)

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from daemon.config import (
+    DEFAULT_DB_PATH,
+    Config,
+    ConfigError,
+    ResourceLimits,
+    load_config,
+    resolve_db_path,
+)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_are_the_specs_testing_config(tmp_path: Path) -> None:
+    config = load_config(env={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert config == Config()
+    assert config.db_path == "realworld_testing.db"
+    assert config.default_duration == 5
+    assert config.monitor_interval == 30
+    assert config.resource_limits.as_dict() == {
+        "cpu_percent_max": 90.0, "memory_percent_max": 95.0,
+        "disk_percent_max": 98.0, "consecutive_errors_max": 5,
+    }
+
+
+def test_file_values_override_defaults(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+db_path = "ci.db"
+default_duration = 10
+monitor_interval = 60
+durability = "full"
+
+[resource_limits]
+cpu_percent_max = 80.0
+consecutive_errors_max = 3
+""")
+    config = load_config(path, env={})
+    assert (config.db_path, config.default_duration, config.monitor_interval) == ("ci.db", 10, 60)
+    assert config.durability == "full"
+    assert config.resource_limits == ResourceLimits(cpu_percent_max=80.0,
+                                                    consecutive_errors_max=3)
+    assert config.source == path
+
+
+def test_xdg_config_file_is_found(tmp_path: Path) -> None:
+    (tmp_path / "realworld").mkdir()
+    (tmp_path / "realworld" / "config.toml").write_text('db_path = "xdg.db"\n')
+    config = load_config(env={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert config.db_path == "xdg.db"
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("db_pth = 'x.db'", "unknown key 'db_pth'"),
+    ("default_duration = 'five'", "default_duration must be a number"),
+    ("monitor_interval = 0", "monitor_interval must be greater than 0"),
+    ("durability = 'sometimes'", "durability must be one of normal, full"),
+    ("[resource_limits]\ncpu_percent_max = 150", "must be a percentage"),
+    ("[resource_limits]\nconsecutive_errors_max = 2.5", "whole number"),
+    ("[resource_limits]\ngpu_percent_max = 50", "unknown resource limit"),
+    ("resource_limits = 3", "resource_limits must be a table"),
+    ("db_path = [", "not valid TOML"),
+])
+def test_bad_config_is_one_clear_line(tmp_path: Path, text: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), env={})
+    message = str(caught.value)
+    assert fragment in message
+    assert "\n" not in message
+
+
+def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no config file"):
+        load_config(tmp_path / "absent.toml", env={})
+
+
+def test_db_path_precedence(tmp_path: Path) -> None:
+    from_file = load_config(write(tmp_path, 'db_path = "file.db"'), env={})
+    env = {"REALWORLD_TESTING_DB": "env.db"}
+    assert resolve_db_path("flag.db", from_file, env) == Path("flag.db")
+    assert resolve_db_path(None, from_file, env) == Path("env.db")
+    assert resolve_db_path(None, from_file, {}) == Path("file.db")
+    assert resolve_db_path(None, Config(), {}) == Path(DEFAULT_DB_PATH)
