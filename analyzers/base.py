@@ -1,0 +1,143 @@
+"""What an analyzer is: the protocol every capability implements and the result it returns.
+
+An analyzer is a named capability (``workspace_analyzer``, ``security_scanner``, ...)
+that the runner calls with a settled batch of changed paths and measures. It only
+computes; recording, timing and error handling belong to the runner, so an analyzer
+may raise freely and the session still goes on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeAlias, runtime_checkable
+
+#: A value that survives the log's canonical JSON unchanged.
+JSON: TypeAlias = bool | int | float | str | list["JSON"] | dict[str, "JSON"] | None
+
+#: The ``paths`` an analyzer receives on a full pass: none named, so it looks at the
+#: whole workspace itself. A change batch is never empty (the runner skips those), so
+#: the empty sequence is free to carry this meaning without widening the protocol.
+FULL_PASS: tuple[str, ...] = ()
+
+
+def is_full_pass(paths: Sequence[str]) -> bool:
+    return len(paths) == 0
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A security or pattern finding; ``preview`` must already be masked (invariant 4)."""
+
+    fingerprint: str
+    rule: str
+    path: str
+    line: int
+    severity: str
+    confidence: str
+    message: str = ""
+    preview: str = ""
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """What one call produced.
+
+    ``summary`` ends the console line ("Workspace analysis: 245ms, 7 insights");
+    ``data`` becomes the activity's ``result_data`` (it is converted with
+    :func:`to_json` on the way, so anything odd in it degrades to text instead of
+    failing the append). ``findings`` and ``resolved`` (fingerprints no longer seen)
+    become their own events beside the activity.
+    """
+
+    summary: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    findings: tuple[Finding, ...] = ()
+    resolved: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class Analyzer(Protocol):
+    """A capability the runner can call.
+
+    ``paths`` are relative to ``root`` with ``/`` separators, already filtered by
+    :meth:`applies_to`; :data:`FULL_PASS` asks for the whole workspace. Calls to
+    one analyzer instance never overlap (the runner skips an analyzer whose earlier
+    call is still running), so an instance may keep state between calls without locks.
+    """
+
+    name: str
+    activity_type: str
+
+    def applies_to(self, path: str) -> bool: ...
+
+    def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult: ...
+
+
+_LABELS: Mapping[str, str] = {
+    "workspace_analyzer": "Workspace analysis",
+    "code_assistant": "Code assistance",
+    "code_indexer": "Code indexing",
+    "code_search": "Code search",
+    "security_scanner": "Security scan",
+    "pattern_probe": "Pattern probe",
+    "error_recovery": "Error recovery",
+}
+
+
+def capability_label(name: str) -> str:
+    """The words the spec's console lines start with ("Workspace analysis" for
+    ``workspace_analyzer``)."""
+    known = _LABELS.get(name)
+    if known is not None:
+        return known
+    words = name.replace("_", " ").replace("-", " ").strip()
+    return words[:1].upper() + words[1:] if words else name
+
+
+def safe_text(text: str) -> str:
+    """Text SQLite and terminals accept: lone surrogates (from non-UTF-8 file names) as escapes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+_MAX_DEPTH = 32
+
+
+def to_json(value: object, _depth: int = 0) -> JSON:
+    """A JSON value for anything: the log refuses NaN, bytes and non-string keys.
+
+    Never raises, so an analyzer returning something unexpected costs it a field,
+    not the batch's append.
+    """
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return safe_text(value)
+    if _depth >= _MAX_DEPTH:
+        return "<nested too deeply>"
+    if isinstance(value, Mapping):
+        return {_key(k): to_json(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+        return [to_json(v, _depth + 1) for v in items]
+    if isinstance(value, (bytes, bytearray)):
+        return safe_text(bytes(value).decode("utf-8", "backslashreplace"))
+    if isinstance(value, Path):
+        return safe_text(value.as_posix())
+    try:
+        return safe_text(str(value))
+    except Exception:  # a broken __str__ must not sink the record
+        return f"<unprintable {type(value).__name__}>"
+
+
+def _key(key: object) -> str:
+    text = key if isinstance(key, str) else to_json(key)
+    return safe_text(text) if isinstance(text, str) else str(text)
