@@ -100,7 +100,7 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
-def _initialise(conn: sqlite3.Connection, stored_version: int) -> None:
+def _initialise(conn: sqlite3.Connection) -> None:
     """Create the layout, or bring an older one forward by dropping and replaying projections."""
     with transaction(conn):
         # Re-read inside the write lock: another process may have just done this.
@@ -108,8 +108,9 @@ def _initialise(conn: sqlite3.Connection, stored_version: int) -> None:
             return
         for statement in _statements(EVENTS_DDL) + _statements(CHECKPOINTS_DDL):
             conn.execute(statement)
-        if stored_version:
-            drop_projections(conn)
+        # Unconditionally: an older layout may be any version, 0 included, and on a new
+        # file there is nothing to drop.
+        drop_projections(conn)
         create_projections(conn)
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -140,7 +141,7 @@ class Database:
             if stored < SCHEMA_VERSION:
                 try:
                     conn.execute("PRAGMA journal_mode = WAL")
-                    _initialise(conn, stored)
+                    _initialise(conn)
                 except sqlite3.OperationalError as exc:
                     raise DatabaseError(f"cannot write {db.path}: {exc}") from exc
         finally:

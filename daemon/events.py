@@ -142,6 +142,19 @@ class SessionStarted(Event):
     project_path: str
     duration_minutes: float  # 0 for continuous sessions and single passes
     mode: str = "timed"  # timed | continuous | once
+    pid: int | None = None  # the process running it, so others can tell a live one
+    host: str | None = None
+
+
+@register
+@dataclass(frozen=True)
+class SessionResumed(Event):
+    """A restarted daemon took over a continuous session its predecessor left running."""
+
+    TYPE: ClassVar[str] = "session_resumed"
+
+    pid: int
+    host: str
 
 
 @register

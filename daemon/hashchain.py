@@ -6,18 +6,25 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 GENESIS_HASH = "0" * 64
 
 
+# Built once: json.dumps with these options would build a new encoder on every call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                              allow_nan=False)
+
+
 def canonical_json(value: Any) -> str:
     """Sorted keys, no whitespace, ASCII, no NaN: the same text for the same value everywhere."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False)
+    return _CANONICAL.encode(value)
 
 
 def _quoted(text: str) -> str:
+    if isinstance(text, str):
+        return encode_basestring_ascii(text)  # what json.dumps does with a string
     return json.dumps(text, ensure_ascii=True)
 
 

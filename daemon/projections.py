@@ -23,11 +23,13 @@ from daemon.events import (
     MetricSampled,
     Recorded,
     SessionEnded,
+    SessionResumed,
     SessionScored,
     SessionStarted,
     SuggestionMade,
 )
 from daemon.hashchain import canonical_json
+from daemon.snapshot import path_to_sql
 
 Row = dict[str, Any]
 Key = tuple[Any, ...]
@@ -115,6 +117,9 @@ def _session_started(rec: Recorded, state: State) -> Sequence[Change]:
             "session_id": event.session_id,
             "mode": event.mode,
             "end_reason": None,
+            "pid": event.pid,
+            "host": event.host,
+            "pid_since": rec.ts,
             "response_count": 0,
             "response_sum": 0.0,
             "cpu_count": 0,
@@ -137,6 +142,18 @@ def _session_ended(rec: Recorded, state: State) -> Sequence[Change]:
         Put("test_sessions", key, {**session, "status": event.status, "end_time": rec.ts}),
         Put("session_stats", key, {**stats, "end_reason": event.reason}),
     )
+
+
+def _session_resumed(rec: Recorded, state: State) -> Sequence[Change]:
+    event = rec.event
+    assert isinstance(event, SessionResumed)
+    key = (event.session_id,)
+    session = state.get("test_sessions", key)
+    stats = state.get("session_stats", key)
+    if session is None or stats is None or session["status"] != "running":
+        return ()
+    return (Put("session_stats", key, {**stats, "pid": event.pid, "host": event.host,
+                                       "pid_since": rec.ts}),)
 
 
 def _session_scored(rec: Recorded, state: State) -> Sequence[Change]:
@@ -180,6 +197,7 @@ SESSIONS = Projection(
     handlers={
         SessionStarted: _session_started,
         SessionEnded: _session_ended,
+        SessionResumed: _session_resumed,
         SessionScored: _session_scored,
         ActivityRecorded: _activity_totals,
     },
@@ -311,7 +329,7 @@ def _finding_detected(rec: Recorded, state: State) -> Sequence[Change]:
         "session_id": event.session_id,
         "capability": event.capability,
         "rule": event.rule,
-        "path": event.path,
+        "path": path_to_sql(event.path),
         "line": event.line,
         "severity": event.severity,
         "confidence": event.confidence,
@@ -346,7 +364,9 @@ FINDINGS = Projection("findings", ("findings",), {
 def _file_changed(rec: Recorded, state: State) -> Sequence[Change]:
     event = rec.event
     assert isinstance(event, FileChanged)
-    key = (event.workspace, event.path)
+    # A name that is not valid UTF-8 cannot be SQLite TEXT; it is kept as its bytes.
+    workspace = path_to_sql(event.workspace)
+    key = (workspace, path_to_sql(event.path))
     if event.change == "deleted":
         return (Delete("files", key),)
     path = event.path
@@ -354,9 +374,9 @@ def _file_changed(rec: Recorded, state: State) -> Sequence[Change]:
     if event.change == "moved" and event.dest_path is not None:
         changes.append(Delete("files", key))
         path = event.dest_path
-    changes.append(Put("files", (event.workspace, path), {
-        "workspace": event.workspace,
-        "path": path,
+    changes.append(Put("files", (workspace, path_to_sql(path)), {
+        "workspace": workspace,
+        "path": path_to_sql(path),
         "size": event.size,
         "mtime": event.mtime,
         "content_hash": event.content_hash,

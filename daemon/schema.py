@@ -33,6 +33,14 @@ CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
 BEGIN
     SELECT RAISE(ABORT, 'events is append-only: DELETE is not allowed');
 END;
+-- INSERT OR REPLACE deletes the row it collides with without firing DELETE triggers
+-- (unless recursive_triggers is on), so a collision is refused before it can happen.
+CREATE TRIGGER IF NOT EXISTS events_no_replace BEFORE INSERT ON events
+WHEN EXISTS (SELECT 1 FROM events WHERE seq = NEW.seq)
+  OR EXISTS (SELECT 1 FROM events WHERE event_id = NEW.event_id)
+BEGIN
+    SELECT RAISE(ABORT, 'events is append-only: a seq or event_id cannot be reused');
+END;
 """
 
 CHECKPOINTS_DDL = """
@@ -137,6 +145,9 @@ CREATE TABLE session_stats (
     session_id TEXT PRIMARY KEY,
     mode TEXT,
     end_reason TEXT,
+    pid INTEGER,                       -- the process running the session, on host,
+    host TEXT,
+    pid_since TEXT,                    -- since this time (a start or a takeover)
     response_count INTEGER NOT NULL DEFAULT 0,
     response_sum REAL NOT NULL DEFAULT 0,
     cpu_count INTEGER NOT NULL DEFAULT 0,

@@ -75,14 +75,30 @@ def _replay_into(scratch: Database, live: sqlite3.Connection, position: int) -> 
         projector.catch_up()
 
 
+def _truncation(conn: sqlite3.Connection) -> ChainBreak | None:
+    """A chain cut off at its end still links; projections that got further show the cut."""
+    last = int(conn.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0)
+    reached = int(conn.execute("SELECT MAX(position) FROM projection_checkpoints").fetchone()[0]
+                  or 0)
+    if reached > last:
+        return ChainBreak(last + 1, f"the log ends at seq {last} but projections reached "
+                                    f"{reached}: events were removed")
+    return None
+
+
 def verify(db: Database) -> VerifyReport:
     """Walk the chain, then replay the log into a scratch database and compare every table."""
-    if db.is_writable():
-        catch_up(db)
     live = db.connect_readonly()
     try:
+        broken = first_break(chain_rows(live)) or _truncation(live)
+        if broken is not None:
+            # An edited log cannot be trusted to replay (an edited payload may not even
+            # parse), so the chain break is the whole verdict.
+            events = live.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+            return VerifyReport(events, _projected_position(live), broken)
+        if db.is_writable():
+            catch_up(db)
         events = live.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-        broken = first_break(chain_rows(live))
         position = _projected_position(live)
         with tempfile.TemporaryDirectory(prefix="realworld-verify-") as scratch_dir:
             scratch = Database.open(Path(scratch_dir) / "replay.db", create=True)
@@ -96,4 +112,4 @@ def verify(db: Database) -> VerifyReport:
                 replayed.close()
     finally:
         live.close()
-    return VerifyReport(events, position, broken, mismatches)
+    return VerifyReport(events, position, None, mismatches)

@@ -1,0 +1,191 @@
+"""Shared helpers for the core's tests: real SQLite files, event strategies, table snapshots.
+
+Test modules import the plain helpers from here (``from conftest import ...``); pytest puts
+this directory on ``sys.path`` before collecting them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import strategies as st
+
+from daemon import events as ev
+from daemon.database import Database
+from daemon.events import Envelope, Event, format_ts
+from daemon.eventstore import EventStore
+from daemon.hashchain import GENESIS_HASH, event_hash
+from daemon.schema import PRIMARY_KEYS, PROJECTION_TABLES
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BASE_TIME = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+Snapshot = dict[str, list[tuple[object, ...]]]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    return Database.open(tmp_path / "log.db", create=True)
+
+
+def plain_connect(path: Path) -> sqlite3.Connection:
+    """A connection that goes around our code entirely, as any other tool would."""
+    return sqlite3.connect(path, isolation_level=None)
+
+
+def envelopes(events: Sequence[Event], start: int = 0) -> list[Envelope]:
+    """Deterministic timestamps and ids, so two logs built from one list are identical."""
+    return [
+        Envelope(event, ts=format_ts(BASE_TIME + timedelta(seconds=start + i)),
+                 event_id=f"evt-{start + i:06d}")
+        for i, event in enumerate(events)
+    ]
+
+
+def append_all(db: Database, events: Sequence[Event]) -> None:
+    with EventStore(db) as store:
+        store.append(envelopes(events))
+
+
+def append_raw(db: Database, event_type: str, version: int, payload_json: str,
+               session_id: str = "s-raw") -> int:
+    """Append a row our EventStore would not write (an old or foreign version), chained
+    correctly, through a plain connection; returns its seq."""
+    conn = plain_connect(db.path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        tail = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        last_seq, prev = tail if tail is not None else (0, GENESIS_HASH)
+        seq = last_seq + 1
+        event_id = f"raw-{seq}"
+        ts = format_ts(BASE_TIME + timedelta(days=1, seconds=seq))
+        digest = event_hash(prev, seq, event_id, session_id, event_type, version, ts, payload_json)
+        conn.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     (seq, event_id, session_id, event_type, version, ts, payload_json, prev,
+                      digest))
+        conn.execute("COMMIT")
+        return seq
+    finally:
+        conn.close()
+
+
+def snapshot(db: Database) -> Snapshot:
+    """Every projection table's rows in primary-key order."""
+    conn = db.connect_readonly()
+    try:
+        return {
+            table: conn.execute(
+                f"SELECT * FROM {table} ORDER BY {', '.join(PRIMARY_KEYS[table])}").fetchall()
+            for table in PROJECTION_TABLES
+        }
+    finally:
+        conn.close()
+
+
+def event_rows(db: Database) -> list[tuple[object, ...]]:
+    conn = db.connect_readonly()
+    try:
+        return conn.execute("SELECT * FROM events ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+
+
+# --- strategies ---------------------------------------------------------------
+#
+# Small pools of ids make collisions likely: repeated starts and ends, updates to issues
+# that exist or not, findings that come back, files moved onto each other, and events for
+# sessions that never started.
+
+SESSION_IDS = ("s-alpha", "s-beta", "s-gamma", "s-ünïcode")
+ISSUE_IDS = ("issue-1", "issue-2", "issue-3")
+FINGERPRINTS = ("fp-1", "fp-2", "fp-3")
+WORKSPACES = ("/ws/one", "/ws/two")
+# The last name is not UTF-8 on disk: surrogateescape, as os.fsdecode gives it.
+PATHS = ("a.py", "b.py", "pkg/c.py", "dir with space/d é.txt", "bad-\udcff.py")
+CAPABILITIES = ("code_indexer", "code_search", "security_scanner")
+
+texts = st.text(st.characters(codec="utf-8"), max_size=12)
+optional_texts = st.none() | texts
+numbers = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False, allow_infinity=False)
+optional_numbers = st.none() | numbers
+optional_bools = st.none() | st.booleans()
+sessions = st.sampled_from(SESSION_IDS)
+pids = st.integers(1, 2**22)
+hosts = st.sampled_from(("box-a", "box-b"))
+capabilities = st.sampled_from(CAPABILITIES)
+severities = st.sampled_from(ev.SEVERITIES)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | numbers | texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+    max_leaves=6,
+)
+# Mostly unique ids, sometimes a repeat, since a projection must cope with both.
+unique_ids = st.uuids().map(lambda u: u.hex) | st.sampled_from(("dup-1", "dup-2"))
+
+EVENT_STRATEGIES: dict[type[Event], st.SearchStrategy[Event]] = {
+    ev.SessionStarted: st.builds(
+        ev.SessionStarted, session_id=sessions, project_path=texts,
+        duration_minutes=st.floats(0, 600, allow_nan=False) | st.integers(0, 600),
+        mode=st.sampled_from(("timed", "continuous", "once")),
+        pid=st.none() | pids, host=st.none() | hosts),
+    ev.SessionResumed: st.builds(ev.SessionResumed, session_id=sessions, pid=pids, host=hosts),
+    ev.SessionEnded: st.builds(
+        ev.SessionEnded, session_id=sessions, status=st.sampled_from(sorted(ev.ENDED_STATUSES)),
+        reason=texts),
+    ev.SessionScored: st.builds(
+        ev.SessionScored, session_id=sessions, overall_score=st.floats(0, 100)),
+    ev.ActivityRecorded: st.builds(
+        ev.ActivityRecorded, session_id=sessions, activity_id=unique_ids,
+        capability=capabilities, activity_type=st.sampled_from(("index", "search", "scan")),
+        description=optional_texts, response_time_ms=optional_numbers,
+        cpu_before=optional_numbers, cpu_after=optional_numbers,
+        memory_before_mb=optional_numbers, memory_after_mb=optional_numbers,
+        success=st.booleans(), error_message=optional_texts,
+        result_data=st.none() | st.dictionaries(texts, json_values, max_size=3)),
+    ev.MetricSampled: st.builds(
+        ev.MetricSampled, session_id=sessions, metric_id=unique_ids, capability=capabilities,
+        metric_type=st.sampled_from(("response_time", "cpu_usage", "accuracy")),
+        value=numbers, unit=st.sampled_from(("ms", "%", "MB")), context=optional_texts),
+    ev.IssueDetected: st.builds(
+        ev.IssueDetected, session_id=sessions, issue_id=st.sampled_from(ISSUE_IDS),
+        severity=severities, capability=capabilities,
+        issue_type=st.sampled_from(("slow", "crash", "leak")), description=optional_texts,
+        suggested_fix=optional_texts, reproducible=optional_bools),
+    ev.IssueUpdated: st.builds(
+        ev.IssueUpdated, session_id=sessions, issue_id=st.sampled_from(ISSUE_IDS),
+        severity=st.none() | severities, description=optional_texts,
+        suggested_fix=optional_texts, reproducible=optional_bools),
+    ev.SuggestionMade: st.builds(
+        ev.SuggestionMade, session_id=sessions,
+        category=st.sampled_from(("performance", "reliability", "bug_fix")),
+        priority=st.sampled_from(("critical", "high", "medium", "low")), suggestion=texts,
+        rationale=optional_texts, estimated_impact=optional_texts),
+    ev.FindingDetected: st.builds(
+        ev.FindingDetected, session_id=sessions, fingerprint=st.sampled_from(FINGERPRINTS),
+        capability=capabilities, rule=st.sampled_from(("B105", "secret", "complexity")),
+        path=st.sampled_from(PATHS), line=st.integers(1, 10_000), severity=severities,
+        confidence=st.sampled_from(("high", "medium", "low")), message=texts, preview=texts),
+    ev.FindingResolved: st.builds(
+        ev.FindingResolved, session_id=sessions, fingerprint=st.sampled_from(FINGERPRINTS)),
+    ev.FileChanged: st.builds(
+        ev.FileChanged, session_id=sessions, workspace=st.sampled_from(WORKSPACES),
+        path=st.sampled_from(PATHS),
+        change=st.sampled_from(("created", "modified", "moved", "deleted")),
+        size=st.none() | st.integers(0, 2**40), mtime=optional_numbers,
+        content_hash=st.none() | st.text("0123456789abcdef", min_size=8, max_size=8),
+        dest_path=st.none() | st.sampled_from(PATHS)),
+    ev.WorkspaceRescanned: st.builds(
+        ev.WorkspaceRescanned, session_id=sessions, workspace=st.sampled_from(WORKSPACES),
+        reason=st.sampled_from(("startup", "overflow")), files_seen=st.integers(0, 10**6),
+        files_changed=st.integers(0, 10**6), duration_ms=st.floats(0, 1e6)),
+}
+
+any_event: st.SearchStrategy[Event] = st.one_of(*EVENT_STRATEGIES.values())
+
+
+def event_lists(min_size: int = 0, max_size: int = 40) -> st.SearchStrategy[list[Event]]:
+    return st.lists(any_event, min_size=min_size, max_size=max_size)
