@@ -16,11 +16,14 @@ from daemon import __version__
 from daemon.config import ConfigError, load_config, resolve_db_path
 from daemon.database import Database, DatabaseError, Durability
 from daemon.history import list_sessions
+from daemon.liveness import process_alive
+from daemon.logsetup import configure_logging
 from daemon.projector import catch_up, rebuild
 from daemon.query import FORMATS, QueryError, QueryResult, render, render_table, run_query
 from daemon.verify import verify
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+REPORT_FORMATS = ("text", "markdown", "json")
 
 
 class UsageError(Exception):
@@ -33,7 +36,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _common_options() -> argparse.ArgumentParser:
+def _common_options() -> _Parser:
     common = _Parser(add_help=False)
     common.add_argument("--db", metavar="FILE",
                         help="event log database (default: $REALWORLD_TESTING_DB, the config "
@@ -108,6 +111,64 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    from daemon.foreground import RunUsageError, resolve_options, run_foreground
+    from daemon.reporting import render_report
+
+    config = load_config(args.config)
+    try:
+        options = resolve_options(
+            project=args.project, duration=args.duration, monitor_interval=args.monitor_interval,
+            continuous=args.continuous, once=args.once, quiet=args.quiet,
+            no_report=args.no_report, save_report=args.save_report, report_format=args.format,
+            db_path=resolve_db_path(args.db, config))
+    except RunUsageError as exc:
+        raise UsageError(str(exc)) from None
+    session_id, status = run_foreground(options, config, out)
+    if options.report or options.save_report:
+        db = Database.open(options.db_path)
+        text = render_report(db, session_id, options.report_format)
+        if options.report:
+            out.write("\n" + text)
+        if options.save_report:
+            options.save_report.parent.mkdir(parents=True, exist_ok=True)
+            options.save_report.write_text(text, encoding="utf-8")
+            out.write(f"Report saved to {options.save_report}\n")
+    return EXIT_OK if status in ("completed", "stopped") else EXIT_FAILED
+
+
+def cmd_daemon(args: argparse.Namespace, out: TextIO) -> int:
+    from daemon.service import DaemonUsageError, run_daemon
+
+    try:
+        return run_daemon(args.config, args.db, args.workspace or ())
+    except DaemonUsageError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    db = _fresh(_open_db(args))
+    conn = db.connect_readonly()
+    try:
+        running = [s for s in list_sessions(conn) if s["status"] == "running"]
+    finally:
+        conn.close()
+    for session in running:
+        alive = process_alive(session["pid"], session["host"], session["pid_since"])
+        session["process"] = {True: "alive", False: "gone", None: "unknown"}[alive]
+    if args.json:
+        out.write(json.dumps({"db": str(db.path), "running": running}, indent=2) + "\n")
+        return EXIT_OK
+    if not running:
+        out.write(f"no session is running in {db.path}\n")
+        return EXIT_OK
+    columns = ("session_id", "mode", "process", "start_time", "project_path",
+               "total_activities", "total_errors", "avg_response_time")
+    rows = tuple(tuple(s[c] for c in columns) for s in running)
+    out.write(render_table(QueryResult(columns, rows)))
+    return EXIT_OK
+
+
 Command = Callable[[argparse.Namespace, TextIO], int]
 
 
@@ -116,6 +177,41 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="realworld", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"realworld {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser(
+        "run", parents=[common],
+        help="one test session in the foreground: watch, analyze, measure, then report")
+    run.add_argument("--project", default=".", metavar="P",
+                     help="workspace to watch (default: the current directory)")
+    run.add_argument("--duration", metavar="D",
+                     help="minutes, or 30s/5m/1h (default: $REALWORLD_TESTING_DURATION, else 2)")
+    run.add_argument("--monitor-interval", metavar="S",
+                     help="seconds between resource samples and console updates "
+                          "(default: $REALWORLD_TESTING_INTERVAL, else 30)")
+    ending = run.add_mutually_exclusive_group()
+    ending.add_argument("--continuous", action="store_true",
+                        help="run until Ctrl-C or SIGTERM instead of for a duration")
+    ending.add_argument("--once", action="store_true",
+                        help="one full pass of every analyzer, then the report (CI, hooks)")
+    run.add_argument("--quiet", action="store_true", help="no live output, only the report")
+    run.add_argument("--no-report", action="store_true", help="do not print the report")
+    run.add_argument("--save-report", metavar="F", help="also write the report to F")
+    run.add_argument("--format", choices=REPORT_FORMATS, default="text",
+                     help="report format (default: text)")
+    run.set_defaults(run=cmd_run)
+
+    daemon = commands.add_parser(
+        "daemon", parents=[common],
+        help="the systemd service: continuous sessions for the configured workspaces")
+    daemon.add_argument("--workspace", action="append", metavar="PATH",
+                        help="watch PATH (repeatable; default: the config's workspaces)")
+    daemon.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                        default="info")
+    daemon.set_defaults(run=cmd_daemon)
+
+    status = commands.add_parser("status", parents=[common], help="sessions running now")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(run=cmd_status)
 
     sessions = commands.add_parser("sessions", parents=[common], help="past and running sessions")
     sessions.add_argument("--json", action="store_true", help="print JSON")
@@ -146,6 +242,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
     err = sys.stderr if err is None else err
     try:
         args = build_parser().parse_args(argv)
+        # The daemon's log is its output (journald); elsewhere only problems, on stderr.
+        if args.command == "daemon":
+            configure_logging(level=args.log_level)
+        else:
+            configure_logging(level="warning", stream=err)
         command: Command = args.run
         return command(args, out)
     except (UsageError, ConfigError, DatabaseError, QueryError) as exc:

@@ -47,18 +47,23 @@ class ResourceLimits:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], where: str) -> ResourceLimits:
-        limits = cls()
+        merged = cls().as_dict()
         for key, value in values.items():
-            if key not in limits.as_dict():
+            if key not in merged:
                 raise ConfigError(f"{where}: unknown resource limit {key!r}")
             if key == "consecutive_errors_max":
-                number: float | int = _positive_int(value, f"{where}: {key}")
+                merged[key] = _positive_int(value, f"{where}: {key}")
             else:
                 number = _number(value, f"{where}: {key}")
                 if not 0 < number <= 100:
                     raise ConfigError(f"{where}: {key} must be a percentage in (0, 100]")
-            limits = replace(limits, **{key: number})
-        return limits
+                merged[key] = number
+        return cls(
+            cpu_percent_max=float(merged["cpu_percent_max"]),
+            memory_percent_max=float(merged["memory_percent_max"]),
+            disk_percent_max=float(merged["disk_percent_max"]),
+            consecutive_errors_max=int(merged["consecutive_errors_max"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,10 @@ class Config:
     monitor_interval: float = 30.0  # seconds
     resource_limits: ResourceLimits = field(default_factory=ResourceLimits)
     durability: str = "normal"  # SQLite synchronous: normal | full
+    workspaces: tuple[str, ...] = ()  # what `realworld daemon` watches
+    ignore: tuple[str, ...] = ()  # extra gitignore-style globs, on top of every .gitignore
+    settle_ms: float = 100.0  # quiet time before a burst of events on a path counts as one
+    analyzer_timeout: float = 30.0  # seconds one analyzer call may take
     source: Path | None = None  # the file these values came from, if any
     db_path_from_file: bool = False
 
@@ -96,10 +105,17 @@ def _positive(value: Any, what: str) -> float:
     return number
 
 
+def _strings(value: Any, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(i, str) and i for i in value):
+        raise ConfigError(f"{what} must be a list of non-empty strings")
+    return tuple(value)
+
+
 def parse_config(values: Mapping[str, Any], where: str) -> Config:
     """Validate a parsed TOML document; pure."""
     config = Config()
-    known = {"db_path", "default_duration", "monitor_interval", "resource_limits", "durability"}
+    known = {"db_path", "default_duration", "monitor_interval", "resource_limits", "durability",
+             "workspaces", "ignore", "settle_ms", "analyzer_timeout"}
     for key in values:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -119,6 +135,16 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
             raise ConfigError(f"{where}: resource_limits must be a table")
         config = replace(config, resource_limits=ResourceLimits.from_mapping(
             table, f"{where}: resource_limits"))
+    if "workspaces" in values:
+        config = replace(config, workspaces=_strings(values["workspaces"],
+                                                     f"{where}: workspaces"))
+    if "ignore" in values:
+        config = replace(config, ignore=_strings(values["ignore"], f"{where}: ignore"))
+    if "settle_ms" in values:
+        config = replace(config, settle_ms=_positive(values["settle_ms"], f"{where}: settle_ms"))
+    if "analyzer_timeout" in values:
+        config = replace(config, analyzer_timeout=_positive(values["analyzer_timeout"],
+                                                            f"{where}: analyzer_timeout"))
     if "durability" in values:
         if values["durability"] not in DURABILITY_LEVELS:
             raise ConfigError(f"{where}: durability must be one of {', '.join(DURABILITY_LEVELS)}")
@@ -149,11 +175,19 @@ def load_config(path: str | Path | None = None,
     return replace(parse_config(values, str(path)), source=path)
 
 
+def default_state_db(env: Mapping[str, str] | None = None) -> Path:
+    """Where the daemon keeps its log: ``$XDG_STATE_HOME/realworld/realworld.db``."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "realworld" / "realworld.db"
+
+
 def resolve_db_path(cli_db: str | None, config: Config,
-                    env: Mapping[str, str] | None = None) -> Path:
+                    env: Mapping[str, str] | None = None, default: Path | None = None) -> Path:
     """``--db``, then ``REALWORLD_TESTING_DB``, then the config file, then the default."""
     env = os.environ if env is None else env
-    for candidate in (cli_db, env.get(ENV_DB), config.db_path if config.db_path_from_file else None):
+    from_file = config.db_path if config.db_path_from_file else None
+    for candidate in (cli_db, env.get(ENV_DB), from_file):
         if candidate:
             return Path(candidate).expanduser()
-    return Path(DEFAULT_DB_PATH)
+    return default if default is not None else Path(DEFAULT_DB_PATH)

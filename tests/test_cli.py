@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from daemon.cli import main
+
 from logbuilders import SPEC_SESSION, spec_session_log
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,7 +114,7 @@ def test_query_refuses_every_write_and_changes_nothing(db_path: Path, sql: str) 
 def test_bad_input_is_one_line_and_exit_2(db_path: Path, argv: tuple[str, ...],
                                           fragment: str) -> None:
     before = digest(db_path)
-    code, out, err = run(*argv, "--db", str(db_path))
+    code, _, err = run(*argv, "--db", str(db_path))
     assert code == 2
     assert fragment in err and err.count("\n") == 1
     assert digest(db_path) == before

@@ -89,3 +89,32 @@ def test_db_path_precedence(tmp_path: Path) -> None:
     assert resolve_db_path(None, from_file, env) == Path("env.db")
     assert resolve_db_path(None, from_file, {}) == Path("file.db")
     assert resolve_db_path(None, Config(), {}) == Path(DEFAULT_DB_PATH)
+
+
+def test_daemon_keys(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, """
+workspaces = ["~/src/a", "/srv/b"]
+ignore = ["*.log", "dist/"]
+settle_ms = 250
+analyzer_timeout = 10
+"""), env={})
+    assert config.workspaces == ("~/src/a", "/srv/b")
+    assert config.ignore == ("*.log", "dist/")
+    assert (config.settle_ms, config.analyzer_timeout) == (250, 10)
+
+
+@pytest.mark.parametrize("text", ["workspaces = '/one/path'", "ignore = [1, 2]",
+                                  "workspaces = ['']", "settle_ms = -5"])
+def test_bad_daemon_keys(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ConfigError):
+        load_config(write(tmp_path, text), env={})
+
+
+def test_daemon_default_db_is_in_the_xdg_state_dir(tmp_path: Path) -> None:
+    from daemon.config import default_state_db
+
+    state = default_state_db({"XDG_STATE_HOME": str(tmp_path)})
+    assert state == tmp_path / "realworld" / "realworld.db"
+    assert resolve_db_path(None, Config(), {}, default=state) == state
+    assert resolve_db_path(None, Config(), {"REALWORLD_TESTING_DB": "e.db"},
+                           default=state) == Path("e.db")

@@ -1,0 +1,35 @@
+"""structlog, configured once from the entry point: JSON lines for journald, colour on a TTY."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, TextIO
+
+import structlog
+
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+          "error": logging.ERROR}
+
+
+def configure_logging(*, level: str = "info", stream: TextIO | None = None,
+                      json_lines: bool | None = None) -> None:
+    """JSON when the stream is not a terminal (journald, files, pipes), readable otherwise."""
+    stream = sys.stdout if stream is None else stream
+    if json_lines is None:
+        json_lines = not stream.isatty()
+    renderer: Any = (structlog.processors.JSONRenderer() if json_lines
+                     else structlog.dev.ConsoleRenderer(colors=stream.isatty()))
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),
+        logger_factory=structlog.PrintLoggerFactory(stream),
+        cache_logger_on_first_use=False,
+    )

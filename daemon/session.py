@@ -1,0 +1,316 @@
+"""One test session on one workspace: watcher -> runner -> writer, with scheduled safety checks.
+
+The session's own thread owns the watcher (``drain`` and ``rescan`` run on one
+thread). Resource samples and the end of a timed session arrive as scheduler
+jobs; whoever ends the session, it ends once, with one ``session_ended`` event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import structlog
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.base import BaseScheduler
+
+from analyzers.base import Analyzer
+from daemon.config import ResourceLimits
+from daemon.database import Database
+from daemon.events import (
+    ActivityRecorded,
+    Envelope,
+    Event,
+    IssueDetected,
+    IssueUpdated,
+    SessionEnded,
+    SessionResumed,
+    SessionStarted,
+)
+from daemon.ignore import IgnoreRules
+from daemon.projector import catch_up
+from daemon.resources import ResourceSample, ResourceSampler, sample_metrics
+from daemon.runner import Runner
+from daemon.safety import SafetyState, check_errors, check_resources
+from daemon.snapshot import Change, FileState, ScanError, path_to_sql, state_from_row
+from daemon.watcher import Watcher, file_changed_events, rescanned_event
+from daemon.writer import EventWriter
+
+log = structlog.get_logger("realworld.session")
+
+POLL_SECONDS = 0.05
+JOIN_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    session_id: str
+    project: Path
+    duration_minutes: float  # 0: no end of its own (continuous, or a single pass)
+    mode: str = "timed"  # timed | continuous | once
+    monitor_interval: float = 30.0
+    limits: ResourceLimits = field(default_factory=ResourceLimits)
+    settle_seconds: float = 0.1
+    call_timeout: float = 30.0
+    database_paths: tuple[Path, ...] = ()
+    ignore_globs: tuple[str, ...] = ()
+
+
+def _issue_id(session_id: str, key: str) -> str:
+    """Stable per session and condition, so a condition that persists updates one issue."""
+    return hashlib.sha256(f"{session_id}\0{key}".encode()).hexdigest()[:16]
+
+
+def known_files(db: Database, workspace: str) -> dict[str, FileState]:
+    """The ``files`` projection for one workspace: what the daemon last saw on disk."""
+    conn = db.connect_readonly()
+    try:
+        rows = conn.execute("SELECT path, size, mtime, content_hash FROM files "
+                            "WHERE workspace = ?", (path_to_sql(workspace),)).fetchall()
+    finally:
+        conn.close()
+    states = (state_from_row(*row) for row in rows)
+    return {state.path: state for state in states if state is not None}
+
+
+class Session:
+    def __init__(self, spec: SessionSpec, *, db: Database, writer: EventWriter,
+                 scheduler: BaseScheduler, analyzers: Sequence[Analyzer],
+                 on_activity: Callable[[ActivityRecorded], None] | None = None,
+                 on_end: Callable[[Session], None] | None = None) -> None:
+        self.spec = spec
+        self._db = db
+        self._writer = writer
+        self._scheduler = scheduler
+        self._on_end = on_end
+        self._runner = Runner(analyzers, writer.put, spec.session_id, spec.project,
+                              timeout_s=spec.call_timeout, on_activity=on_activity)
+        self._sampler = ResourceSampler(spec.project)
+        self._safety = SafetyState()
+        self._stop = threading.Event()
+        self._end_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._main, daemon=True,
+                                        name=f"realworld-session-{spec.session_id}")
+        self._raised_issues: set[str] = set()
+        self.started_at = datetime.now(timezone.utc)
+        self.ended_at: datetime | None = None
+        self.status = "running"
+        self.end_reason = ""
+        self.last_sample: ResourceSample | None = None
+        self.suspended = False
+        self.first_scan = threading.Event()  # set once the baseline pass is recorded
+        self._log = log.bind(session_id=spec.session_id)
+
+    @property
+    def session_id(self) -> str:
+        return self.spec.session_id
+
+    @property
+    def running(self) -> bool:
+        return self.ended_at is None and not self.suspended
+
+    @property
+    def throttled(self) -> bool:
+        return self._safety.throttled
+
+    def _emit(self, *events: Event) -> None:
+        self._writer.put([Envelope(e) for e in events])
+
+    # --- lifecycle ----------------------------------------------------------------
+
+    def start(self, *, resume: bool = False) -> None:
+        """Record the start (or a takeover of a session left running) and begin work."""
+        spec = self.spec
+        pid, host = os.getpid(), socket.gethostname()
+        if resume:
+            self._emit(SessionResumed(spec.session_id, pid, host))
+        else:
+            self._emit(SessionStarted(spec.session_id, str(spec.project), spec.duration_minutes,
+                                      spec.mode, pid, host))
+        self._log.info("session_resumed" if resume else "session_started",
+                       project=str(spec.project), mode=spec.mode,
+                       duration_minutes=spec.duration_minutes)
+        self._scheduler.add_job(self._sample, "interval", seconds=spec.monitor_interval,
+                                id=f"{spec.session_id}:sample", max_instances=1,
+                                coalesce=True, next_run_time=datetime.now(timezone.utc))
+        if spec.mode == "timed" and spec.duration_minutes > 0:
+            end = self.started_at + timedelta(minutes=spec.duration_minutes)
+            self._scheduler.add_job(self.end, "date", run_date=end,
+                                    args=("completed", "duration reached"),
+                                    id=f"{spec.session_id}:expire")
+        self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the session has ended (or was suspended); False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.running:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            self._stop.wait(0.1 if left is None else min(0.1, left))
+        return True
+
+    def _halt(self) -> None:
+        self._stop.set()
+        for job in ("sample", "expire"):
+            with contextlib.suppress(JobLookupError):  # already ran, or never scheduled
+                self._scheduler.remove_job(f"{self.session_id}:{job}")
+        if threading.current_thread() is not self._thread and self._thread.is_alive():
+            self._thread.join(JOIN_SECONDS)
+
+    def suspend(self) -> None:
+        """Stop working without ending: the daemon's shutdown, so a restart resumes it."""
+        with self._end_lock:
+            if self.ended_at is not None or self.suspended:
+                return
+            self.suspended = True
+            self._halt()
+            self._writer.flush(10.0)
+        self._log.info("session_suspended")
+
+    def end(self, status: str = "stopped", reason: str = "") -> None:
+        """End the session once: stop watching, record the end, make it durable."""
+        with self._end_lock:
+            if self.ended_at is not None or self.suspended:
+                return
+            self._halt()
+            self.status, self.end_reason = status, reason
+            self._emit(SessionEnded(self.session_id, status, reason))
+            self._writer.flush(10.0)
+            self._log.info("session_ended", status=status, reason=reason)
+            if self._on_end is not None:
+                # Before ended_at is set, so whoever waits for the end also waits for this.
+                try:
+                    self._on_end(self)
+                except Exception:
+                    self._log.exception("on_end_failed")
+            self.ended_at = datetime.now(timezone.utc)
+
+    # --- the session's thread -------------------------------------------------------
+
+    def _main(self) -> None:
+        try:
+            if self.spec.mode == "once":
+                self._runner.run_full_pass()
+                self.first_scan.set()
+                self._check_errors()
+                self.end("completed", "single pass finished")
+                return
+            self._watch()
+        except Exception as exc:
+            if self._stop.is_set():
+                # Shutting down: a call that outlived the join may find the writer closed.
+                self._log.warning("session_thread_after_stop", error=str(exc))
+                return
+            self._log.exception("session_failed")
+            self.end("error", f"{type(exc).__name__}: {exc}")
+        finally:
+            self.first_scan.set()  # nobody waits forever for a scan that will not come
+
+    def _watch(self) -> None:
+        spec = self.spec
+        catch_up(self._db)  # the files projection must be current before we compare with it
+        rules = IgnoreRules.load(spec.project, database_paths=spec.database_paths,
+                                 extra_globs=spec.ignore_globs)
+        known = known_files(self._db, rules.root)
+        watcher = Watcher(spec.project, rules, known, settle=spec.settle_seconds)
+        plan = watcher.start()
+        self._log.info("watching", backend=plan.backend, reason=plan.reason,
+                       directories=plan.directories)
+        try:
+            first = watcher.rescan("startup")
+            self._emit(rescanned_event(spec.session_id, watcher.root, first),
+                       *file_changed_events(spec.session_id, watcher.root, first.changes))
+            self._report_errors(first.errors)
+            # A baseline of every analyzer on the whole workspace, then only what changes.
+            self._runner.run_full_pass()
+            self._check_errors()
+            self.first_scan.set()
+            while not self._stop.is_set():
+                deadline = watcher.next_deadline()
+                pause = POLL_SECONDS if deadline is None else max(
+                    0.0, min(POLL_SECONDS, deadline - time.monotonic()))
+                if self._stop.wait(pause):
+                    break
+                if self._safety.throttled:
+                    continue  # changes keep settling in the watcher; analyzers are paused
+                drained = watcher.drain()
+                if drained.changes:
+                    self._emit(*file_changed_events(spec.session_id, watcher.root,
+                                                    drained.changes))
+                    self._analyze(drained.changes)
+                self._report_errors(drained.errors)
+                if drained.rescan_needed:
+                    self._log.warning("rescan", reason=drained.rescan_needed,
+                                      dropped_events=drained.dropped_events)
+                    result = watcher.rescan(drained.rescan_needed)
+                    self._emit(rescanned_event(spec.session_id, watcher.root, result),
+                               *file_changed_events(spec.session_id, watcher.root,
+                                                    result.changes))
+                    self._analyze(result.changes)
+        finally:
+            watcher.stop()
+
+    def _analyze(self, changes: Sequence[Change]) -> None:
+        if not changes:
+            return
+        paths: list[str] = []
+        for change in changes:
+            paths.append(change.path)
+            if change.dest_path:
+                paths.append(change.dest_path)
+        self._runner.run_batch(paths)
+        self._check_errors()
+
+    def _report_errors(self, errors: Sequence[ScanError]) -> None:
+        fresh = [e for e in errors if f"{e.kind}:{e.path}" not in self._raised_issues]
+        for error in fresh:
+            key = f"{error.kind}:{error.path}"
+            self._raised_issues.add(key)
+            self._emit(IssueDetected(
+                self.session_id, _issue_id(self.session_id, key), "low", "workspace_analyzer",
+                f"file_{error.kind}", description=f"{error.path}: {error.message}",
+                suggested_fix="Check the file's permissions and type, or ignore it in "
+                              ".gitignore", reproducible=True))
+
+    def _check_errors(self) -> None:
+        decision = check_errors(self.spec.limits, self._runner.consecutive_errors)
+        if decision.action == "stop":
+            self.end("error", decision.reason)
+
+    # --- scheduled jobs -------------------------------------------------------------
+
+    def _sample(self) -> None:
+        if not self.running:
+            return
+        sample = self._sampler.sample()
+        self.last_sample = sample
+        self._emit(*sample_metrics(self.session_id, sample))
+        self._safety, decision = check_resources(self.spec.limits, sample, self._safety)
+        if decision.action in ("throttle", "stop"):
+            key = "resource_limits"
+            issue_id = _issue_id(self.session_id, key)
+            severity = "critical" if decision.action == "stop" else "high"
+            if key in self._raised_issues:
+                self._emit(IssueUpdated(self.session_id, issue_id, severity=severity,
+                                        description=decision.reason))
+            else:
+                self._raised_issues.add(key)
+                self._emit(IssueDetected(
+                    self.session_id, issue_id, severity, "realworld", "resource_limit",
+                    description=decision.reason,
+                    suggested_fix="Raise --monitor-interval, narrow the workspace, or adjust "
+                                  "resource_limits", reproducible=False))
+            self._log.warning("resource_limit", action=decision.action, reason=decision.reason)
+        elif decision.action == "resume":
+            self._log.info("resources_recovered")
+        if decision.action == "stop":
+            self.end("error", decision.reason)
