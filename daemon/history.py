@@ -15,8 +15,8 @@ SESSION_COLUMNS = (
 def list_sessions(conn: sqlite3.Connection, limit: int | None = None) -> list[dict[str, Any]]:
     """Newest first, each ``test_sessions`` row with its mode, end reason and process."""
     columns = ", ".join(f"s.{c}" for c in SESSION_COLUMNS)
-    sql = (f"SELECT {columns}, x.mode, x.end_reason, x.pid, x.host, x.pid_since FROM test_sessions AS s "
-           "LEFT JOIN session_stats AS x USING (session_id) "
+    sql = (f"SELECT {columns}, x.mode, x.end_reason, x.pid, x.host, x.pid_since "
+           "FROM test_sessions AS s LEFT JOIN session_stats AS x USING (session_id) "
            "ORDER BY s.start_time DESC, s.session_id")
     params: tuple[int, ...] = ()
     if limit is not None:
