@@ -1,0 +1,142 @@
+"""Reading one workspace file for the index: bounded, never through a link, never raising.
+
+The same safety as :mod:`analyzers.filescan` (``O_NOFOLLOW``, ``O_NONBLOCK``, the
+type judged on the open descriptor), but this reader keeps the bytes: the index
+needs the text. A file above the cap is refused from its ``stat`` size without
+being read, and a file that grows past the cap while being read is refused too,
+so memory per file is bounded by the cap.
+"""
+
+from __future__ import annotations
+
+import codecs
+import errno
+import hashlib
+import io
+import os
+import stat
+import tokenize
+from dataclasses import dataclass
+from typing import Literal
+
+from analyzers.filescan import BINARY_SNIFF_BYTES
+
+SkipReason = Literal["missing", "symlink", "directory", "special", "too_large", "binary",
+                     "error"]
+
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)  # a link swapped in after the lstat is refused, not followed
+    | getattr(os, "O_NONBLOCK", 0)  # a FIFO swapped in cannot block the open
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
+@dataclass(frozen=True)
+class FileStat:
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Source:
+    data: bytes
+    size: int
+    mtime_ns: int
+    content_hash: str  # SHA-256 hex of ``data``
+
+
+@dataclass(frozen=True)
+class Skip:
+    reason: SkipReason
+    detail: str = ""
+    size: int = 0
+
+
+def stat_file(path: str | os.PathLike[str]) -> FileStat | Skip:
+    """Size and mtime of a regular file, without following a link."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return Skip("missing")
+    except OSError as exc:
+        if exc.errno == errno.ENOTDIR:  # a parent became a file
+            return Skip("missing")
+        return Skip("error", _describe(exc))
+    kind = _kind(info.st_mode)
+    if kind is not None:
+        return Skip(kind)
+    return FileStat(info.st_size, info.st_mtime_ns)
+
+
+def read_source(path: str | os.PathLike[str], max_bytes: int) -> Source | Skip:
+    """The whole content of a regular text file of at most ``max_bytes`` bytes."""
+    checked = stat_file(path)
+    if isinstance(checked, Skip):
+        return checked
+    if checked.size > max_bytes:
+        return Skip("too_large", size=checked.size)
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except FileNotFoundError:
+        return Skip("missing")
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # replaced by a symlink since the lstat
+            return Skip("symlink")
+        if exc.errno == errno.ENOTDIR:
+            return Skip("missing")
+        return Skip("error", _describe(exc))
+    try:
+        with open(fd, "rb", closefd=True) as stream:
+            opened = os.fstat(stream.fileno())
+            kind = _kind(opened.st_mode)
+            if kind is not None:
+                return Skip(kind)
+            head = stream.read(BINARY_SNIFF_BYTES)
+            if b"\x00" in head:
+                return Skip("binary", size=opened.st_size)
+            rest = stream.read(max_bytes + 1 - len(head)) if len(head) <= max_bytes else b""
+            data = head + rest
+            if len(data) > max_bytes:  # it grew past the cap while we read it
+                return Skip("too_large", size=len(data))
+            return Source(data=data, size=len(data), mtime_ns=opened.st_mtime_ns,
+                          content_hash=hashlib.sha256(data).hexdigest())
+    except OSError as exc:
+        return Skip("error", _describe(exc))
+
+
+def decode_text(data: bytes, *, python: bool = False) -> tuple[str, str]:
+    """The text of a file and the encoding it was read with.
+
+    UTF-8 first (a BOM is dropped so columns on line 1 match what ``ast`` reports);
+    then, for Python, the PEP 263 declaration; then Latin-1, which cannot fail and
+    keeps every byte as one character, so line numbers and ASCII identifiers stay
+    right even when the real encoding is unknown.
+    """
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if python:
+        try:
+            declared, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+            if codecs.lookup(declared).name not in ("utf-8", "utf-8-sig"):
+                return data.decode(declared), declared
+        except (SyntaxError, LookupError, UnicodeDecodeError):
+            pass
+    return data.decode("latin-1"), "latin-1"
+
+
+def _kind(mode: int) -> SkipReason | None:
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "directory"
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    return "special"
+
+
+def _describe(exc: OSError) -> str:
+    return f"{type(exc).__name__}: {exc.strerror or exc}"
