@@ -1,0 +1,334 @@
+"""``security_scanner``: bandit's rules on Python files and the secret rules on every text file.
+
+Incremental by content hash: a file is read and hashed on every call, but
+scanned again only when its bytes changed, so a full pass over an unchanged
+workspace costs a read per file. Files are scanned in worker processes
+(:mod:`analyzers.workerpool`), each under its own deadline: a file that makes a
+rule super-linear or crashes a worker is an error for that file only, and the
+same bytes are not tried again until they change.
+
+What a call returns: every finding of the files it looked at (a finding seen
+again only refreshes its row in the ``findings`` projection), and in
+``resolved`` the fingerprints reported earlier that those files no longer have,
+including every finding of a deleted file. A finding accepted in the baseline
+(:mod:`analyzers.baseline`) is not reported, and is resolved if it had been.
+
+Secrets never leave the workers in clear (:mod:`analyzers.security_file`): the
+log gets a salted fingerprint and a masked preview.
+
+Bounded work per call: with ``budget_s`` set, files not started within it are
+left for the next call (``deferred`` in the data), so a first pass over a huge
+workspace makes progress across calls instead of outliving the runner's deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from analyzers.base import AnalysisResult, Finding, is_full_pass
+from analyzers.baseline import EMPTY, Baseline, baseline_path, load_baseline
+from analyzers.fingerprint import default_salt_path, load_salt, salt_id
+from analyzers.security_file import FileReport, FileTask, is_python, make_file_scanner
+from analyzers.sourcefile import Skip, read_source
+from analyzers.walk import IgnoreRule, default_ignore, list_workspace
+from analyzers.workerpool import Outcome, WorkerPool
+
+DEFAULT_FILE_TIMEOUT_S = 10.0
+DEFAULT_BUDGET_S = 20.0  # below the runner's default 30 s deadline per call
+DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024
+BINARY_SNIFF_BYTES = 8 * 1024
+MAX_LISTED = 20  # problems and errors named one by one in the activity's data
+
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+_SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What the last successful scan of a path found (baseline not applied)."""
+
+    digest: str
+    findings: tuple[Finding, ...]
+
+
+def default_processes() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class SecurityScanner:
+    name = "security_scanner"
+    activity_type = "security_scan"
+
+    def __init__(self, *, ignore: IgnoreRule = default_ignore, processes: int | None = None,
+                 file_timeout_s: float = DEFAULT_FILE_TIMEOUT_S,
+                 budget_s: float | None = DEFAULT_BUDGET_S,
+                 max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, salt: bytes | None = None,
+                 salt_path: Path | None = None,
+                 baseline: str | os.PathLike[str] | None = None) -> None:
+        self._ignore = ignore
+        self._processes = processes if processes is not None else default_processes()
+        self._file_timeout_s = file_timeout_s
+        self._budget_s = budget_s
+        self._max_file_bytes = max_file_bytes
+        self._salt = salt
+        self._salt_path = salt_path
+        self._configured_baseline = baseline
+        self._pool: WorkerPool | None = None
+        self._root: Path | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._known: dict[str, _Known] = {}
+        self._reported: dict[str, frozenset[str]] = {}
+        self._failed: dict[str, str] = {}  # path -> digest whose scan timed out or crashed
+        self._pending: dict[str, None] = {}  # paths left over by the budget, in order
+        self._baseline: Baseline = EMPTY
+        self._baseline_stamp: tuple[int, int] | None = None
+
+    # --- the analyzer protocol ------------------------------------------------------
+
+    def applies_to(self, path: str) -> bool:
+        return not self._ignore(path, False)
+
+    def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult:
+        started = time.monotonic()
+        root = Path(root)
+        if self._root != root:
+            self._root = root
+            self._reset()
+        salt = self._load_salt()
+        baseline_changed = self._refresh_baseline(root, salt)
+        skipped: Counter[str] = Counter()
+        problems: list[dict[str, str]] = []
+        if is_full_pass(paths):
+            listing = list_workspace(root, self._ignore)
+            present = set(listing.files)
+            gone = [p for p in self._known if p not in present]
+            targets = list(dict.fromkeys([*self._pending, *listing.files]))
+            for directory, reason in listing.problems:
+                problems.append({"path": directory, "problem": reason})
+        else:
+            gone = []
+            targets = list(dict.fromkeys([*self._pending, *paths]))
+        self._pending.clear()
+        baseline_file = self._baseline.path
+        tasks: list[FileTask] = []
+        digests: list[str] = []
+        touched: list[str] = []
+        cached = 0
+        for path in targets:
+            if not _inside(path) or (baseline_file is not None and root / path == baseline_file):
+                skipped["not_scanned"] += 1
+                continue
+            # Read here only to hash (the bytes are dropped at once); the worker reads the
+            # file again for itself, so memory stays at one file however big the batch.
+            source = read_source(root / path, self._max_file_bytes)
+            if isinstance(source, Skip):
+                self._skipped(path, source, skipped, problems, touched, gone)
+                continue
+            known = self._known.get(path)
+            if known is not None and known.digest == source.content_hash:
+                cached += 1
+                touched.append(path)
+            elif self._failed.get(path) == source.content_hash:
+                skipped["failed_before"] += 1
+            else:
+                tasks.append(FileTask(path, os.fspath(root / path),
+                                      is_python(path, source.data[:256]), self._max_file_bytes))
+                digests.append(source.content_hash)
+            del source
+        scanned, errors, deferred, python_files, rule_errors = self._scan(
+            tasks, digests, started, problems, touched, skipped, gone)
+        for path in deferred:
+            self._pending[path] = None
+        findings, resolved, baselined = self._report(
+            touched, gone, everything=baseline_changed)
+        return self._result(findings, resolved, baselined, scanned=scanned, cached=cached,
+                            skipped=skipped, errors=errors, problems=problems,
+                            deferred=len(deferred), python_files=python_files,
+                            rule_errors=rule_errors, salt=salt)
+
+    def close(self) -> None:
+        """Stop the worker processes (they also end with the daemon)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    # --- steps --------------------------------------------------------------------
+
+    def _load_salt(self) -> bytes:
+        if self._salt is None:
+            self._salt = load_salt(self._salt_path or default_salt_path())
+        return self._salt
+
+    def _refresh_baseline(self, root: Path, salt: bytes) -> bool:
+        """Reload the baseline when its file changed; True if what it accepts changed."""
+        path = baseline_path(root, self._configured_baseline)
+        try:
+            info = os.stat(path)
+            stamp: tuple[int, int] | None = (info.st_mtime_ns, info.st_size)
+        except OSError:
+            stamp = None
+        if stamp == self._baseline_stamp and self._baseline.path == path:
+            return False
+        self._baseline_stamp = stamp
+        before = self._baseline.fingerprints
+        self._baseline = (load_baseline(path, salt_id(salt)) if stamp is not None
+                          else Baseline(path=path))
+        return self._baseline.fingerprints != before
+
+    def _skipped(self, path: str, skip: Skip, skipped: Counter[str],
+                 problems: list[dict[str, str]], touched: list[str], gone: list[str]) -> None:
+        if skip.reason == "missing":
+            gone.append(path)
+            return
+        skipped[skip.reason] += 1
+        if skip.reason in ("too_large", "error"):
+            detail = skip.detail or (f"{skip.size} bytes, above the {self._max_file_bytes} "
+                                     "bytes cap" if skip.reason == "too_large" else "")
+            if detail:
+                problems.append({"path": path, "problem": detail})
+            return  # cannot tell what it holds now: its findings stay as they were
+        self._known[path] = _Known("", ())  # binary, a link, a device: nothing to report
+        touched.append(path)
+
+    def _scan(self, tasks: list[FileTask], digests: list[str], started: float,
+              problems: list[dict[str, str]], touched: list[str], skipped: Counter[str],
+              gone: list[str]) -> tuple[int, list[dict[str, str]], list[str], int, int]:
+        if not tasks:
+            return 0, [], [], 0, 0
+        pool = self._ensure_pool()
+        stop_at = None if self._budget_s is None else started + self._budget_s
+        done: set[int] = set()
+        failed: set[int] = set()
+        errors: list[dict[str, str]] = []
+        python_files = rule_errors = 0
+        outcome: Outcome[Any]
+        for index, outcome in pool.run(tasks, stop_at=stop_at):
+            done.add(index)
+            task = tasks[index]
+            report = outcome.value
+            if outcome.ok and isinstance(report, FileReport) and report.skipped is not None:
+                failed.add(index)  # not scanned after all: it changed under us
+                self._skipped(task.path, report.skipped, skipped, problems, touched, gone)
+            elif outcome.ok and isinstance(report, FileReport):
+                self._known[task.path] = _Known(report.digest, report.findings)
+                self._failed.pop(task.path, None)
+                touched.append(task.path)
+                python_files += report.python_scanned
+                rule_errors += report.rule_errors
+                problems += [{"path": task.path, "problem": p} for p in report.problems]
+            else:
+                # A late or crashed file keeps the findings it had; its bytes are not retried.
+                self._failed[task.path] = digests[index]
+                failed.add(index)
+                errors.append({"path": task.path, "kind": outcome.kind,
+                               "error": outcome.error or "no report"})
+        deferred = [task.path for i, task in enumerate(tasks) if i not in done]
+        scanned = sum(1 for i in done if i not in failed)
+        return scanned, errors, deferred, python_files, rule_errors
+
+    def _ensure_pool(self) -> WorkerPool:
+        if self._pool is None:
+            self._pool = WorkerPool(make_file_scanner, self._load_salt(),
+                                    processes=self._processes, timeout_s=self._file_timeout_s)
+        return self._pool
+
+    def _report(self, touched: Iterable[str], gone: Iterable[str], *, everything: bool
+                ) -> tuple[list[Finding], list[str], int]:
+        paths = list(dict.fromkeys([*touched, *(self._known if everything else ())]))
+        findings: list[Finding] = []
+        resolved: list[str] = []
+        baselined = 0
+        for path in paths:
+            known = self._known.get(path)
+            if known is None:
+                continue
+            visible = [f for f in known.findings if f.fingerprint not in self._baseline]
+            baselined += len(known.findings) - len(visible)
+            shown = frozenset(f.fingerprint for f in visible)
+            resolved += sorted(self._reported.get(path, frozenset()) - shown)
+            self._reported[path] = shown
+            findings += visible
+        for path in dict.fromkeys(gone):
+            self._known.pop(path, None)
+            self._failed.pop(path, None)
+            resolved += sorted(self._reported.pop(path, frozenset()))
+        return findings, resolved, baselined
+
+    def _result(self, findings: list[Finding], resolved: list[str], baselined: int, *,
+                scanned: int, cached: int, skipped: Counter[str], errors: list[dict[str, str]],
+                problems: list[dict[str, str]], deferred: int, python_files: int,
+                rule_errors: int, salt: bytes) -> AnalysisResult:
+        by_severity = Counter(f.severity for f in findings)
+        timeouts = sum(1 for e in errors if e["kind"] == "timeout")
+        count = len(findings)
+        summary = f"{count} {'vulnerability' if count == 1 else 'vulnerabilities'}"
+        if timeouts:
+            summary += f", {timeouts} file{'s' if timeouts != 1 else ''} timed out"
+        if errors and len(errors) > timeouts:
+            crashed = len(errors) - timeouts
+            summary += f", {crashed} file{'s' if crashed != 1 else ''} failed"
+        if deferred:
+            summary += f", {deferred} deferred"
+        data: dict[str, Any] = {
+            "files_scanned": scanned,
+            "files_cached": cached,
+            "files_skipped": dict(sorted(skipped.items())),
+            "python_files": python_files,
+            "findings": count,
+            "findings_by_severity": {s: by_severity[s] for s in _SEVERITY_ORDER
+                                     if by_severity[s]},
+            "resolved": len(resolved),
+            "open_findings": sum(len(v) for v in self._reported.values()),
+            "baselined": baselined,
+            "timeouts": timeouts,
+            "errors": len(errors),
+            "error_files": errors[:MAX_LISTED],
+            "problems": len(problems),
+            "problem_files": problems[:MAX_LISTED],
+            "rule_errors": rule_errors,
+            "deferred": deferred,
+            "workers": self._pool.size if self._pool is not None else 0,
+            "worker_restarts": self._pool.restarts if self._pool is not None else 0,
+            "salt_id": salt_id(salt),
+        }
+        if self._baseline.path is not None and (self._baseline.fingerprints
+                                                or self._baseline.problem):
+            data["baseline"] = {"path": str(self._baseline.path),
+                                "entries": len(self._baseline.fingerprints),
+                                "problem": self._baseline.problem}
+        return AnalysisResult(summary=summary, data=data, findings=tuple(findings),
+                              resolved=tuple(resolved))
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISREG(mode):
+        return ""
+    if stat.S_ISDIR(mode):
+        return "directory"
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    return "special"
+
+
+def _inside(path: str) -> bool:
+    pure = PurePosixPath(path)
+    return bool(path) and not pure.is_absolute() and ".." not in pure.parts and "\x00" not in path
+
+
+def _describe(exc: OSError) -> str:
+    return f"{type(exc).__name__}: {exc.strerror or exc}"

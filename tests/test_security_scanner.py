@@ -1,0 +1,353 @@
+"""The ``security_scanner`` analyzer on real workspaces with real worker processes.
+
+Covers: findings in Python and in every text file, incremental scanning by content
+hash, resolved findings (fixed, deleted, baselined), fingerprints that survive line
+moves, the baseline, and bad input (binary, non-UTF-8, odd names, links, a FIFO, a
+file deleted before the read, a 100,000-element literal, deep nesting, a worker that
+crashes or hangs) each confined to its own file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from analyzers.base import FULL_PASS, AnalysisResult, Analyzer
+from analyzers.baseline import BaselineEntry, write_baseline
+from analyzers.fingerprint import salt_id
+from analyzers.security_scanner import SecurityScanner
+from analyzers.workerpool import WorkerPool
+
+SALT = b"test-salt-" * 4
+AWS_ID = "AKIAZ3MQ7RT2XW5NPK4E"
+PASSWORD = "Pa55w0rd!Prod"
+GITHUB = "ghp_q8L2mZ0vX4nR7tY1wE5aS9dF3gH6jK0pB2cV"
+
+APP = f"""\
+import subprocess
+
+password = "{PASSWORD}"
+
+
+def run(cmd):
+    return subprocess.call(cmd, shell=True)
+"""
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "app.py").write_text(APP)
+    (root / "notes.md").write_text(f"# Notes\n\nThe deploy key is {AWS_ID} for now.\n")
+    (root / "settings.ini").write_text("[db]\nhost = db.internal\nPassword=S3cure!Pa55w0rd\n")
+    (root / "clean.py").write_text("def add(a, b):\n    return a + b\n")
+    (root / "blob.bin").write_bytes(b"\x00\x01" + AWS_ID.encode() + b"\x00" * 100)
+    (root / "legacy.txt").write_bytes("café\n".encode("latin-1") + f"k={GITHUB}\n".encode())
+    (root / ".git").mkdir()
+    (root / ".git" / "config").write_text(f"token = {GITHUB}\n")  # ignored directory
+    return root
+
+
+@pytest.fixture
+def make_scanner(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., SecurityScanner]]:
+    monkeypatch.delenv("REALWORLD_SECURITY_BASELINE", raising=False)
+    made: list[SecurityScanner] = []
+
+    def make(**options: Any) -> SecurityScanner:
+        options.setdefault("salt", SALT)
+        options.setdefault("processes", 2)
+        scanner = SecurityScanner(**options)
+        made.append(scanner)
+        return scanner
+
+    yield make
+    for scanner in made:
+        scanner.close()
+
+
+def rules_by_path(result: AnalysisResult) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for finding in result.findings:
+        found.setdefault(finding.path, set()).add(finding.rule)
+    return found
+
+
+def test_is_an_analyzer(make_scanner: Callable[..., SecurityScanner]) -> None:
+    scanner = make_scanner()
+    assert isinstance(scanner, Analyzer)
+    assert (scanner.name, scanner.activity_type) == ("security_scanner", "security_scan")
+    assert scanner.applies_to("pkg/app.py") and not scanner.applies_to(".git/config")
+
+
+def test_full_pass_finds_python_issues_and_secrets_in_every_text_file(
+        workspace: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    result = make_scanner().analyze(workspace, FULL_PASS)
+    assert rules_by_path(result) == {
+        "pkg/app.py": {"B404", "B105", "B602", "hardcoded-password"},
+        "notes.md": {"aws-access-key-id"},
+        "settings.ini": {"hardcoded-password"},
+        "legacy.txt": {"github-token"},  # not UTF-8, still scanned
+    }
+    data = result.data
+    assert data["files_scanned"] == 5 and data["files_cached"] == 0
+    assert data["files_skipped"] == {"binary": 1}
+    assert data["python_files"] == 2
+    assert data["findings_by_severity"] == {"high": 5, "low": 2}
+    assert data["timeouts"] == data["errors"] == 0
+    assert result.summary == "7 vulnerabilities"
+    assert result.resolved == ()
+    assert len({f.fingerprint for f in result.findings}) == 7
+    secret = next(f for f in result.findings if f.rule == "aws-access-key-id")
+    assert (secret.severity, secret.line, secret.preview) == ("high", 3, "AK…(20 chars)")
+
+
+def test_incremental_by_content_hash(workspace: Path,
+                                     make_scanner: Callable[..., SecurityScanner]) -> None:
+    scanner = make_scanner()
+    first = scanner.analyze(workspace, FULL_PASS)
+    again = scanner.analyze(workspace, FULL_PASS)
+    assert again.data["files_scanned"] == 0 and again.data["files_cached"] == 5
+    assert set(again.findings) == set(first.findings) and again.resolved == ()
+    app = workspace / "pkg" / "app.py"
+    os.utime(app, (time.time() + 5, time.time() + 5))  # touched, same bytes
+    touched = scanner.analyze(workspace, ["pkg/app.py"])
+    assert touched.data["files_scanned"] == 0 and touched.data["files_cached"] == 1
+    app.write_text(APP + "\nexec(cmd)\n")
+    edited = scanner.analyze(workspace, ["pkg/app.py"])
+    assert edited.data["files_scanned"] == 1
+    assert "B102" in rules_by_path(edited)["pkg/app.py"]
+    assert all(f.path == "pkg/app.py" for f in edited.findings)
+
+
+def test_fixed_and_deleted_findings_are_resolved(
+        workspace: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    scanner = make_scanner()
+    first = scanner.analyze(workspace, FULL_PASS)
+    fingerprints = {(f.path, f.rule): f.fingerprint for f in first.findings}
+    app = workspace / "pkg" / "app.py"
+    app.write_text(APP.replace(f'password = "{PASSWORD}"', 'password = os.environ["PW"]'))
+    fixed = scanner.analyze(workspace, ["pkg/app.py"])
+    assert set(fixed.resolved) == {fingerprints["pkg/app.py", "B105"],
+                                   fingerprints["pkg/app.py", "hardcoded-password"]}
+    assert rules_by_path(fixed) == {"pkg/app.py": {"B404", "B602"}}
+    (workspace / "notes.md").unlink()  # deleted, then the change event arrives
+    deleted = scanner.analyze(workspace, ["notes.md"])
+    assert deleted.resolved == (fingerprints["notes.md", "aws-access-key-id"],)
+    assert deleted.findings == () and deleted.data["errors"] == 0
+    (workspace / "settings.ini").unlink()  # deleted while nobody looked: the next full pass
+    full = scanner.analyze(workspace, FULL_PASS)
+    assert full.resolved == (fingerprints["settings.ini", "hardcoded-password"],)
+    assert full.data["open_findings"] == len(full.findings) == 3
+
+
+def test_fingerprints_survive_line_moves(workspace: Path,
+                                         make_scanner: Callable[..., SecurityScanner]) -> None:
+    scanner = make_scanner()
+    before = {f.fingerprint: f.line for f in scanner.analyze(workspace, FULL_PASS).findings
+              if f.path == "pkg/app.py"}
+    app = workspace / "pkg" / "app.py"
+    app.write_text('"""A docstring."""\n\n\n' + APP)
+    moved = scanner.analyze(workspace, ["pkg/app.py"])
+    assert moved.resolved == ()
+    assert {f.fingerprint: f.line for f in moved.findings} == {
+        fingerprint: line + 3 for fingerprint, line in before.items()}
+
+
+def test_baseline_accepts_known_findings(workspace: Path,
+                                         make_scanner: Callable[..., SecurityScanner]) -> None:
+    scanner = make_scanner()
+    first = scanner.analyze(workspace, FULL_PASS)
+    accepted = next(f for f in first.findings if f.rule == "aws-access-key-id")
+    write_baseline(workspace / ".realworld-baseline.json",
+                   [BaselineEntry(accepted.fingerprint, accepted.rule, accepted.path)],
+                   salt_id(SALT))
+    # The baseline file changed: that is the batch the watcher delivers.
+    after = scanner.analyze(workspace, [".realworld-baseline.json"])
+    assert after.resolved == (accepted.fingerprint,)
+    assert after.data["baseline"] == {"path": str(workspace / ".realworld-baseline.json"),
+                                      "entries": 1, "problem": ""}
+    full = scanner.analyze(workspace, FULL_PASS)
+    assert accepted.fingerprint not in {f.fingerprint for f in full.findings}
+    assert full.data["baselined"] == 1
+    # An edited secret is a new finding, baseline or not.
+    (workspace / "notes.md").write_text(f"The deploy key is {AWS_ID[:-1]}Q for now.\n")
+    edited = scanner.analyze(workspace, ["notes.md"])
+    assert [f.rule for f in edited.findings] == ["aws-access-key-id"]
+
+
+def test_a_baseline_made_with_another_salt_is_reported_not_applied(
+        workspace: Path, make_scanner: Callable[..., SecurityScanner], tmp_path: Path) -> None:
+    scanner = make_scanner(baseline=tmp_path / "accepted.json")
+    first = scanner.analyze(workspace, FULL_PASS)
+    write_baseline(tmp_path / "accepted.json",
+                   [BaselineEntry(f.fingerprint) for f in first.findings], "another-salt")
+    again = scanner.analyze(workspace, FULL_PASS)
+    assert len(again.findings) == len(first.findings)
+    assert "another fingerprint salt" in again.data["baseline"]["problem"]
+
+
+def test_odd_files_are_skipped_or_scanned_never_raised(
+        tmp_path: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    root = tmp_path / "odd"
+    root.mkdir()
+    outside = tmp_path / "outside.txt"
+    outside.write_text(f"key={AWS_ID}\n")
+    (root / "link-out").symlink_to(outside)
+    (root / "loop-a").symlink_to(root / "loop-b")
+    (root / "loop-b").symlink_to(root / "loop-a")
+    os.mkfifo(root / "pipe")
+    weird = os.fsdecode(b"new\nline-\xff.cfg")
+    (root / weird).write_text(f"password = {PASSWORD}\n")
+    (root / "empty.py").write_text("")
+    (root / "big.txt").write_text("x" * 2048)
+    scanner = make_scanner(max_file_bytes=1024)
+    result = scanner.analyze(root, FULL_PASS)
+    assert [(f.path, f.rule) for f in result.findings] == [(weird, "hardcoded-password")]
+    assert result.data["files_skipped"] == {"special": 1, "symlink": 3, "too_large": 1}
+    batch = scanner.analyze(root, ["missing.py", "../outside.txt", "link-out", "pipe"])
+    assert batch.findings == () and batch.data["errors"] == 0
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a mode-000 file anyway")
+def test_an_unreadable_file_is_a_problem_not_an_error(
+        tmp_path: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    root = tmp_path / "locked"
+    root.mkdir()
+    secret = root / "secret.env"
+    secret.write_text(f"KEY={AWS_ID}\n")
+    secret.chmod(0)
+    try:
+        result = make_scanner().analyze(root, FULL_PASS)
+    finally:
+        secret.chmod(0o600)
+    assert result.data["files_skipped"] == {"error": 1}
+    assert result.data["problem_files"][0]["path"] == "secret.env"
+
+
+def test_a_module_with_a_100000_element_literal_is_bounded(
+        tmp_path: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    root = tmp_path / "big"
+    root.mkdir()
+    items = ",\n".join(f"    'item{i}'" for i in range(100_000))
+    (root / "long_set.py").write_text(f"DATA = {{\n{items}\n}}\n")
+    (root / "ok.py").write_text("eval(x)\n")
+    started = time.monotonic()
+    result = make_scanner().analyze(root, FULL_PASS)
+    assert time.monotonic() - started < 60
+    assert rules_by_path(result) == {"ok.py": {"B307"}}
+    # With a deadline it cannot meet, it is a timeout for that file only, and the same
+    # bytes are not tried again.
+    strict = make_scanner(file_timeout_s=0.05)
+    late = strict.analyze(root, FULL_PASS)
+    assert late.data["timeouts"] == 1
+    assert late.data["error_files"] == [{"path": "long_set.py", "kind": "timeout",
+                                         "error": "timed out after 0.05s"}]
+    assert rules_by_path(late) == {"ok.py": {"B307"}}
+    assert "1 file timed out" in late.summary
+    again = strict.analyze(root, FULL_PASS)
+    assert again.data["timeouts"] == 0 and again.data["files_skipped"] == {"failed_before": 1}
+
+
+def test_nesting_too_deep_for_the_parser_is_confined_to_its_file(
+        tmp_path: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    root = tmp_path / "deep"
+    root.mkdir()
+    (root / "deep.py").write_text("x = " + " + ".join(["a"] * 20_000) + "\n")
+    (root / "parens.py").write_text("x = " + "(" * 300 + "1" + ")" * 300 + "\n")
+    (root / "ok.py").write_text("import pickle\n")
+    result = make_scanner().analyze(root, FULL_PASS)
+    assert rules_by_path(result) == {"ok.py": {"B403"}}
+    problems = {p["path"]: p["problem"] for p in result.data["problem_files"]}
+    assert set(problems) == {"deep.py", "parens.py"}
+    assert all(p.startswith("python: not parsed") for p in problems.values())
+    assert result.data["errors"] == 0
+
+
+def test_the_budget_defers_files_to_the_next_call(
+        workspace: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    scanner = make_scanner(budget_s=1e-9, processes=1)
+    first = scanner.analyze(workspace, FULL_PASS)
+    assert first.data["deferred"] == 5 and "5 deferred" in first.summary
+    assert first.findings == ()
+    scanner_rest = scanner.analyze(workspace, ["clean.py"])  # still no time: all deferred
+    assert scanner_rest.data["deferred"] == 5
+    relaxed = make_scanner(budget_s=None)
+    assert len(relaxed.analyze(workspace, FULL_PASS).findings) == 7
+
+
+def test_activity_data_is_plain_json_without_secrets(
+        workspace: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    result = make_scanner().analyze(workspace, FULL_PASS)
+    text = json.dumps(result.data) + result.summary + repr(result.findings)
+    for value in (AWS_ID, PASSWORD, GITHUB, "S3cure!Pa55w0rd"):
+        assert value not in text
+
+
+# --- the worker pool ------------------------------------------------------------------
+
+
+def _make_handler(argument: str) -> Callable[[str], str]:
+    def handle(task: str) -> str:
+        if task == "crash":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if task == "hang":
+            time.sleep(60)
+        if task == "raise":
+            raise KeyError("the task's data must not appear in the error")
+        return f"{argument}:{task}"
+    return handle
+
+
+def make_handler(argument: str) -> Callable[[str], str]:
+    return _make_handler(argument)
+
+
+def test_a_crashing_or_hanging_task_costs_only_itself() -> None:
+    pool = WorkerPool(make_handler, "w", processes=2, timeout_s=2.0)
+    try:
+        tasks = ["a", "crash", "b", "hang", "raise", "c"]
+        outcomes = dict(pool.run(tasks))
+        assert {tasks[i]: o.kind for i, o in outcomes.items()} == {
+            "a": "ok", "b": "ok", "c": "ok", "crash": "crashed", "hang": "timeout",
+            "raise": "error"}
+        assert outcomes[0].value == "w:a"
+        assert outcomes[1].error == "the worker died of signal 9"
+        assert outcomes[4].error == "KeyError"
+        assert pool.restarts == 2
+        assert dict(pool.run(["d"]))[0].value == "w:d"  # the pool goes on
+    finally:
+        pool.close()
+
+
+def test_idle_workers_exit_and_come_back() -> None:
+    pool = WorkerPool(make_handler, "w", processes=1, timeout_s=5.0, idle_exit_s=0.5)
+    try:
+        assert dict(pool.run(["a"]))[0].value == "w:a"
+        (pid,) = pool.pids()
+        deadline = time.monotonic() + 30
+        while pool.pids() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pool.pids() == ()
+        assert dict(pool.run(["b"]))[0].value == "w:b"
+        assert pool.pids() != (pid,) and pool.restarts == 0
+    finally:
+        pool.close()
+
+
+def test_workers_end_with_the_pool() -> None:
+    pool = WorkerPool(make_handler, "w", processes=2, timeout_s=5.0)
+    list(pool.run(["a", "b"]))
+    pids = pool.pids()
+    assert len(pids) == 2
+    pool.close()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
