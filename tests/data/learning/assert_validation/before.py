@@ -1,0 +1,5 @@
+# ruff: noqa
+class Server:
+    def set_port(self, port):
+        assert 0 < port < 65536
+        self.port = port

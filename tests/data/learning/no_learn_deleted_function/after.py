@@ -1,0 +1,6 @@
+# ruff: noqa
+import yaml
+
+
+def load_current(stream):
+    return yaml.safe_load(stream)

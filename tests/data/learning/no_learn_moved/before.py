@@ -1,0 +1,10 @@
+# ruff: noqa
+def first(values):
+    try:
+        return values[0]
+    except:
+        return None
+
+
+def last(values):
+    return values[-1]

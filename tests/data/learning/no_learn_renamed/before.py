@@ -1,0 +1,7 @@
+# ruff: noqa
+import subprocess
+
+
+def build(target):
+    cmd = "make " + target
+    return subprocess.run(cmd, shell=True)
