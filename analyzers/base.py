@@ -42,6 +42,24 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class LearnedPattern:
+    """A fix seen in the workspace: a known-risky shape rewritten into its safer form.
+
+    The runner turns each into a ``PatternLearned`` event, so what was learned
+    survives restarts. ``path``/``line`` name where the fix now is; the excerpts are
+    made from the code's structure (callee names, keywords), never copied from its
+    text, so no literal (and so no secret) can reach the log through them.
+    """
+
+    shape: str
+    fix: str
+    path: str
+    line: int
+    before_excerpt: str = ""
+    after_excerpt: str = ""
+
+
+@dataclass(frozen=True)
 class AnalysisResult:
     """What one call produced.
 
@@ -49,13 +67,14 @@ class AnalysisResult:
     ``data`` becomes the activity's ``result_data`` (it is converted with
     :func:`to_json` on the way, so anything odd in it degrades to text instead of
     failing the append). ``findings`` and ``resolved`` (fingerprints no longer seen)
-    become their own events beside the activity.
+    become their own events beside the activity, and so do ``learned`` patterns.
     """
 
     summary: str
     data: Mapping[str, Any] = field(default_factory=dict)
     findings: tuple[Finding, ...] = ()
     resolved: tuple[str, ...] = ()
+    learned: tuple[LearnedPattern, ...] = ()
 
 
 @runtime_checkable

@@ -313,3 +313,26 @@ class WorkspaceRescanned(Event):
     files_seen: int
     files_changed: int
     duration_ms: float
+
+
+# --- learning ---------------------------------------------------------------
+
+
+@register
+@dataclass(frozen=True)
+class PatternLearned(Event):
+    """The mistake learner saw a fix: a risky ``shape`` rewritten as ``fix`` at path:line.
+
+    Learned patterns are facts in the log, so a restarted daemon knows them again
+    (the ``learned_patterns`` projection seeds the analyzer). The excerpts are built
+    from the code's structure, never copied from its text: no literal reaches the log.
+    """
+
+    TYPE: ClassVar[str] = "pattern_learned"
+
+    shape: str
+    fix: str
+    path: str
+    line: int
+    before_excerpt: str = ""
+    after_excerpt: str = ""

@@ -21,6 +21,7 @@ from daemon.events import (
     IssueDetected,
     IssueUpdated,
     MetricSampled,
+    PatternLearned,
     Recorded,
     SessionEnded,
     SessionResumed,
@@ -390,6 +391,33 @@ def _file_changed(rec: Recorded, state: State) -> Sequence[Change]:
 FILES = Projection("files", ("files",), {FileChanged: _file_changed})
 
 
+# --- learning ---------------------------------------------------------------
+
+
+def _pattern_learned(rec: Recorded, state: State) -> Sequence[Change]:
+    event = rec.event
+    assert isinstance(event, PatternLearned)
+    path = path_to_sql(event.path)
+    key = (event.session_id, event.shape, path, event.line)
+    existing = state.get("learned_patterns", key)
+    return (Put("learned_patterns", key, {
+        "session_id": event.session_id,
+        "shape": event.shape,
+        "path": path,
+        "line": event.line,
+        "fix": event.fix,
+        "before_excerpt": event.before_excerpt,
+        "after_excerpt": event.after_excerpt,
+        "times_learned": existing["times_learned"] + 1 if existing else 1,
+        "first_learned": existing["first_learned"] if existing else rec.ts,
+        "last_learned": rec.ts,
+    }),)
+
+
+LEARNED_PATTERNS = Projection("learned_patterns", ("learned_patterns",),
+                              {PatternLearned: _pattern_learned})
+
+
 PROJECTIONS: tuple[Projection, ...] = (
-    SESSIONS, ACTIVITIES, METRICS, ISSUES, SUGGESTIONS, FINDINGS, FILES,
+    SESSIONS, ACTIVITIES, METRICS, ISSUES, SUGGESTIONS, FINDINGS, FILES, LEARNED_PATTERNS,
 )

@@ -32,7 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analyzers.base import FULL_PASS, AnalysisResult, Analyzer, safe_text
-from daemon.events import ActivityRecorded, Envelope, Event, FindingDetected, FindingResolved
+from daemon.events import (
+    ActivityRecorded,
+    Envelope,
+    Event,
+    FindingDetected,
+    FindingResolved,
+    PatternLearned,
+)
 from daemon.measure import Failure, Measurement, Meter, Outcome, Started, activity_event
 
 log = logging.getLogger(__name__)
@@ -129,11 +136,20 @@ class Runner:
                 continue
             if matching:
                 calls.append(_Call(analyzer, matching))
-        return self._run(calls, refused)
+        return self._in_waves(calls, refused)
 
     def run_full_pass(self) -> list[ActivityRecorded]:
         """Call every analyzer on the whole workspace."""
-        return self._run([_Call(analyzer, FULL_PASS) for analyzer in self._analyzers], [])
+        return self._in_waves([_Call(analyzer, FULL_PASS) for analyzer in self._analyzers], [])
+
+    def _in_waves(self, calls: list[_Call],
+                  refused: list[tuple[Analyzer, BaseException]]) -> list[ActivityRecorded]:
+        """Probes (``runs_after_others = True``, e.g. code_search) measure what the other
+        analyzers just produced, so they run once those calls are done."""
+        later = [c for c in calls if getattr(c.analyzer, "runs_after_others", False)]
+        first = [c for c in calls if not getattr(c.analyzer, "runs_after_others", False)]
+        done = self._run(first, refused)
+        return done + self._run(later, []) if later else done
 
     # --- coordination -------------------------------------------------------
 
@@ -281,4 +297,11 @@ class Runner:
         ]
         events += [FindingResolved(session_id=self._session_id, fingerprint=fingerprint)
                    for fingerprint in result.resolved]
+        events += [
+            PatternLearned(
+                session_id=self._session_id, shape=safe_text(p.shape), fix=safe_text(p.fix),
+                path=safe_text(p.path), line=p.line, before_excerpt=safe_text(p.before_excerpt),
+                after_excerpt=safe_text(p.after_excerpt))
+            for p in result.learned
+        ]
         return events

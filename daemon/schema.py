@@ -10,7 +10,7 @@ from __future__ import annotations
 APPLICATION_ID = 0x52574C44
 # Bump when a projection's tables or rules change; an older database is then
 # brought forward by dropping the projections and replaying the log.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: learned_patterns
 
 EVENTS_DDL = """
 CREATE TABLE IF NOT EXISTS events (
@@ -189,6 +189,24 @@ CREATE TABLE files (
     PRIMARY KEY (workspace, path)
 );
 """,
+    # The mistake learner's fixes (PatternLearned events); keyed by session because paths
+    # are relative to the session's workspace (test_sessions.project_path says which).
+    "learned_patterns": """
+CREATE TABLE learned_patterns (
+    session_id TEXT NOT NULL,          -- the session that learned it
+    shape TEXT NOT NULL,               -- the risky shape that was fixed (yaml_load, bare_except, ...)
+    path TEXT NOT NULL,                -- where the fix is, relative to the workspace
+    line INTEGER NOT NULL,
+    fix TEXT NOT NULL,                 -- what the fix did, for a person
+    before_excerpt TEXT,               -- built from the code's structure, never its literals
+    after_excerpt TEXT,
+    times_learned INTEGER NOT NULL,    -- the same fix seen again (a revert and redo)
+    first_learned TEXT NOT NULL,
+    last_learned TEXT NOT NULL,
+    PRIMARY KEY (session_id, shape, path, line)
+);
+CREATE INDEX idx_learned_patterns_shape ON learned_patterns(shape);
+""",
 }
 
 # Views are derived from projection tables only, so a rebuild recreates them unchanged.
@@ -223,4 +241,5 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "session_stats": ("session_id",),
     "findings": ("fingerprint",),
     "files": ("workspace", "path"),
+    "learned_patterns": ("session_id", "shape", "path", "line"),
 }

@@ -182,6 +182,11 @@ EVENT_STRATEGIES: dict[type[Event], st.SearchStrategy[Event]] = {
         ev.WorkspaceRescanned, session_id=sessions, workspace=st.sampled_from(WORKSPACES),
         reason=st.sampled_from(("startup", "overflow")), files_seen=st.integers(0, 10**6),
         files_changed=st.integers(0, 10**6), duration_ms=st.floats(0, 1e6)),
+    ev.PatternLearned: st.builds(
+        ev.PatternLearned, session_id=sessions,
+        shape=st.sampled_from(("yaml_load", "bare_except", "eq_none")), fix=texts,
+        path=st.sampled_from(PATHS), line=st.integers(1, 3), before_excerpt=texts,
+        after_excerpt=texts),
 }
 
 any_event: st.SearchStrategy[Event] = st.one_of(*EVENT_STRATEGIES.values())

@@ -83,7 +83,8 @@ def test_rows_have_exactly_the_tables_columns() -> None:
                ev.IssueDetected("s", "i", "high", "code_search", "slow"),
                ev.SuggestionMade("s", "performance", "high", "cache it"),
                ev.FindingDetected("s", "fp", "security_scanner", "B105", "a.py", 1, "high", "hi"),
-               ev.FileChanged("s", "/w", "a.py", "created", size=3))
+               ev.FileChanged("s", "/w", "a.py", "created", size=3),
+               ev.PatternLearned("s", "eq_none", "compare with is None", "a.py", 3))
     for table in PROJECTION_TABLES:
         rows = list(state.tables[table].values()) + state.appended[table]
         assert rows, table
