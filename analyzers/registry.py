@@ -1,7 +1,7 @@
 """Finding the analyzers: the entry-point group ``realworld.analyzers``, built-ins always included.
 
-Each entry point names a class (instantiated with no arguments), a factory
-(called with none) or a ready instance. The built-ins are declared as entry
+Each entry point names a class or a factory (called with the session options its
+signature names, see :func:`discover`) or a ready instance. The built-ins are declared as entry
 points too, but are also known here so discovery works from a source checkout
 where the package is not installed. A third-party entry point that fails to
 import, to build, or to look like an :class:`~analyzers.base.Analyzer` is left
@@ -11,7 +11,8 @@ out and reported; it never stops discovery.
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Collection, Iterable, Mapping
+import inspect
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from analyzers.base import Analyzer
@@ -21,6 +22,10 @@ GROUP = "realworld.analyzers"
 #: name -> "module:attribute", exactly as the entry points in pyproject.toml declare them.
 BUILTINS: Mapping[str, str] = {
     "workspace_analyzer": "analyzers.workspace:WorkspaceAnalyzer",
+    "code_indexer": "analyzers.code_indexer:CodeIndexer",
+    "code_search": "analyzers.code_search:CodeSearch",
+    "security_scanner": "analyzers.security_scanner:SecurityScanner",
+    "pattern_probe": "analyzers.pattern_probe:PatternProbe",
 }
 
 
@@ -42,11 +47,14 @@ class Discovery:
 
 def discover(*, group: str = GROUP, builtins: Mapping[str, str] = BUILTINS,
              entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
-             enabled: Collection[str] | None = None) -> Discovery:
+             enabled: Collection[str] | None = None,
+             options: Mapping[str, object] | None = None) -> Discovery:
     """Every analyzer available; ``enabled`` keeps only those names.
 
     ``entry_points`` replaces the installed ones (``importlib.metadata``'s group
-    lookup) for callers that already hold them.
+    lookup) for callers that already hold them. ``options`` are the session's
+    context (``log_path``, ``ignore``, ...): each factory receives the keyword
+    arguments its signature names, so an analyzer asks only for what it uses.
     """
     declared = list(_installed(group) if entry_points is None else entry_points)
     candidates = [importlib.metadata.EntryPoint(name, target, group)
@@ -61,7 +69,7 @@ def discover(*, group: str = GROUP, builtins: Mapping[str, str] = BUILTINS,
     for ep in candidates:
         if enabled is not None and ep.name not in enabled:
             continue
-        built = _build(ep)
+        built = _build(ep, options or {})
         if isinstance(built, DiscoveryError):
             errors.append(built)
             continue
@@ -82,7 +90,20 @@ def _installed(group: str) -> Iterable[importlib.metadata.EntryPoint]:
         return ()
 
 
-def _build(ep: importlib.metadata.EntryPoint) -> Analyzer | DiscoveryError:
+def _accepted(factory: Callable[..., object], options: Mapping[str, object]) -> dict[str, object]:
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature takes no options
+        return {}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return dict(options)
+    names = {p.name for p in parameters
+             if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)}
+    return {key: value for key, value in options.items() if key in names}
+
+
+def _build(ep: importlib.metadata.EntryPoint,
+           options: Mapping[str, object]) -> Analyzer | DiscoveryError:
     def fail(message: str) -> DiscoveryError:
         return DiscoveryError(ep.name, ep.value, message)
 
@@ -93,7 +114,7 @@ def _build(ep: importlib.metadata.EntryPoint) -> Analyzer | DiscoveryError:
     try:
         # A class satisfies the protocol structurally too, so test for it before instances.
         if isinstance(loaded, type) or (callable(loaded) and not _is_analyzer(loaded)):
-            built = loaded()
+            built = loaded(**_accepted(loaded, options))
         else:
             built = loaded
     except (Exception, SystemExit) as exc:

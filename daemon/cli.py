@@ -12,18 +12,29 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
 
-from daemon import __version__
+from daemon import (
+    __version__,
+    compare_command,
+    findings_command,
+    report_command,
+    search_command,
+)
+from daemon.compare_command import CompareUsageError
 from daemon.config import ConfigError, load_config, resolve_db_path
 from daemon.database import Database, DatabaseError, Durability
+from daemon.findings_command import FindingsUsageError
+from daemon.gates import FAIL_ON_LEVELS, gate, parse_score
 from daemon.history import list_sessions
 from daemon.liveness import process_alive
 from daemon.logsetup import configure_logging
 from daemon.projector import catch_up, rebuild
 from daemon.query import FORMATS, QueryError, QueryResult, render, render_table, run_query
+from daemon.report_command import ReportUsageError
+from daemon.search_command import SearchUsageError
 from daemon.verify import verify
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-REPORT_FORMATS = ("text", "markdown", "json")
+REPORT_FORMATS = report_command.FORMATS
 
 
 class UsageError(Exception):
@@ -113,7 +124,8 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     from daemon.foreground import RunUsageError, resolve_options, run_foreground
-    from daemon.reporting import render_report
+    from daemon.report_command import render_session_report
+    from daemon.reporting import analysis_dict
 
     config = load_config(args.config)
     try:
@@ -121,20 +133,28 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
             project=args.project, duration=args.duration, monitor_interval=args.monitor_interval,
             continuous=args.continuous, once=args.once, quiet=args.quiet,
             no_report=args.no_report, save_report=args.save_report, report_format=args.format,
-            db_path=resolve_db_path(args.db, config))
+            db_path=resolve_db_path(args.db, config), config_interval=config.monitor_interval)
     except RunUsageError as exc:
         raise UsageError(str(exc)) from None
     session_id, status = run_foreground(options, config, out)
     if options.report or options.save_report:
         db = Database.open(options.db_path)
-        text = render_report(db, session_id, options.report_format)
+        text = render_session_report(db, session_id, options.report_format)
         if options.report:
             out.write("\n" + text)
         if options.save_report:
             options.save_report.parent.mkdir(parents=True, exist_ok=True)
             options.save_report.write_text(text, encoding="utf-8")
             out.write(f"Report saved to {options.save_report}\n")
-    return EXIT_OK if status in ("completed", "stopped") else EXIT_FAILED
+    exit_code = EXIT_OK if status in ("completed", "stopped") else EXIT_FAILED
+    if args.fail_under is not None or args.fail_on is not None:
+        passed, reasons = gate(analysis_dict(Database.open(options.db_path), session_id),
+                               args.fail_under, args.fail_on)
+        for reason in reasons:
+            sys.stderr.write(f"realworld: FAIL: {reason}\n")
+        if not passed:
+            exit_code = EXIT_FAILED
+    return exit_code
 
 
 def cmd_daemon(args: argparse.Namespace, out: TextIO) -> int:
@@ -174,7 +194,8 @@ Command = Callable[[argparse.Namespace, TextIO], int]
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
-    parser = _Parser(prog="realworld", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(prog="realworld", description="Watch a workspace, run real analyzers on "
+                     "every change, measure them, and keep every fact in an append-only log.")
     parser.add_argument("--version", action="version", version=f"realworld {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -198,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--save-report", metavar="F", help="also write the report to F")
     run.add_argument("--format", choices=REPORT_FORMATS, default="text",
                      help="report format (default: text)")
+    run.add_argument("--fail-under", type=parse_score, metavar="SCORE", default=None,
+                     help="exit 1 when the overall score (0-100) is below SCORE")
+    run.add_argument("--fail-on", choices=FAIL_ON_LEVELS, default=None,
+                     help="exit 1 when an issue of this severity or worse is open")
     run.set_defaults(run=cmd_run)
 
     daemon = commands.add_parser(
@@ -233,6 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", parents=[common],
         help="check the hash chain and that the projections equal a replay (exit 1 if not)")
     verify_cmd.set_defaults(run=cmd_verify)
+
+    report_command.register(commands, common)
+    compare_command.register(commands, common)
+    search_command.register(commands, common)
+    findings_command.register(commands, common)
     return parser
 
 
@@ -249,7 +279,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
             configure_logging(level="warning", stream=err)
         command: Command = args.run
         return command(args, out)
-    except (UsageError, ConfigError, DatabaseError, QueryError) as exc:
+    except (UsageError, ConfigError, DatabaseError, QueryError, ReportUsageError,
+            CompareUsageError, SearchUsageError, FindingsUsageError) as exc:
         err.write(f"realworld: error: {exc}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -19,6 +19,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
+from daemon.coalesce import DEFAULT_MAX_PENDING
+
 DEFAULT_DB_PATH = "realworld_testing.db"
 ENV_DB = "REALWORLD_TESTING_DB"
 ENV_DURATION = "REALWORLD_TESTING_DURATION"
@@ -77,6 +79,8 @@ class Config:
     ignore: tuple[str, ...] = ()  # extra gitignore-style globs, on top of every .gitignore
     settle_ms: float = 100.0  # quiet time before a burst of events on a path counts as one
     analyzer_timeout: float = 30.0  # seconds one analyzer call may take
+    max_pending: int = DEFAULT_MAX_PENDING  # paths settling at once; more: drop them, rescan
+    probe_interval: float = 300.0  # seconds between periodic full passes of every analyzer
     source: Path | None = None  # the file these values came from, if any
     db_path_from_file: bool = False
 
@@ -115,7 +119,8 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
     """Validate a parsed TOML document; pure."""
     config = Config()
     known = {"db_path", "default_duration", "monitor_interval", "resource_limits", "durability",
-             "workspaces", "ignore", "settle_ms", "analyzer_timeout"}
+             "workspaces", "ignore", "settle_ms", "analyzer_timeout", "max_pending",
+             "probe_interval"}
     for key in values:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -145,6 +150,12 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
     if "analyzer_timeout" in values:
         config = replace(config, analyzer_timeout=_positive(values["analyzer_timeout"],
                                                             f"{where}: analyzer_timeout"))
+    if "probe_interval" in values:
+        config = replace(config, probe_interval=_positive(values["probe_interval"],
+                                                          f"{where}: probe_interval"))
+    if "max_pending" in values:
+        config = replace(config, max_pending=_positive_int(values["max_pending"],
+                                                           f"{where}: max_pending"))
     if "durability" in values:
         if values["durability"] not in DURABILITY_LEVELS:
             raise ConfigError(f"{where}: durability must be one of {', '.join(DURABILITY_LEVELS)}")

@@ -23,6 +23,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 
 from analyzers.base import Analyzer
+from daemon.coalesce import DEFAULT_MAX_PENDING
 from daemon.config import ResourceLimits
 from daemon.database import Database
 from daemon.events import (
@@ -36,6 +37,7 @@ from daemon.events import (
     SessionStarted,
 )
 from daemon.ignore import IgnoreRules
+from daemon.learned import seed_analyzers
 from daemon.projector import catch_up
 from daemon.resources import ResourceSample, ResourceSampler, sample_metrics
 from daemon.runner import Runner
@@ -62,6 +64,8 @@ class SessionSpec:
     call_timeout: float = 30.0
     database_paths: tuple[Path, ...] = ()
     ignore_globs: tuple[str, ...] = ()
+    max_pending: int = DEFAULT_MAX_PENDING  # paths settling at once before an overflow rescan
+    probe_interval: float = 300.0  # seconds between periodic full passes
 
 
 def _issue_id(session_id: str, key: str) -> str:
@@ -198,8 +202,11 @@ class Session:
 
     def _main(self) -> None:
         try:
+            # Learned fixes are events: a new session starts out knowing them.
+            seed_analyzers(self._db, self.spec.project, self._runner.analyzers)
             if self.spec.mode == "once":
                 self._runner.run_full_pass()
+                self._writer.flush(10.0)
                 self.first_scan.set()
                 self._check_errors()
                 self.end("completed", "single pass finished")
@@ -221,7 +228,8 @@ class Session:
         rules = IgnoreRules.load(spec.project, database_paths=spec.database_paths,
                                  extra_globs=spec.ignore_globs)
         known = known_files(self._db, rules.root)
-        watcher = Watcher(spec.project, rules, known, settle=spec.settle_seconds)
+        watcher = Watcher(spec.project, rules, known, settle=spec.settle_seconds,
+                          max_pending=spec.max_pending)
         plan = watcher.start()
         self._log.info("watching", backend=plan.backend, reason=plan.reason,
                        directories=plan.directories)
@@ -233,8 +241,22 @@ class Session:
             # A baseline of every analyzer on the whole workspace, then only what changes.
             self._runner.run_full_pass()
             self._check_errors()
+            self._writer.flush(10.0)  # "recorded": readers (the daemon's READY) see it
             self.first_scan.set()
+            next_probe = time.monotonic() + spec.probe_interval
             while not self._stop.is_set():
+                if time.monotonic() >= next_probe:
+                    # Periodic probes: a full pass measures every analyzer even on a quiet
+                    # workspace, and the rescan before it covers what inotify cannot see
+                    # (directories past the watch limit, network filesystems).
+                    scheduled = watcher.rescan("scheduled")
+                    if scheduled.changes:
+                        self._emit(rescanned_event(spec.session_id, watcher.root, scheduled),
+                                   *file_changed_events(spec.session_id, watcher.root,
+                                                        scheduled.changes))
+                    self._runner.run_full_pass()
+                    self._check_errors()
+                    next_probe = time.monotonic() + spec.probe_interval
                 deadline = watcher.next_deadline()
                 pause = POLL_SECONDS if deadline is None else max(
                     0.0, min(POLL_SECONDS, deadline - time.monotonic()))

@@ -7,10 +7,11 @@ duration; every read catches the projections up first.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,21 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from analyzers.base import Analyzer
 from analyzers.registry import discover
-from daemon.config import Config, ConfigError, ResourceLimits, load_config, resolve_db_path
+from daemon.config import (
+    ENV_DURATION,
+    ENV_INTERVAL,
+    Config,
+    ConfigError,
+    ResourceLimits,
+    load_config,
+    resolve_db_path,
+)
 from daemon.database import Database, Durability
-from daemon.durations import MAX_MINUTES
+from daemon.durations import MAX_MINUTES, parse_minutes, parse_seconds
 from daemon.events import ActivityRecorded, Envelope, SessionEnded
 from daemon.eventstore import EventStore
 from daemon.history import SESSION_COLUMNS
+from daemon.ignore import IgnoreRules
 from daemon.liveness import process_alive
 from daemon.logsetup import configure_logging
 from daemon.projector import Projector
@@ -46,12 +56,24 @@ CATCH_UP_SECONDS = 2.0
 AnalyzerFactory = Callable[[], Sequence[Analyzer]]
 
 
-def default_analyzers() -> Sequence[Analyzer]:
-    found = discover()
+def default_analyzers(options: Mapping[str, object] | None = None) -> Sequence[Analyzer]:
+    """Every discovered analyzer, built with the session's ``options`` it asks for."""
+    found = discover(options=options)
     for error in found.errors:
         log.warning("analyzer_not_loaded", name=error.name, target=error.target,
                     error=error.error)
     return found.analyzers
+
+
+def _env_number(name: str, parse: Callable[[str], float], default: float) -> float:
+    """The spec's ``REALWORLD_TESTING_*`` variables, honoured by the API as by the CLI."""
+    text = os.environ.get(name)
+    if not text:
+        return default
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ValueError(f"${name}: {exc}") from None
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -76,8 +98,9 @@ class RealWorldTester:
         self.db = Database.open(path, durability=durability, create=True)
         self.db_path = str(self.db.path)
         self.resource_limits: dict[str, float | int] = self.config.resource_limits.as_dict()
-        self.monitor_interval = self.config.monitor_interval
-        self._analyzers = analyzers if analyzers is not None else default_analyzers
+        self.monitor_interval = _env_number(ENV_INTERVAL, parse_seconds,
+                                            self.config.monitor_interval)
+        self._analyzer_factory = analyzers
         self._settle = (self.config.settle_ms / 1000 if settle_seconds is None
                         else settle_seconds)
         self._call_timeout = (self.config.analyzer_timeout if call_timeout is None
@@ -99,9 +122,16 @@ class RealWorldTester:
 
     # --- the spec's API -------------------------------------------------------------
 
-    def start_test_session(self, project_path: str | Path, duration_minutes: float = 5, *,
-                           mode: str | None = None) -> str:
-        """Start a session in the background and return its id at once."""
+    def start_test_session(self, project_path: str | Path, duration_minutes: float | None = None,
+                           *, mode: str | None = None) -> str:
+        """Start a session in the background and return its id at once.
+
+        Without ``duration_minutes``: ``$REALWORLD_TESTING_DURATION``, else the config's
+        ``default_duration`` (5 minutes).
+        """
+        if duration_minutes is None:
+            duration_minutes = _env_number(ENV_DURATION, parse_minutes,
+                                           self.config.default_duration)
         project = Path(project_path).expanduser()
         if not project.is_dir():
             raise ValueError(f"project path does not exist or is not a directory: {project_path}")
@@ -132,9 +162,11 @@ class RealWorldTester:
                 duration_minutes=duration_minutes if mode == "timed" else 0.0,
                 mode=mode, monitor_interval=self.monitor_interval, limits=limits,
                 settle_seconds=self._settle, call_timeout=self._call_timeout,
-                database_paths=(self.db.path,), ignore_globs=self.config.ignore)
+                database_paths=(self.db.path,), ignore_globs=self.config.ignore,
+                max_pending=self.config.max_pending,
+                probe_interval=self.config.probe_interval)
             session = Session(spec, db=self.db, writer=self._writer, scheduler=self._scheduler,
-                              analyzers=self._analyzers(), on_activity=self._activity,
+                              analyzers=self._analyzers(project), on_activity=self._activity,
                               on_end=self._session_ended)
             self._sessions[session_id] = session
         session.start(resume=resume_id is not None)
@@ -288,7 +320,8 @@ class RealWorldTester:
         for session in sessions:
             session.end("stopped", "tester closed")
         self._writer.close()
-        self._scheduler.shutdown(wait=False)
+        if self._scheduler.running:  # close() twice is fine
+            self._scheduler.shutdown(wait=False)
         with self._projector_lock:
             if not self._closed:
                 self._projector.catch_up()
@@ -303,6 +336,15 @@ class RealWorldTester:
         self.close()
 
     # --- internals --------------------------------------------------------------------
+
+    def _analyzers(self, project: Path) -> Sequence[Analyzer]:
+        if self._analyzer_factory is not None:
+            return self._analyzer_factory()
+        # The same ignore list as the watcher's, and the log's path so caches such as
+        # the code index live beside it (never inside the workspace).
+        rules = IgnoreRules.load(project, database_paths=(self.db.path,),
+                                 extra_globs=self.config.ignore)
+        return default_analyzers({"log_path": self.db.path, "ignore": rules.is_ignored})
 
     def _expire_orphans(self) -> None:
         """Timed sessions whose process died can never end by themselves: end them here."""

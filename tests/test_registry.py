@@ -90,7 +90,7 @@ def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 def test_builtins_are_found_without_the_package_installed() -> None:
     found = discover(entry_points=[])
-    assert found.names() == ("workspace_analyzer",)
+    assert found.names() == tuple(BUILTINS)
     assert isinstance(found.analyzers[0], WorkspaceAnalyzer)
     assert found.errors == ()
 
@@ -102,7 +102,7 @@ def test_every_call_builds_fresh_instances() -> None:
 
 def test_installed_entry_points_are_discovered_and_broken_ones_reported(plugin: str) -> None:
     found = discover()
-    assert found.names() == ("workspace_analyzer", "line_counter", "probe_from_factory",
+    assert found.names() == (*BUILTINS, "line_counter", "probe_from_factory",
                              "ready_instance")
     errors = {error.name: error for error in found.errors}
     assert set(errors) == {"broken_import", "broken_attribute", "broken_factory",
@@ -120,14 +120,14 @@ def test_an_installed_copy_of_a_builtin_is_not_a_duplicate() -> None:
     builtin = importlib.metadata.EntryPoint("workspace_analyzer", BUILTINS["workspace_analyzer"],
                                             GROUP)
     found = discover(entry_points=[builtin, builtin])
-    assert found.names() == ("workspace_analyzer",)
+    assert found.names() == tuple(BUILTINS)
     assert found.errors == ()
 
 
 def test_the_same_entry_point_found_twice_counts_once(plugin: str) -> None:
     ep = importlib.metadata.EntryPoint("line_counter", f"{plugin}:LineCounter", GROUP)
     found = discover(entry_points=[ep, ep])
-    assert found.names() == ("workspace_analyzer", "line_counter")
+    assert found.names() == (*BUILTINS, "line_counter")
     assert found.errors == ()
 
 
