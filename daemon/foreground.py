@@ -44,8 +44,10 @@ class RunOptions:
 def resolve_options(*, project: str, duration: str | None, monitor_interval: str | None,
                     continuous: bool, once: bool, quiet: bool, no_report: bool,
                     save_report: str | None, report_format: str, db_path: Path,
-                    env: Mapping[str, str] | None = None) -> RunOptions:
-    """Flags, then ``REALWORLD_TESTING_*``, then the spec's defaults; raises RunUsageError."""
+                    env: Mapping[str, str] | None = None,
+                    config_interval: float = 30.0) -> RunOptions:
+    """Flags, then ``REALWORLD_TESTING_*``, then the config file's ``monitor_interval``
+    (``config_interval``), then the spec's defaults; raises RunUsageError."""
     env = os.environ if env is None else env
     if continuous and once:
         raise RunUsageError("--continuous and --once exclude each other")
@@ -56,7 +58,7 @@ def resolve_options(*, project: str, duration: str | None, monitor_interval: str
         duration_text = duration or env.get(ENV_DURATION)
         minutes = parse_minutes(duration_text) if duration_text else DEFAULT_RUN_MINUTES
         interval_text = monitor_interval or env.get(ENV_INTERVAL)
-        interval = parse_seconds(interval_text) if interval_text else 30.0
+        interval = parse_seconds(interval_text) if interval_text else config_interval
     except ValueError as exc:
         raise RunUsageError(str(exc)) from None
     mode = "once" if once else "continuous" if continuous else "timed"
@@ -69,30 +71,32 @@ def resolve_options(*, project: str, duration: str | None, monitor_interval: str
 class _Console:
     """Prints activity lines as they happen and an update block every monitor interval."""
 
-    def __init__(self, out: TextIO, session_id: str, options: RunOptions) -> None:
+    def __init__(self, out: TextIO, options: RunOptions) -> None:
         self._out = out
-        self._session_id = session_id
+        self.session_id = ""  # known once the session has started
         self._options = options
         self._lock = threading.Lock()
 
     def activity(self, event: ActivityRecorded) -> None:
-        if event.session_id != self._session_id or not event.description:
+        # Listening starts before the session does (a --once pass can be over before
+        # start_test_session returns); this tester runs no other session.
+        if not event.description:
             return
         with self._lock:
-            self._out.write(activity_line(self._session_id, event.description) + "\n")
+            self._out.write(activity_line(event.session_id, event.description) + "\n")
             self._out.flush()
 
     def update(self, tester: RealWorldTester, number: int, started: float) -> None:
         monitor = tester.monitor_activities()
         metrics = tester.collect_metrics()
-        [row] = [s for s in monitor["sessions"] if s["session_id"] == self._session_id] or [{}]
+        [row] = [s for s in monitor["sessions"] if s["session_id"] == self.session_id] or [{}]
         elapsed = time.monotonic() - started
         total_s = self._options.minutes * 60
         view = UpdateView(
             number=number,
             total=math.ceil(total_s / self._options.monitor_interval) if total_s else None,
             clock=datetime.now(),
-            session_id=self._session_id,
+            session_id=self.session_id,
             elapsed_s=elapsed,
             remaining_s=max(0.0, total_s - elapsed) if total_s else None,
             activities=int(row.get("total_activities") or 0),
@@ -121,11 +125,12 @@ def run_foreground(options: RunOptions, config: Config, out: TextIO) -> tuple[st
     tester = RealWorldTester(options.db_path, config=config)
     try:
         tester.monitor_interval = options.monitor_interval
-        session_id = tester.start_test_session(options.project, options.minutes,
-                                               mode=options.mode)
-        console = _Console(out, session_id, options)
+        console = _Console(out, options)
         if not options.quiet:
             tester.add_activity_listener(console.activity)
+        session_id = tester.start_test_session(options.project, options.minutes,
+                                               mode=options.mode)
+        console.session_id = session_id
         session = tester.session(session_id)
         assert session is not None
         started = time.monotonic()

@@ -18,6 +18,8 @@ def process_alive(pid: int | None, host: str | None, since: str | None = None) -
     try:
         process = psutil.Process(pid)
         created = process.create_time()
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False  # exited; only its parent has not collected it yet
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return False
     except psutil.Error:

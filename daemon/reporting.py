@@ -23,6 +23,7 @@ from daemon.database import Database
 from daemon.events import Event, SessionScored
 from daemon.report import render_json, render_markdown, render_text
 from daemon.scoring import overall_score
+from daemon.series import SessionSeries, session_series
 
 RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}
 
@@ -67,6 +68,25 @@ def load_analysis(db: Database, session_id: str) -> SessionAnalysis:
     finally:
         conn.close()
     return analyze(sessions[0], activities, metrics, issues, suggestions)
+
+
+def load_series(db: Database, session_id: str) -> SessionSeries:
+    """The time series the HTML report charts (:mod:`daemon.series`)."""
+    conn = db.connect_readonly()
+    try:
+        sessions = _rows(conn, "SELECT * FROM test_sessions WHERE session_id = ?", (session_id,))
+        if not sessions:
+            raise UnknownSession(f"unknown session {session_id!r}")
+        by_session = (session_id,)
+        activities = _rows(conn, "SELECT timestamp, capability, response_time_ms, success, "
+                                 "error_message, cpu_after, memory_after_mb FROM activities "
+                                 "WHERE session_id = ? ORDER BY timestamp", by_session)
+        metrics = _rows(conn, "SELECT timestamp, capability, metric_type, value, unit "
+                              "FROM performance_metrics WHERE session_id = ? "
+                              "ORDER BY timestamp", by_session)
+    finally:
+        conn.close()
+    return session_series(sessions[0], activities, metrics)
 
 
 def judgement_events(analysis: SessionAnalysis) -> list[Event]:

@@ -51,10 +51,17 @@ class EventWriter:
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything queued before this call is durable in the log."""
         if not self._thread.is_alive():
-            return self._queue.empty()
+            return self._queue.empty() and self._failure is None
         done = threading.Event()
         self._queue.put(done)
-        return done.wait(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        # In slices: a writer that stops meanwhile (close racing this flush) never sets it.
+        while not done.wait(0.1):
+            if not self._thread.is_alive() or (deadline is not None
+                                               and time.monotonic() >= deadline):
+                break
+        # Waking is not enough: a batch that failed to append is not durable.
+        return done.is_set() and self._failure is None
 
     def close(self, timeout: float | None = 10.0) -> None:
         """Write what is queued, then stop the thread."""
@@ -91,6 +98,20 @@ class EventWriter:
                 self._write(batch)
             for waiter in waiters:
                 waiter.set()
+        # Whatever was queued behind the stop (a put or flush racing close): write it and
+        # wake its waiters rather than leave them to their timeouts.
+        rest: list[object] = []
+        while True:
+            try:
+                rest.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        late = [item for item in rest if isinstance(item, Envelope)]
+        if late:
+            self._write(late)
+        for item in rest:
+            if isinstance(item, threading.Event):
+                item.set()
 
     def _write(self, batch: list[Envelope]) -> None:
         rows: Sequence[StoredRow] = ()

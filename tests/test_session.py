@@ -1,0 +1,269 @@
+"""One session: watcher -> runner -> writer, scheduled samples and expiry, suspend/end, resume."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from analyzers.workspace import WorkspaceAnalyzer
+from daemon.config import ResourceLimits
+from daemon.database import Database
+from daemon.events import ActivityRecorded
+from daemon.eventstore import EventStore
+from daemon.projector import catch_up
+from daemon.session import Session, SessionSpec, known_files
+from daemon.writer import EventWriter
+
+NO_LIMITS = ResourceLimits(cpu_percent_max=100.0, memory_percent_max=100.0,
+                           disk_percent_max=100.0)
+
+
+@dataclass
+class Rig:
+    db: Database
+    writer: EventWriter
+    scheduler: BackgroundScheduler
+    project: Path
+    ended: list[str] = field(default_factory=list)
+    activities: list[ActivityRecorded] = field(default_factory=list)
+    sessions: list[Session] = field(default_factory=list)
+
+    def session(self, session_id: str = "s-1", *, mode: str = "timed",
+                minutes: float = 5.0, interval: float = 30.0,
+                limits: ResourceLimits = NO_LIMITS) -> Session:
+        spec = SessionSpec(session_id=session_id, project=self.project,
+                           duration_minutes=minutes if mode == "timed" else 0.0, mode=mode,
+                           monitor_interval=interval, limits=limits, settle_seconds=0.05,
+                           call_timeout=10.0, database_paths=(self.db.path,))
+        session = Session(spec, db=self.db, writer=self.writer, scheduler=self.scheduler,
+                          analyzers=[WorkspaceAnalyzer()],
+                          on_activity=self.activities.append,
+                          on_end=lambda s: self.ended.append(s.session_id))
+        self.sessions.append(session)
+        return session
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self.writer.flush(10.0)
+        catch_up(self.db)
+        conn = sqlite3.connect(self.db.path)
+        try:
+            return conn.execute(sql, tuple(params)).fetchall()
+        finally:
+            conn.close()
+
+    def types(self, session_id: str = "s-1") -> list[str]:
+        return [t for (t,) in self.rows("SELECT type FROM events WHERE session_id = ? "
+                                        "ORDER BY seq", (session_id,))]
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "main.py").write_text("def main():\n    return 1\n")
+    (project / "notes.txt").write_text("hello\n")
+    (tmp_path / "state").mkdir()
+    db = Database.open(tmp_path / "state" / "log.db", create=True)
+    store = EventStore(db)
+    writer = EventWriter(store)
+    scheduler = BackgroundScheduler(timezone=timezone.utc)
+    scheduler.start()
+    rig = Rig(db, writer, scheduler, project)
+    try:
+        yield rig
+    finally:
+        for session in rig.sessions:
+            session.end("stopped", "test over")
+        scheduler.shutdown(wait=False)
+        writer.close()
+        store.close()
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"condition not met within {timeout} s"
+        time.sleep(0.05)
+    return value
+
+
+def test_a_single_pass_ends_by_itself(rig: Rig) -> None:
+    session = rig.session(mode="once")
+    session.start()
+    assert session.wait(15)
+    assert session.first_scan.is_set()
+    assert (session.status, session.end_reason) == ("completed", "single pass finished")
+    assert rig.ended == ["s-1"]
+    assert [a.capability for a in rig.activities] == ["workspace_analyzer"]
+    assert rig.rows("SELECT status, duration_minutes FROM test_sessions") == [("completed", 0)]
+    assert rig.rows("SELECT mode, end_reason FROM session_stats") == [
+        ("once", "single pass finished")]
+
+
+def test_a_timed_session_expires_on_the_scheduler(rig: Rig) -> None:
+    session = rig.session(minutes=0.02)  # 1.2 s
+    started = time.monotonic()
+    session.start()
+    assert session.wait(15)
+    assert time.monotonic() - started >= 1.0
+    assert (session.status, session.end_reason) == ("completed", "duration reached")
+    assert session.ended_at is not None and not session.running
+    assert rig.types().count("session_ended") == 1
+    assert rig.scheduler.get_jobs() == []  # its sample and expiry jobs are gone
+
+
+def test_the_first_pass_and_samples_are_recorded(rig: Rig) -> None:
+    session = rig.session(interval=0.2)
+    session.start()
+    assert session.first_scan.wait(15)
+    wait_for(lambda: len(rig.rows("SELECT 1 FROM performance_metrics "
+                                  "WHERE capability = 'system' AND metric_type = 'cpu_usage'"))
+             >= 3)
+    assert session.last_sample is not None
+    types = [t for t in rig.types() if t != "metric_sampled"]  # samples start at once
+    assert types[:3] == ["session_started", "workspace_rescanned", "file_changed"]
+    assert types.count("file_changed") == 2  # the baseline: both files are new to the log
+    assert "activity_recorded" in types
+    assert {p for (p,) in rig.rows("SELECT path FROM files")} == {"main.py", "notes.txt"}
+
+
+def test_end_happens_once_whoever_calls_it(rig: Rig) -> None:
+    session = rig.session()
+    session.start()
+    assert session.first_scan.wait(15)
+    barrier = threading.Barrier(8)
+
+    def end(i: int) -> None:
+        barrier.wait()
+        session.end("stopped" if i % 2 else "error", f"caller {i}")
+
+    threads = [threading.Thread(target=end, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(15)
+    assert rig.types().count("session_ended") == 1
+    assert rig.ended == ["s-1"]
+    [(status, reason)] = rig.rows("SELECT s.status, x.end_reason FROM test_sessions AS s "
+                                  "JOIN session_stats AS x USING (session_id)")
+    assert (status, reason) == (session.status, session.end_reason)
+
+
+def test_changes_are_recorded_and_analyzed(rig: Rig) -> None:
+    session = rig.session()
+    session.start()
+    assert session.first_scan.wait(15)
+    calls = len(rig.activities)
+    (rig.project / "main.py").write_text("def main():\n    return 2\n")
+    (rig.project / "notes.txt").unlink()
+    (rig.project / "pkg").mkdir()
+    (rig.project / "pkg" / "mod.py").write_text("X = 1\n")
+    expected = {("main.py", "modified"), ("notes.txt", "deleted"), ("pkg/mod.py", "created")}
+
+    def seen() -> set[tuple[str, str]]:
+        return set(rig.rows("SELECT json_extract(payload, '$.path'), "
+                            "json_extract(payload, '$.change') FROM events "
+                            "WHERE type = 'file_changed' AND seq > 3"))
+
+    wait_for(lambda: expected <= seen())
+    wait_for(lambda: len(rig.activities) > calls)
+    assert all(a.success for a in rig.activities)
+    assert set(known_files(rig.db, str(rig.project))) == {"main.py", "pkg/mod.py"}
+
+
+def test_its_own_database_inside_the_workspace_is_not_watched(tmp_path: Path) -> None:
+    # `realworld run` from a project's root keeps ./realworld_testing.db inside the project.
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "main.py").write_text("X = 1\n")
+    db = Database.open(project / "realworld_testing.db", create=True)
+    store = EventStore(db)
+    writer = EventWriter(store)
+    scheduler = BackgroundScheduler(timezone=timezone.utc)
+    scheduler.start()
+    rig = Rig(db, writer, scheduler, project)
+    try:
+        session = rig.session(interval=0.1)  # samples keep writing to the database
+        session.start()
+        assert session.first_scan.wait(15)
+        time.sleep(1.0)
+        session.end("stopped")
+        paths = [p for (p,) in rig.rows("SELECT json_extract(payload, '$.path') FROM events "
+                                        "WHERE type = 'file_changed'")]
+        assert paths == ["main.py"]
+        assert len(rig.activities) == 1
+    finally:
+        scheduler.shutdown(wait=False)
+        writer.close()
+        store.close()
+
+
+def test_bad_files_become_issues_and_the_session_goes_on(rig: Rig) -> None:
+    os.mkfifo(rig.project / "a-fifo")
+    (rig.project / "binary.bin").write_bytes(bytes(range(256)) * 64)
+    (rig.project / os.fsdecode(b"caf\xe9.py")).write_bytes(b"X = 1\n")
+    session = rig.session()
+    session.start()
+    assert session.first_scan.wait(15)
+    (rig.project / "main.py").write_text("X = 2\n")
+    wait_for(lambda: rig.rows("SELECT 1 FROM events WHERE type = 'file_changed' AND "
+                              "json_extract(payload, '$.path') = 'main.py' AND "
+                              "json_extract(payload, '$.change') = 'modified'"))
+    assert session.running
+    issues = rig.rows("SELECT severity, capability, issue_type, description FROM issues")
+    assert [(s, c, t) for s, c, t, _ in issues] == [
+        ("low", "workspace_analyzer", "file_not_regular")]
+    assert issues[0][3].startswith("a-fifo: ")
+
+
+def test_suspend_is_not_an_end_and_a_resume_catches_up(rig: Rig) -> None:
+    session = rig.session(interval=0.2)
+    session.start()
+    assert session.first_scan.wait(15)
+    session.suspend()
+    assert session.suspended and not session.running and session.ended_at is None
+    session.end("stopped", "too late")  # a suspended session is not ended behind its back
+    assert rig.ended == []
+    assert rig.rows("SELECT status FROM test_sessions") == [("running",)]
+    assert rig.scheduler.get_jobs() == []
+    samples = rig.rows("SELECT COUNT(*) FROM performance_metrics")
+    # Meanwhile, with nobody watching:
+    (rig.project / "main.py").write_text("def main():\n    return 'changed while down'\n")
+    (rig.project / "added.py").write_text("Y = 2\n")
+    time.sleep(0.3)
+    assert rig.rows("SELECT COUNT(*) FROM performance_metrics") == samples
+
+    resumed = rig.session(interval=0.2)
+    resumed.start(resume=True)
+    assert resumed.first_scan.wait(15)
+    types = rig.types()
+    assert types.count("session_started") == 1
+    assert types.count("session_resumed") == 1
+    after_resume = rig.rows(
+        "SELECT json_extract(payload, '$.path'), json_extract(payload, '$.change') "
+        "FROM events WHERE type = 'file_changed' AND seq > (SELECT seq FROM events "
+        "WHERE type = 'session_resumed')")
+    assert set(after_resume) == {("main.py", "modified"), ("added.py", "created")}
+    resumed.end("stopped", "done")
+    assert rig.rows("SELECT status FROM test_sessions") == [("stopped",)]
+
+
+def test_a_session_whose_thread_fails_ends_in_error(rig: Rig) -> None:
+    session = rig.session()
+    rig.project.rename(rig.project.with_name("moved-away"))  # before it starts watching
+    session.start()
+    assert session.wait(15)
+    assert session.status == "error"
+    assert session.end_reason
+    assert rig.ended == ["s-1"]
+    assert session.first_scan.is_set()  # nobody waits for a scan that will not come
