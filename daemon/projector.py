@@ -9,18 +9,43 @@ identity map and written once at its end, which is what makes a replay of
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
 from daemon.database import Database, create_projections, drop_projections, transaction
-from daemon.events import UnknownEventType, event_types, format_ts, utc_now
-from daemon.eventstore import decode, read_rows
-from daemon.projections import PROJECTIONS, Append, Change, Key, Projection, Put
+from daemon.events import Event, UnknownEventType, format_ts, utc_now
+from daemon.eventstore import Decoder, StoredRow, select_rows
+from daemon.projections import PROJECTIONS, Append, Change, Handler, Key, Projection, Put
 from daemon.schema import PRIMARY_KEYS, PROJECTION_TABLES
 
 DEFAULT_BATCH = 5_000
+
+
+@functools.cache
+def _select_sql(table: str) -> str:
+    where = " AND ".join(f"{column} = ?" for column in PRIMARY_KEYS[table])
+    return f"SELECT * FROM {table} WHERE {where}"
+
+
+@functools.cache
+def _delete_sql(table: str) -> str:
+    where = " AND ".join(f"{column} = ?" for column in PRIMARY_KEYS[table])
+    return f"DELETE FROM {table} WHERE {where}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _insert_sql(table: str, columns: tuple[str, ...], upsert_on: tuple[str, ...] | None) -> str:
+    if upsert_on is None:
+        return (f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' for _ in columns)})")
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in upsert_on)
+    return (f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)}) "
+            f"ON CONFLICT ({', '.join(upsert_on)}) DO UPDATE SET {updates}")
 
 
 class UnitOfWork:
@@ -34,26 +59,30 @@ class UnitOfWork:
 
     def get(self, table: str, key: Key) -> Mapping[str, Any] | None:
         slot = (table, key)
-        if slot in self._rows:
+        try:
             return self._rows[slot]
-        columns = PRIMARY_KEYS[table]
-        where = " AND ".join(f"{column} = ?" for column in columns)
-        cursor = self._conn.execute(f"SELECT * FROM {table} WHERE {where}", key)
+        except KeyError:
+            pass
+        cursor = self._conn.execute(_select_sql(table), key)
         found = cursor.fetchone()
-        names = [d[0] for d in cursor.description]
-        row = None if found is None else dict(zip(names, found, strict=True))
+        row = None if found is None else dict(
+            zip([d[0] for d in cursor.description], found, strict=True))
         self._rows[slot] = row
         return row
 
     def apply(self, changes: Iterable[Change]) -> None:
+        rows, dirty, appends = self._rows, self._dirty, self._appends
         for change in changes:
             if isinstance(change, Append):
-                self._appends.setdefault(change.table, []).append(change.row)
+                table_rows = appends.get(change.table)
+                if table_rows is None:
+                    table_rows = appends[change.table] = []
+                table_rows.append(change.row)
             else:
                 slot = (change.table, change.key)
                 row = change.row if isinstance(change, Put) else None
-                self._rows[slot] = row
-                self._dirty[slot] = row
+                rows[slot] = row
+                dirty[slot] = row
 
     def flush(self) -> None:
         puts: dict[str, list[Mapping[str, Any]]] = {}
@@ -64,12 +93,10 @@ class UnitOfWork:
             else:
                 puts.setdefault(table, []).append(row)
         for table in PROJECTION_TABLES:
-            columns = PRIMARY_KEYS[table]
             if table in deletes:
-                where = " AND ".join(f"{column} = ?" for column in columns)
-                self._conn.executemany(f"DELETE FROM {table} WHERE {where}", deletes[table])
+                self._conn.executemany(_delete_sql(table), deletes[table])
             if table in puts:
-                self._write(table, puts[table], upsert_on=columns)
+                self._write(table, puts[table], upsert_on=PRIMARY_KEYS[table])
             if table in self._appends:
                 self._write(table, self._appends[table], upsert_on=None)
         self._dirty.clear()
@@ -77,20 +104,17 @@ class UnitOfWork:
 
     def _write(self, table: str, rows: Sequence[Mapping[str, Any]],
                upsert_on: tuple[str, ...] | None) -> None:
-        # Rows of one table can differ in shape (an autoincrement key left out),
-        # so group by column list and write each group with one executemany.
-        groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-        for row in rows:
-            groups.setdefault(tuple(row), []).append(tuple(row.values()))
-        for columns, values in groups.items():
-            sql = (f"INSERT INTO {table} ({', '.join(columns)}) "
-                   f"VALUES ({', '.join('?' for _ in columns)})")
-            if upsert_on is not None:
-                updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in upsert_on)
-                sql += f" ON CONFLICT ({', '.join(upsert_on)}) DO UPDATE SET {updates}"
-            else:
-                sql = sql.replace("INSERT INTO", "INSERT OR REPLACE INTO", 1)
-            self._conn.executemany(sql, values)
+        # Rows of one table can differ in shape (an autoincrement key left out), so
+        # write each run of rows of one column list with one executemany, in order.
+        start = 0
+        while start < len(rows):
+            columns = tuple(rows[start])
+            end = start + 1
+            while end < len(rows) and tuple(rows[end]) == columns:
+                end += 1
+            self._conn.executemany(_insert_sql(table, columns, upsert_on),
+                                   [tuple(row.values()) for row in rows[start:end]])
+            start = end
 
 
 @dataclass(frozen=True)
@@ -134,37 +158,70 @@ class Projector:
         known = dict(rows.fetchall())
         return {p.name: int(known.get(p.name, 0)) for p in self._projections}
 
+    def _handlers(self, event_type: type[Event]) -> tuple[tuple[str, Handler], ...]:
+        """The projections that handle ``event_type``, in order, each with its handler."""
+        found: list[tuple[str, Handler]] = []
+        for projection in self._projections:
+            if type(projection).apply is not Projection.apply:
+                found.append((projection.name, projection.apply))  # it dispatches itself
+            else:
+                handler = projection.handlers.get(event_type)
+                if handler is not None:
+                    found.append((projection.name, handler))
+        return tuple(found)
+
     def _apply_batch(self) -> tuple[int, int]:
         with transaction(self._conn) as conn:
             # Read inside the write lock: a concurrent projector may have moved them.
             positions = self._checkpoints()
             start = min(positions.values(), default=0)
-            rows = read_rows(conn, start, self._batch_size)
-            if not rows:
-                return 0, start
             work = UnitOfWork(conn)
-            for row in rows:
-                try:
-                    recorded = decode(row)
-                except UnknownEventType:
-                    # Types written by another tool stay in the log, unprojected.
-                    if row[3] in event_types():
-                        raise  # a known type we cannot read: projecting on would be wrong
-                    continue
-                for projection in self._projections:
-                    if positions[projection.name] < recorded.seq:
-                        work.apply(projection.apply(recorded, work))
+            # Rows stream from the cursor: a large batch is never all in memory at once.
+            with closing(select_rows(conn, start, self._batch_size)) as rows:
+                count, last = self._project(rows, positions, start, work)
+            if count == 0:
+                return 0, start
             work.flush()
-            last = rows[-1][0]
             now = format_ts(utc_now())
-            for projection in self._projections:
-                conn.execute(
-                    "INSERT INTO projection_checkpoints (projection, position, updated_at) "
-                    "VALUES (?, ?, ?) ON CONFLICT (projection) DO UPDATE "
-                    "SET position = excluded.position, updated_at = excluded.updated_at "
-                    "WHERE projection_checkpoints.position < excluded.position",
-                    (projection.name, last, now))
-            return len(rows), last
+            conn.executemany(
+                "INSERT INTO projection_checkpoints (projection, position, updated_at) "
+                "VALUES (?, ?, ?) ON CONFLICT (projection) DO UPDATE "
+                "SET position = excluded.position, updated_at = excluded.updated_at "
+                "WHERE projection_checkpoints.position < excluded.position",
+                [(projection.name, last, now) for projection in self._projections])
+            return count, last
+
+    def _project(self, rows: Iterable[StoredRow], positions: Mapping[str, int], start: int,
+                 work: UnitOfWork) -> tuple[int, int]:
+        """Project ``rows`` into ``work``; return how many were read and the last position."""
+        apply = work.apply
+        decode = Decoder()
+        # Usually every projection stands at ``start``; then each row is new to all.
+        lagging = any(position != start for position in positions.values())
+        dispatch: dict[type[Event], tuple[tuple[str, Handler], ...]] = {}
+        count, last = 0, start
+        for row in rows:
+            count += 1
+            last = row[0]
+            try:
+                recorded = decode(row)
+            except UnknownEventType:
+                # Types written by another tool stay in the log, unprojected.
+                if decode.knows(row[3]):
+                    raise  # a known type we cannot read: projecting on would be wrong
+                continue
+            event_type = type(recorded.event)
+            handlers = dispatch.get(event_type)
+            if handlers is None:
+                handlers = dispatch[event_type] = self._handlers(event_type)
+            if lagging:
+                for name, handler in handlers:
+                    if positions[name] < last:
+                        apply(handler(recorded, work))
+            else:
+                for _, handler in handlers:
+                    apply(handler(recorded, work))
+        return count, last
 
 
 def catch_up(db: Database) -> CatchUp:
