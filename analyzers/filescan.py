@@ -23,7 +23,7 @@ HEAD_BYTES = 256  # enough for a shebang line
 
 SkipReason = Literal["missing", "directory", "symlink", "special", "error"]
 
-_OPEN_FLAGS = (
+OPEN_FLAGS = (  # shared by every reader of workspace files
     os.O_RDONLY
     | getattr(os, "O_NOFOLLOW", 0)  # a link swapped in after the check is refused, not followed
     | getattr(os, "O_NONBLOCK", 0)  # a FIFO swapped in cannot block the open
@@ -67,7 +67,7 @@ def scan_file(path: str | os.PathLike[str], *, max_scan_bytes: int = MAX_SCAN_BY
     if kind is not None:
         return Skipped(kind)
     try:
-        fd = os.open(path, _OPEN_FLAGS)
+        fd = os.open(path, OPEN_FLAGS)
     except FileNotFoundError:
         return Skipped("missing")
     except OSError as exc:

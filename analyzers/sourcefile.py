@@ -19,18 +19,10 @@ import tokenize
 from dataclasses import dataclass
 from typing import Literal
 
-from analyzers.filescan import BINARY_SNIFF_BYTES
+from analyzers.filescan import BINARY_SNIFF_BYTES, OPEN_FLAGS
 
 SkipReason = Literal["missing", "symlink", "directory", "special", "too_large", "binary",
                      "error"]
-
-_OPEN_FLAGS = (
-    os.O_RDONLY
-    | getattr(os, "O_NOFOLLOW", 0)  # a link swapped in after the lstat is refused, not followed
-    | getattr(os, "O_NONBLOCK", 0)  # a FIFO swapped in cannot block the open
-    | getattr(os, "O_CLOEXEC", 0)
-    | getattr(os, "O_BINARY", 0)
-)
 
 
 @dataclass(frozen=True)
@@ -78,7 +70,7 @@ def read_source(path: str | os.PathLike[str], max_bytes: int) -> Source | Skip:
     if checked.size > max_bytes:
         return Skip("too_large", size=checked.size)
     try:
-        fd = os.open(path, _OPEN_FLAGS)
+        fd = os.open(path, OPEN_FLAGS)
     except FileNotFoundError:
         return Skip("missing")
     except OSError as exc:

@@ -68,12 +68,12 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Final
 
 from daemon import grades, stats
 from daemon.events import IssueDetected, IssueUpdated, SuggestionMade
 from daemon.scoring import score_breakdown
+from daemon.series import epoch as _epoch
 
 Row = Mapping[str, Any]
 
@@ -235,20 +235,6 @@ class SuggestionSpec:
 
 
 # --- row helpers ------------------------------------------------------------
-
-
-def _epoch(value: Any) -> float | None:
-    """Seconds since the epoch of an ISO-8601 timestamp; naive ones are taken as UTC."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value[:-1] + "+00:00" if value.endswith("Z") else value
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
 
 
 def _number(value: Any) -> float | None:
