@@ -78,13 +78,14 @@ class PyScan:
 class _Test:
     """One rule function with what bandit looks up on it for every call, looked up once."""
 
-    __slots__ = ("config", "func", "name", "test_id")
+    __slots__ = ("bidi", "config", "func", "name", "test_id")
 
     def __init__(self, func: Rule) -> None:
         self.func = func
         self.name: str = func.__name__
         self.test_id: str = getattr(func, "_test_id", "")
         self.config: object = getattr(func, "_config", _MISSING)
+        self.bidi = self.name == "trojansource"  # B613: see _may_have_bidi
 
 
 def quiet_bandit_logging() -> None:
@@ -294,7 +295,7 @@ class _Walk:
         shared = b_context.Context(context)
         for test in tests:
             try:
-                if test.name == "trojansource" and not self._may_have_bidi():
+                if test.bidi and not self._may_have_bidi():
                     continue
                 if test.config is _MISSING:
                     result = test.func(shared)

@@ -120,9 +120,13 @@ class SecurityScanner:
             gone = []
             targets = list(dict.fromkeys([*self._pending, *paths]))
         self._pending.clear()
+        if targets and (self._pool is None or self._pool.size == 0):
+            # Worker start-up (importing bandit) overlaps the reading and hashing below.
+            self._ensure_pool().start(len(targets))
         baseline_file = self._baseline.path
         tasks: list[FileTask] = []
         digests: list[str] = []
+        sizes: list[int] = []
         touched: list[str] = []
         cached = 0
         for path in targets:
@@ -145,7 +149,11 @@ class SecurityScanner:
                 tasks.append(FileTask(path, os.fspath(root / path),
                                       is_python(path, source.data[:256]), self._max_file_bytes))
                 digests.append(source.content_hash)
+                sizes.append(source.size)
             del source
+        # Largest first: a big file started last would leave the other workers idle.
+        order = sorted(range(len(tasks)), key=lambda i: -sizes[i])
+        tasks, digests = [tasks[i] for i in order], [digests[i] for i in order]
         scanned, errors, deferred, python_files, rule_errors = self._scan(
             tasks, digests, started, problems, touched, skipped, gone)
         for path in deferred:

@@ -180,6 +180,15 @@ class WorkerPool:
         """The worker processes still running (an exited one is reaped here)."""
         return tuple(w.process.pid for w in self._workers if w.process.poll() is None)
 
+    def start(self, count: int) -> None:
+        """Start workers now (up to ``count``), so their start-up overlaps the caller's
+        own work; :meth:`run` waits for them to be ready."""
+        for worker in [w for w in self._workers if w.process.poll() is not None]:
+            self._workers.remove(worker)  # exited while idle
+            worker.kill()
+        while len(self._workers) < min(self._processes, count):
+            self._workers.append(self._spawn())
+
     def close(self) -> None:
         workers, self._workers = self._workers, []
         for worker in workers:
@@ -194,12 +203,7 @@ class WorkerPool:
         the workers that still hold a task killed, so no stale answer is read later.
         """
         waiting = deque(range(len(tasks)))
-        for worker in [w for w in self._workers if w.process.poll() is not None]:
-            self._workers.remove(worker)  # exited while idle
-            worker.kill()
-        wanted = min(self._processes, len(tasks))
-        while len(self._workers) < wanted:
-            self._workers.append(self._spawn())
+        self.start(len(tasks))
         busy: list[_Worker] = []
         finished = False
         try:
