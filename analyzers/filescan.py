@@ -62,8 +62,8 @@ def scan_file(path: str | os.PathLike[str], *, max_scan_bytes: int = MAX_SCAN_BY
     except FileNotFoundError:
         return Skipped("missing")
     except OSError as exc:
-        return Skipped("error", _describe(exc))
-    kind = _kind(info.st_mode)
+        return Skipped("error", describe_error(exc))
+    kind = file_kind(info.st_mode)
     if kind is not None:
         return Skipped(kind)
     try:
@@ -73,21 +73,21 @@ def scan_file(path: str | os.PathLike[str], *, max_scan_bytes: int = MAX_SCAN_BY
     except OSError as exc:
         if exc.errno == errno.ELOOP:  # replaced by a symlink since the lstat
             return Skipped("symlink")
-        return Skipped("error", _describe(exc))
+        return Skipped("error", describe_error(exc))
     try:
         with open(fd, "rb", closefd=True) as stream:
             # fstat on the open descriptor: the file we read is the file we judged.
             opened = os.fstat(stream.fileno())
-            kind = _kind(opened.st_mode)
+            kind = file_kind(opened.st_mode)
             if kind is not None:
                 return Skipped(kind)
             chunk = max(chunk_bytes, BINARY_SNIFF_BYTES)
             return _read(stream, opened.st_size, max_scan_bytes, chunk)
     except OSError as exc:
-        return Skipped("error", _describe(exc))
+        return Skipped("error", describe_error(exc))
 
 
-def _kind(mode: int) -> SkipReason | None:
+def file_kind(mode: int) -> SkipReason | None:
     if stat.S_ISREG(mode):
         return None
     if stat.S_ISDIR(mode):
@@ -138,5 +138,5 @@ def _feed(decoder: codecs.IncrementalDecoder | None, chunk: bytes,
     return decoder
 
 
-def _describe(exc: OSError) -> str:
+def describe_error(exc: OSError) -> str:
     return f"{type(exc).__name__}: {exc.strerror or exc}"

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -323,20 +322,7 @@ class SecurityScanner:
                               resolved=tuple(resolved))
 
 
-def _kind(mode: int) -> str:
-    if stat.S_ISREG(mode):
-        return ""
-    if stat.S_ISDIR(mode):
-        return "directory"
-    if stat.S_ISLNK(mode):
-        return "symlink"
-    return "special"
-
 
 def _inside(path: str) -> bool:
     pure = PurePosixPath(path)
     return bool(path) and not pure.is_absolute() and ".." not in pure.parts and "\x00" not in path
-
-
-def _describe(exc: OSError) -> str:
-    return f"{type(exc).__name__}: {exc.strerror or exc}"

@@ -14,12 +14,11 @@ import errno
 import hashlib
 import io
 import os
-import stat
 import tokenize
 from dataclasses import dataclass
 from typing import Literal
 
-from analyzers.filescan import BINARY_SNIFF_BYTES, OPEN_FLAGS
+from analyzers.filescan import BINARY_SNIFF_BYTES, OPEN_FLAGS, describe_error, file_kind
 
 SkipReason = Literal["missing", "symlink", "directory", "special", "too_large", "binary",
                      "error"]
@@ -55,8 +54,8 @@ def stat_file(path: str | os.PathLike[str]) -> FileStat | Skip:
     except OSError as exc:
         if exc.errno == errno.ENOTDIR:  # a parent became a file
             return Skip("missing")
-        return Skip("error", _describe(exc))
-    kind = _kind(info.st_mode)
+        return Skip("error", describe_error(exc))
+    kind = file_kind(info.st_mode)
     if kind is not None:
         return Skip(kind)
     return FileStat(info.st_size, info.st_mtime_ns)
@@ -78,11 +77,11 @@ def read_source(path: str | os.PathLike[str], max_bytes: int) -> Source | Skip:
             return Skip("symlink")
         if exc.errno == errno.ENOTDIR:
             return Skip("missing")
-        return Skip("error", _describe(exc))
+        return Skip("error", describe_error(exc))
     try:
         with open(fd, "rb", closefd=True) as stream:
             opened = os.fstat(stream.fileno())
-            kind = _kind(opened.st_mode)
+            kind = file_kind(opened.st_mode)
             if kind is not None:
                 return Skip(kind)
             head = stream.read(BINARY_SNIFF_BYTES)
@@ -95,7 +94,7 @@ def read_source(path: str | os.PathLike[str], max_bytes: int) -> Source | Skip:
             return Source(data=data, size=len(data), mtime_ns=opened.st_mtime_ns,
                           content_hash=hashlib.sha256(data).hexdigest())
     except OSError as exc:
-        return Skip("error", _describe(exc))
+        return Skip("error", describe_error(exc))
 
 
 def decode_text(data: bytes, *, python: bool = False) -> tuple[str, str]:
@@ -118,17 +117,3 @@ def decode_text(data: bytes, *, python: bool = False) -> tuple[str, str]:
         except (SyntaxError, LookupError, UnicodeDecodeError):
             pass
     return data.decode("latin-1"), "latin-1"
-
-
-def _kind(mode: int) -> SkipReason | None:
-    if stat.S_ISREG(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return "directory"
-    if stat.S_ISLNK(mode):
-        return "symlink"
-    return "special"
-
-
-def _describe(exc: OSError) -> str:
-    return f"{type(exc).__name__}: {exc.strerror or exc}"
