@@ -24,8 +24,9 @@ def configure_logging(*, level: str = "info", stream: TextIO | None = None,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    # Libraries and a few modules of ours log through the standard library: render
-    # those records the same way, so journald gets one format.
+    # Everything goes through one standard-library handler: its lock keeps lines from
+    # different threads whole, and records from libraries (and a few modules of ours
+    # that use `logging`) are rendered the same way, so journald gets one format.
     handler = logging.StreamHandler(stream)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
@@ -39,9 +40,9 @@ def configure_logging(*, level: str = "info", stream: TextIO | None = None,
             *shared,
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
-            renderer,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )

@@ -169,6 +169,16 @@ class Session:
                 self._scheduler.remove_job(f"{self.session_id}:{job}")
         if threading.current_thread() is not self._thread and self._thread.is_alive():
             self._thread.join(JOIN_SECONDS)
+        # Analyzers may hold worker processes and index connections: release them now
+        # rather than at interpreter exit.
+        for analyzer in self._runner.analyzers:
+            close = getattr(analyzer, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception as exc:
+                    self._log.warning("analyzer_close_failed", analyzer=analyzer.name,
+                                      error=str(exc))
 
     def suspend(self) -> None:
         """Stop working without ending: the daemon's shutdown, so a restart resumes it."""
