@@ -170,6 +170,8 @@ class RealWorldTester:
                               on_end=self._session_ended)
             self._sessions[session_id] = session
         session.start(resume=resume_id is not None)
+        # The start is durable and visible to plain SQL before the id is handed out.
+        self.catch_up()
         return session_id
 
     def monitor_activities(self) -> dict[str, Any]:
@@ -294,7 +296,6 @@ class RealWorldTester:
             return self._sessions.get(session_id)
 
     def session_stats(self, session_id: str) -> dict[str, Any]:
-        self._writer.flush(10.0)
         self.catch_up()
         rows = self._session_rows([session_id])
         if not rows:
@@ -307,7 +308,12 @@ class RealWorldTester:
             self._listeners.append(listener)
 
     def catch_up(self) -> int:
-        """Bring the projections up to the end of the log; events applied."""
+        """Write what is queued, then bring the projections up to the end of the log.
+
+        Flushing first gives every read through this tester read-your-writes: a session
+        just started is in ``test_sessions`` when the next call looks.
+        """
+        self._writer.flush(10.0)
         with self._projector_lock:
             if self._closed:
                 return 0
