@@ -8,7 +8,9 @@ may raise freely and the session still goes on.
 
 from __future__ import annotations
 
+import errno
 import math
+import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +61,50 @@ class LearnedPattern:
     after_excerpt: str = ""
 
 
+#: Kinds of :class:`FileFailure`. ``transient``: the file was locked, busy or changing
+#: under the read, so the same call may well succeed a moment later (the runner retries
+#: it with backoff). ``crash``: the analyzer (or its worker process) failed on this
+#: file's content; twice on the same bytes and the runner quarantines the file.
+#: ``timeout``: the file's own deadline passed (counts as a crash: the same bytes
+#: would take as long again).
+FAILURE_KINDS = ("transient", "crash", "timeout")
+
+
+@dataclass(frozen=True)
+class FileFailure:
+    """One file an analyzer could not handle in a call that otherwise went on."""
+
+    path: str
+    kind: str  # one of FAILURE_KINDS
+    error: str  # the exception's type and message; never the file's content
+
+
+class TransientFileError(OSError):
+    """Raised (or reported) when a file was busy or changed while it was being read."""
+
+
+#: errno values that say "not now" rather than "never": a retry may succeed.
+TRANSIENT_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("EAGAIN", "EWOULDBLOCK", "EBUSY", "ETXTBSY", "EINTR",
+                                      "ESTALE", "EDEADLK", "ENOLCK", "ETIMEDOUT")
+    if hasattr(errno, name))
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Would the same call, a moment later, likely succeed? (A lock, a busy file, a
+    file replaced mid-read, SQLite's "database is locked".)"""
+    if isinstance(exc, TransientFileError):
+        return True
+    if isinstance(exc, (BlockingIOError, InterruptedError)):
+        return True
+    if isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS:
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        return "locked" in text or "busy" in text
+    return False
+
+
 @dataclass(frozen=True)
 class AnalysisResult:
     """What one call produced.
@@ -68,6 +114,8 @@ class AnalysisResult:
     :func:`to_json` on the way, so anything odd in it degrades to text instead of
     failing the append). ``findings`` and ``resolved`` (fingerprints no longer seen)
     become their own events beside the activity, and so do ``learned`` patterns.
+    ``failures`` name the files this call could not handle (see :class:`FileFailure`):
+    the runner retries the transient ones and quarantines a file that keeps crashing.
     """
 
     summary: str
@@ -75,6 +123,7 @@ class AnalysisResult:
     findings: tuple[Finding, ...] = ()
     resolved: tuple[str, ...] = ()
     learned: tuple[LearnedPattern, ...] = ()
+    failures: tuple[FileFailure, ...] = ()
 
 
 @runtime_checkable
@@ -93,6 +142,18 @@ class Analyzer(Protocol):
     def applies_to(self, path: str) -> bool: ...
 
     def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult: ...
+
+
+@runtime_checkable
+class Excluding(Protocol):
+    """An analyzer that can be told to leave files alone (optional).
+
+    The runner calls ``exclude`` with every quarantined path before each call (the
+    whole set, replacing the last); a full pass must not open them. An analyzer
+    without it still never gets a quarantined path in a change batch.
+    """
+
+    def exclude(self, paths: frozenset[str]) -> None: ...
 
 
 _LABELS: Mapping[str, str] = {
