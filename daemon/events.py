@@ -9,6 +9,7 @@ upcast when read and never rewritten (DESIGN.md invariant 7).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -108,6 +109,11 @@ def format_ts(moment: datetime) -> str:
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def stable_id(*parts: str) -> str:
+    """The same id for the same parts: a condition that recurs names the same row."""
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -336,3 +342,37 @@ class PatternLearned(Event):
     line: int
     before_excerpt: str = ""
     after_excerpt: str = ""
+
+
+# --- recovery ---------------------------------------------------------------
+
+
+@register
+@dataclass(frozen=True)
+class FileQuarantined(Event):
+    """An analyzer failed on these bytes twice: it skips the file until its content changes.
+
+    ``error`` is the exception's type and message (never the file's content).
+    """
+
+    TYPE: ClassVar[str] = "file_quarantined"
+
+    workspace: str
+    capability: str
+    path: str
+    content_hash: str
+    error: str
+    crashes: int
+
+
+@register
+@dataclass(frozen=True)
+class FileReleased(Event):
+    """A quarantined file is analyzed again: its content changed, or it is gone."""
+
+    TYPE: ClassVar[str] = "file_released"
+
+    workspace: str
+    capability: str
+    path: str
+    reason: str

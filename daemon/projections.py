@@ -16,6 +16,8 @@ from daemon.events import (
     ActivityRecorded,
     Event,
     FileChanged,
+    FileQuarantined,
+    FileReleased,
     FindingDetected,
     FindingResolved,
     IssueDetected,
@@ -418,6 +420,40 @@ LEARNED_PATTERNS = Projection("learned_patterns", ("learned_patterns",),
                               {PatternLearned: _pattern_learned})
 
 
+# --- recovery ---------------------------------------------------------------
+
+
+def _file_quarantined(rec: Recorded, state: State) -> Sequence[Change]:
+    event = rec.event
+    assert isinstance(event, FileQuarantined)
+    workspace, path = path_to_sql(event.workspace), path_to_sql(event.path)
+    key = (workspace, event.capability, path)
+    return (Put("quarantined_files", key, {
+        "workspace": workspace,
+        "capability": event.capability,
+        "path": path,
+        "content_hash": event.content_hash,
+        "error": event.error,
+        "crashes": event.crashes,
+        "quarantined_at": rec.ts,
+        "session_id": event.session_id,
+    }),)
+
+
+def _file_released(rec: Recorded, state: State) -> Sequence[Change]:
+    event = rec.event
+    assert isinstance(event, FileReleased)
+    return (Delete("quarantined_files", (path_to_sql(event.workspace), event.capability,
+                                         path_to_sql(event.path))),)
+
+
+QUARANTINE = Projection("quarantined_files", ("quarantined_files",), {
+    FileQuarantined: _file_quarantined,
+    FileReleased: _file_released,
+})
+
+
 PROJECTIONS: tuple[Projection, ...] = (
     SESSIONS, ACTIVITIES, METRICS, ISSUES, SUGGESTIONS, FINDINGS, FILES, LEARNED_PATTERNS,
+    QUARANTINE,
 )

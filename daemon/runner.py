@@ -28,19 +28,49 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from analyzers.base import FULL_PASS, AnalysisResult, Analyzer, safe_text
+from analyzers.base import (
+    FULL_PASS,
+    AnalysisResult,
+    Analyzer,
+    Excluding,
+    FileFailure,
+    is_transient,
+    safe_text,
+)
 from daemon.events import (
     ActivityRecorded,
     Envelope,
     Event,
+    FileQuarantined,
+    FileReleased,
     FindingDetected,
     FindingResolved,
+    IssueDetected,
+    IssueUpdated,
     PatternLearned,
+    stable_id,
 )
-from daemon.measure import Failure, Measurement, Meter, Outcome, Started, activity_event
+from daemon.measure import (
+    Failure,
+    Measurement,
+    Meter,
+    Outcome,
+    Started,
+    activity_event,
+    error_message,
+)
+from daemon.recovery import (
+    MAX_FOLLOW_UP_ROUNDS,
+    Quarantine,
+    Quarantined,
+    RetryPolicy,
+    content_digest,
+    recovery_activity,
+    split_for_isolation,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +82,32 @@ DEFAULT_MAX_WORKERS = 2
 
 
 @dataclass
+class _Episode:
+    """One failure and the follow-up calls recovering from it, recorded as one activity
+    once the last of them is done."""
+
+    action: str  # retry | isolate
+    analyzer: str
+    paths: tuple[str, ...]
+    failed_at: float
+    errors: list[str]
+    outstanding: int = 0
+    recovered: bool = True
+    attempts: int = 1
+    quarantined: list[str] = field(default_factory=list)
+
+
+@dataclass
 class _Call:
     """One call's bookkeeping, shared by the coordinator and its worker under the runner's lock."""
 
     analyzer: Analyzer
     paths: tuple[str, ...]
+    episode: _Episode | None = None  # set on a follow-up call made to recover
+    delay_s: float = 0.0  # a retry's backoff, waited by its worker before the call
     launched_at: float = 0.0
+    attempts: int = 0  # tries of this call, retries of transient failures included
+    retry_errors: tuple[str, ...] = ()
     measurement: Measurement | None = None
     outcome: Outcome | None = None
     started: Started | None = None  # set by the worker once it has taken its readings
@@ -77,7 +127,9 @@ class Runner:
 
     def __init__(self, analyzers: Sequence[Analyzer], emit: Emit, session_id: str, root: Path,
                  *, timeout_s: float = DEFAULT_TIMEOUT_S, max_workers: int = DEFAULT_MAX_WORKERS,
-                 on_activity: OnActivity | None = None, meter: Meter | None = None) -> None:
+                 on_activity: OnActivity | None = None, meter: Meter | None = None,
+                 retry: RetryPolicy | None = None, quarantine: Quarantine | None = None,
+                 workspace: str | None = None) -> None:
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         if max_workers < 1:
@@ -99,6 +151,9 @@ class Runner:
         self._busy: set[str] = set()
         self._consecutive_errors = 0
         self._errors_by_capability: dict[str, int] = {}
+        self._retry = retry if retry is not None else RetryPolicy()
+        self.quarantine = quarantine if quarantine is not None else Quarantine()
+        self._workspace = workspace if workspace is not None else str(self._root)
 
     @property
     def analyzers(self) -> tuple[Analyzer, ...]:
@@ -134,13 +189,71 @@ class Runner:
             except Exception as exc:
                 refused.append((analyzer, exc))
                 continue
+            matching = self._without_quarantined(analyzer.name, matching)
             if matching:
                 calls.append(_Call(analyzer, matching))
         return self._in_waves(calls, refused)
 
     def run_full_pass(self) -> list[ActivityRecorded]:
         """Call every analyzer on the whole workspace."""
+        # Files changed while nobody watched (or between passes) leave quarantine first.
+        for item in list(self.quarantine.held.values()):
+            self._without_quarantined(item.capability, (item.path,))
         return self._in_waves([_Call(analyzer, FULL_PASS) for analyzer in self._analyzers], [])
+
+    # --- quarantine -----------------------------------------------------------
+
+    def _without_quarantined(self, capability: str, paths: tuple[str, ...]) -> tuple[str, ...]:
+        """``paths`` less the files quarantined for ``capability`` whose bytes are the ones
+        it failed on; a quarantined file with other bytes (or gone) is released."""
+        kept: list[str] = []
+        for path in paths:
+            item = self.quarantine.get(capability, path)
+            if item is None:
+                kept.append(path)
+                continue
+            digest = content_digest(self._root, path)
+            if digest == item.content_hash:
+                continue
+            self._release(item, "its content changed" if digest is not None else "it is gone")
+            kept.append(path)
+        return tuple(kept)
+
+    def _release(self, item: Quarantined, reason: str) -> None:
+        self.quarantine.release(item.capability, item.path)
+        self._emit([Envelope(FileReleased(self._session_id, self._workspace, item.capability,
+                                          item.path, reason)),
+                    Envelope(IssueUpdated(
+                        self._session_id, self._quarantine_issue_id(item), severity="info",
+                        description=f"{safe_text(item.path)}: released from quarantine for "
+                                    f"{item.capability} ({reason})")),
+                    Envelope(recovery_activity(
+                        session_id=self._session_id, action="release",
+                        analyzer=item.capability, paths=(item.path,), recovered=True,
+                        time_to_recover_ms=0.0, detail=reason))])
+
+    def _quarantine_issue_id(self, item: Quarantined) -> str:
+        return stable_id(self._workspace, "quarantine", item.capability, item.path,
+                         item.content_hash)
+
+    def _quarantine(self, item: Quarantined) -> None:
+        path = safe_text(item.path)
+        self._emit([
+            Envelope(FileQuarantined(self._session_id, self._workspace, item.capability,
+                                     item.path, item.content_hash, safe_text(item.error),
+                                     item.crashes)),
+            Envelope(IssueDetected(
+                self._session_id, self._quarantine_issue_id(item), "medium", item.capability,
+                "file_quarantined",
+                description=f"{path}: {item.capability} failed on it {item.crashes} times "
+                            f"({safe_text(item.error)}); it is skipped until its content "
+                            "changes",
+                suggested_fix=f"Reproduce with the file alone and fix {item.capability}'s "
+                              "handling of it, or ignore the file in .gitignore",
+                reproducible=True)),
+        ])
+        log.warning("quarantined %s for %s after %d failures: %s", path, item.capability,
+                    item.crashes, item.error)
 
     def _in_waves(self, calls: list[_Call],
                   refused: list[tuple[Analyzer, BaseException]]) -> list[ActivityRecorded]:
@@ -148,15 +261,126 @@ class Runner:
         analyzers just produced, so they run once those calls are done."""
         later = [c for c in calls if getattr(c.analyzer, "runs_after_others", False)]
         first = [c for c in calls if not getattr(c.analyzer, "runs_after_others", False)]
-        done = self._run(first, refused)
-        return done + self._run(later, []) if later else done
+        done = self._recovering(first, refused)
+        return done + self._recovering(later, []) if later else done
+
+    def _recovering(self, calls: list[_Call],
+                    refused: list[tuple[Analyzer, BaseException]]) -> list[ActivityRecorded]:
+        """Run the calls, then the follow-ups their failures call for, round after round."""
+        recorded, finished = self._run(calls, refused)
+        for _ in range(MAX_FOLLOW_UP_ROUNDS):
+            follow_ups: list[_Call] = []
+            for call, outcome in finished:
+                follow_ups += self._follow_ups(call, outcome)
+            if not follow_ups:
+                break
+            more, finished = self._run(follow_ups, [])
+            recorded += more
+        else:  # out of rounds: whatever is still outstanding did not recover
+            for call, _outcome in finished:
+                if call.episode is not None:
+                    call.episode.recovered = False
+                    self._episode_step_done(call.episode)
+        return recorded
+
+    # --- recovery ----------------------------------------------------------------
+
+    def _follow_ups(self, call: _Call, outcome: Outcome) -> list[_Call]:
+        """What recovering from this call's outcome takes; closes its episode when done."""
+        follow: list[_Call] = []
+        name = call.analyzer.name
+        if isinstance(outcome, AnalysisResult):
+            follow = self._after_file_failures(call, outcome.failures)
+        elif call.paths:  # a change batch (or a follow-up) failed as a whole
+            error = (error_message(outcome) if isinstance(outcome, BaseException)
+                     else outcome.message)
+            transient = isinstance(outcome, BaseException) and is_transient(outcome)
+            if len(call.paths) > 1 and not transient:
+                episode = call.episode or self._open_episode("isolate", call, error)
+                for part in split_for_isolation(call.paths):
+                    follow.append(_Call(call.analyzer, part, episode=episode))
+            elif len(call.paths) == 1 and not transient:
+                follow = self._after_crash(call, call.paths[0], error)
+            elif call.episode is not None:
+                call.episode.recovered = False  # a transient failure its retries did not cure
+        if call.episode is not None:
+            call.episode.outstanding += len(follow)
+            self._episode_step_done(call.episode)
+        elif follow:
+            log.info("recovering %s: %d follow-up calls", name, len(follow))
+        return follow
+
+    def _after_file_failures(self, call: _Call, failures: Sequence[FileFailure]) -> list[_Call]:
+        follow: list[_Call] = []
+        transient = tuple(dict.fromkeys(f.path for f in failures if f.kind == "transient"))
+        if transient:
+            episode = call.episode if call.episode is not None and call.episode.action == "retry" \
+                else None
+            attempts = episode.attempts if episode is not None else 1
+            if self._retry.may_retry(attempts):
+                if episode is None:
+                    episode = self._open_episode(
+                        "retry", _Call(call.analyzer, transient),
+                        next(f.error for f in failures if f.kind == "transient"))
+                else:
+                    episode.errors += [f.error for f in failures if f.kind == "transient"]
+                episode.attempts = attempts + 1
+                follow.append(_Call(call.analyzer, transient, episode=episode,
+                                    delay_s=self._retry.delay(attempts)))
+            elif episode is not None:
+                episode.recovered = False
+        for failure in failures:
+            if failure.kind != "transient" and failure.path not in transient:
+                follow += self._after_crash(call, failure.path, failure.error)
+        return follow
+
+    def _after_crash(self, call: _Call, path: str, error: str) -> list[_Call]:
+        """One file made ``call``'s analyzer fail: count it; the second time, quarantine."""
+        digest = content_digest(self._root, path)
+        if digest is None:
+            return []  # gone or unreadable now: nothing left to protect the analyzer from
+        name = call.analyzer.name
+        item = self.quarantine.record_crash(name, path, digest, error)
+        if item is not None:
+            self._quarantine(item)
+            if call.episode is not None:
+                call.episode.quarantined.append(path)
+            started = call.episode.failed_at if call.episode is not None else time.monotonic()
+            self._emit([Envelope(recovery_activity(
+                session_id=self._session_id, action="quarantine", analyzer=name, paths=(path,),
+                recovered=True, time_to_recover_ms=(time.monotonic() - started) * 1000.0,
+                attempts=item.crashes, errors=(error,)))])
+            return []
+        # Once is not proof: a worker killed by its neighbour's memory, a race with an edit.
+        # The file alone, at once, tells an accident from a file that breaks the analyzer.
+        episode = call.episode or self._open_episode("retry", _Call(call.analyzer, (path,)),
+                                                      error)
+        return [_Call(call.analyzer, (path,), episode=episode)]
+
+    def _open_episode(self, action: str, call: _Call, error: str) -> _Episode:
+        return _Episode(action, call.analyzer.name, call.paths, time.monotonic(), [error],
+                        outstanding=1)
+
+    def _episode_step_done(self, episode: _Episode) -> None:
+        episode.outstanding -= 1
+        if episode.outstanding > 0:
+            return
+        if set(episode.paths) <= set(episode.quarantined):
+            return  # every file of it was quarantined: those activities tell the story
+        detail = f"{len(episode.quarantined)} quarantined" if episode.quarantined else ""
+        self._emit([Envelope(recovery_activity(
+            session_id=self._session_id, action=episode.action, analyzer=episode.analyzer,
+            paths=episode.paths, recovered=episode.recovered,
+            time_to_recover_ms=(time.monotonic() - episode.failed_at) * 1000.0,
+            attempts=episode.attempts, errors=episode.errors, detail=detail))])
 
     # --- coordination -------------------------------------------------------
 
-    def _run(self, calls: list[_Call],
-             refused: list[tuple[Analyzer, BaseException]]) -> list[ActivityRecorded]:
+    def _run(self, calls: list[_Call], refused: list[tuple[Analyzer, BaseException]]
+             ) -> tuple[list[ActivityRecorded], list[tuple[_Call, Outcome]]]:
         with self._batch_lock:
             recorded: list[ActivityRecorded] = []
+            finished: list[tuple[_Call, Outcome]] = []
             for analyzer, exc in refused:
                 recorded.append(self._record(analyzer, None, exc))
             outbox: queue.SimpleQueue[_Call] = queue.SimpleQueue()
@@ -169,7 +393,11 @@ class Runner:
                         if self._is_busy(call.analyzer.name):
                             recorded.append(self._record(call.analyzer, None, Failure(
                                 "skipped", "skipped: its previous call is still running")))
+                            if call.episode is not None:
+                                call.episode.recovered = False
+                                self._episode_step_done(call.episode)
                             continue
+                        self._tell_quarantined(call.analyzer)
                         self._launch(call, outbox)
                         running.append(call)
                     if not running:
@@ -182,16 +410,27 @@ class Runner:
                     else:
                         running.remove(done)
                         assert done.outcome is not None
-                        recorded.append(self._record(done.analyzer, done.measurement, done.outcome))
+                        recorded.append(self._record(done.analyzer, done.measurement,
+                                                     done.outcome, done))
+                        finished.append((done, done.outcome))
                     for call in self._expired(running):
                         running.remove(call)
+                        timeout = Failure("timeout", self._timeout_message())
                         recorded.append(self._record(call.analyzer, self._measure_abandoned(call),
-                                                     Failure("timeout", self._timeout_message())))
+                                                     timeout, call))
+                        finished.append((call, timeout))
             finally:
                 # Only if emit raised: calls still out there must not overlap the next batch's.
                 for call in running:
                     self._abandon(call)
-            return recorded
+            return recorded, finished
+
+    def _tell_quarantined(self, analyzer: Analyzer) -> None:
+        if isinstance(analyzer, Excluding):
+            try:
+                analyzer.exclude(self.quarantine.paths(analyzer.name))
+            except Exception:  # a broken hook costs the exclusion, not the call
+                log.exception("%s.exclude failed", analyzer.name)
 
     def _launch(self, call: _Call, outbox: queue.SimpleQueue[_Call]) -> None:
         call.launched_at = time.monotonic()
@@ -238,16 +477,11 @@ class Runner:
         outcome: Outcome
         measurement: Measurement | None = None
         try:
+            if call.delay_s > 0:
+                time.sleep(call.delay_s)  # a retry's backoff, inside the call's deadline
             started = self._meter.start()
             call.started = started
-            try:
-                value = call.analyzer.analyze(self._root, call.paths)
-            except BaseException as exc:  # even SystemExit: here it would only end this thread
-                outcome = exc
-            else:
-                outcome = value if isinstance(value, AnalysisResult) else Failure(
-                    "invalid_result", f"analyze returned {type(value).__name__}, "
-                                      "not an AnalysisResult")
+            outcome = self._attempts(call)
             measurement = self._meter.stop(started)
         except BaseException as exc:  # the meter itself failed; still an outcome, never silence
             outcome = exc
@@ -261,16 +495,47 @@ class Runner:
                 return
             outbox.put(call)
 
+    def _attempts(self, call: _Call) -> Outcome:
+        """Call the analyzer, again after a backoff while it fails transiently (a locked or
+        busy file, a database lock) and the call has not been given up on."""
+        errors: list[str] = []
+        while True:
+            call.attempts += 1
+            try:
+                value = call.analyzer.analyze(self._root, call.paths)
+            except BaseException as exc:  # even SystemExit: here it would only end this thread
+                retry = (is_transient(exc) and self._retry.may_retry(call.attempts)
+                         and not call.abandoned)
+                if not retry:
+                    call.retry_errors = tuple(errors)
+                    return exc
+                errors.append(error_message(exc))
+                time.sleep(self._retry.delay(call.attempts))
+                continue
+            call.retry_errors = tuple(errors)
+            if isinstance(value, AnalysisResult):
+                return value
+            return Failure("invalid_result", f"analyze returned {type(value).__name__}, "
+                                             "not an AnalysisResult")
+
     # --- recording ----------------------------------------------------------
 
     def _record(self, analyzer: Analyzer, measurement: Measurement | None,
-                outcome: Outcome) -> ActivityRecorded:
+                outcome: Outcome, call: _Call | None = None) -> ActivityRecorded:
         activity = activity_event(session_id=self._session_id, capability=analyzer.name,
                                   activity_type=analyzer.activity_type, measurement=measurement,
                                   outcome=outcome)
         events: list[Event] = [activity]
         if isinstance(outcome, AnalysisResult):
             events += self._finding_events(analyzer.name, outcome)
+        if call is not None and call.retry_errors:
+            # The call itself already counts its retries' time; this records the recovery.
+            recovered = isinstance(outcome, AnalysisResult)
+            events.append(recovery_activity(
+                session_id=self._session_id, action="retry", analyzer=analyzer.name,
+                paths=call.paths, recovered=recovered,
+                time_to_recover_ms=0.0 if measurement is None else measurement.response_time_ms,
+                attempts=call.attempts, errors=call.retry_errors))
         self._emit([Envelope(event) for event in events])
         if activity.success:
             self._consecutive_errors = 0

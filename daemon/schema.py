@@ -10,7 +10,7 @@ from __future__ import annotations
 APPLICATION_ID = 0x52574C44
 # Bump when a projection's tables or rules change; an older database is then
 # brought forward by dropping the projections and replaying the log.
-SCHEMA_VERSION = 2  # 2: learned_patterns
+SCHEMA_VERSION = 3  # 2: learned_patterns; 3: quarantined_files
 
 EVENTS_DDL = """
 CREATE TABLE IF NOT EXISTS events (
@@ -207,6 +207,21 @@ CREATE TABLE learned_patterns (
 );
 CREATE INDEX idx_learned_patterns_shape ON learned_patterns(shape);
 """,
+    # Files an analyzer crashed on twice (FileQuarantined), until released (FileReleased).
+    # Paths are relative to ``workspace``, as in ``files``.
+    "quarantined_files": """
+CREATE TABLE quarantined_files (
+    workspace TEXT NOT NULL,
+    capability TEXT NOT NULL,          -- the analyzer that skips it
+    path TEXT NOT NULL,
+    content_hash TEXT NOT NULL,        -- the bytes it failed on; other bytes release it
+    error TEXT NOT NULL,               -- the last failure (type and message)
+    crashes INTEGER NOT NULL,
+    quarantined_at TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    PRIMARY KEY (workspace, capability, path)
+);
+""",
 }
 
 # Views are derived from projection tables only, so a rebuild recreates them unchanged.
@@ -242,4 +257,5 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "findings": ("fingerprint",),
     "files": ("workspace", "path"),
     "learned_patterns": ("session_id", "shape", "path", "line"),
+    "quarantined_files": ("workspace", "capability", "path"),
 }

@@ -39,6 +39,7 @@ from daemon.events import (
 from daemon.ignore import IgnoreRules
 from daemon.learned import seed_analyzers
 from daemon.projector import catch_up
+from daemon.recovery import Quarantine
 from daemon.resources import ResourceSample, ResourceSampler, sample_metrics
 from daemon.runner import Runner
 from daemon.safety import SafetyState, check_errors, check_resources
@@ -73,6 +74,21 @@ def _issue_id(session_id: str, key: str) -> str:
     return hashlib.sha256(f"{session_id}\0{key}".encode()).hexdigest()[:16]
 
 
+def quarantined_files(db: Database, workspace: str) -> Quarantine:
+    """What earlier sessions quarantined in this workspace and nobody released."""
+    conn = db.connect_readonly()
+    try:
+        rows = conn.execute("SELECT capability, path, content_hash, error, crashes "
+                            "FROM quarantined_files WHERE workspace = ?",
+                            (path_to_sql(workspace),)).fetchall()
+    finally:
+        conn.close()
+    return Quarantine.from_rows(
+        {"capability": cap, "path": os.fsdecode(path) if isinstance(path, bytes) else path,
+         "content_hash": digest, "error": error, "crashes": crashes}
+        for cap, path, digest, error, crashes in rows)
+
+
 def known_files(db: Database, workspace: str) -> dict[str, FileState]:
     """The ``files`` projection for one workspace: what the daemon last saw on disk."""
     conn = db.connect_readonly()
@@ -96,7 +112,8 @@ class Session:
         self._scheduler = scheduler
         self._on_end = on_end
         self._runner = Runner(analyzers, writer.put, spec.session_id, spec.project,
-                              timeout_s=spec.call_timeout, on_activity=on_activity)
+                              timeout_s=spec.call_timeout, on_activity=on_activity,
+                              workspace=str(spec.project))
         self._sampler = ResourceSampler(spec.project)
         self._safety = SafetyState()
         self._stop = threading.Event()
@@ -212,8 +229,11 @@ class Session:
 
     def _main(self) -> None:
         try:
-            # Learned fixes are events: a new session starts out knowing them.
+            # Learned fixes are events: a new session starts out knowing them; so are
+            # quarantined files, which stay skipped until their content changes.
             seed_analyzers(self._db, self.spec.project, self._runner.analyzers)
+            catch_up(self._db)
+            self._runner.quarantine = quarantined_files(self._db, str(self.spec.project))
             if self.spec.mode == "once":
                 self._runner.run_full_pass()
                 self._writer.flush(10.0)

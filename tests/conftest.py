@@ -187,6 +187,15 @@ EVENT_STRATEGIES: dict[type[Event], st.SearchStrategy[Event]] = {
         shape=st.sampled_from(("yaml_load", "bare_except", "eq_none")), fix=texts,
         path=st.sampled_from(PATHS), line=st.integers(1, 3), before_excerpt=texts,
         after_excerpt=texts),
+    ev.FileQuarantined: st.builds(
+        ev.FileQuarantined, session_id=sessions, workspace=st.sampled_from(WORKSPACES),
+        capability=capabilities, path=st.sampled_from(PATHS),
+        content_hash=st.text("0123456789abcdef", min_size=8, max_size=8), error=texts,
+        crashes=st.integers(2, 5)),
+    ev.FileReleased: st.builds(
+        ev.FileReleased, session_id=sessions, workspace=st.sampled_from(WORKSPACES),
+        capability=capabilities, path=st.sampled_from(PATHS),
+        reason=st.sampled_from(("its content changed", "it is gone"))),
 }
 
 any_event: st.SearchStrategy[Event] = st.one_of(*EVENT_STRATEGIES.values())

@@ -84,7 +84,8 @@ def test_rows_have_exactly_the_tables_columns() -> None:
                ev.SuggestionMade("s", "performance", "high", "cache it"),
                ev.FindingDetected("s", "fp", "security_scanner", "B105", "a.py", 1, "high", "hi"),
                ev.FileChanged("s", "/w", "a.py", "created", size=3),
-               ev.PatternLearned("s", "eq_none", "compare with is None", "a.py", 3))
+               ev.PatternLearned("s", "eq_none", "compare with is None", "a.py", 3),
+               ev.FileQuarantined("s", "/w", "pattern_probe", "a.py", "ab12", "ValueError", 2))
     for table in PROJECTION_TABLES:
         rows = list(state.tables[table].values()) + state.appended[table]
         assert rows, table
