@@ -303,10 +303,18 @@ class Runner:
                 follow = self._after_crash(call, call.paths[0], error)
             elif call.episode is not None:
                 call.episode.recovered = False  # a transient failure its retries did not cure
+        # An episode opened here counts this call as its first step; one it carried on
+        # from counts this call already. Either way this call's step is now done.
+        episodes: dict[int, _Episode] = {}
+        for follow_up in follow:
+            if follow_up.episode is not None:
+                follow_up.episode.outstanding += 1
+                episodes[id(follow_up.episode)] = follow_up.episode
         if call.episode is not None:
-            call.episode.outstanding += len(follow)
-            self._episode_step_done(call.episode)
-        elif follow:
+            episodes[id(call.episode)] = call.episode
+        for episode in episodes.values():
+            self._episode_step_done(episode)
+        if follow:
             log.info("recovering %s: %d follow-up calls", name, len(follow))
         return follow
 
