@@ -10,6 +10,9 @@ Text layout decisions beyond the spec's example:
   34 '=' on the left and 37 on the right, TOP ISSUES DISCOVERED 26 and 31); each known
   title keeps the spec's exact left run, and any other title is centred.
 * An empty section prints ``  (none)`` so a reader sees it was considered.
+* A session that recorded no activities says so in its SUMMARY (and Markdown Summary) in
+  place of the counts, rates and averages: zeros there would read like measurements. The
+  wording is the HTML report's, so every format says it alike.
 * "Duration" is the planned length; a continuous or single-pass session (planned 0)
   shows the elapsed time with "(elapsed)", or "continuous" while it still runs.
 * An issue or suggestion without a description, fix, rationale or impact omits that
@@ -32,6 +35,7 @@ TITLE: Final = "REAL-WORLD TESTING - IMPROVEMENT REPORT"
 TITLE_INDENT: Final = 21  # as the spec prints it
 MAX_ITEMS: Final = 10
 NONE_LINE: Final = "  (none)"
+NO_ACTIVITIES: Final = "This session recorded no activities: there is nothing to measure."
 
 # '=' before each title in the spec's example report.
 BANNER_LEFT: Final[dict[str, int]] = {
@@ -105,7 +109,23 @@ def _more(items: Sequence[object]) -> list[str]:
     return [f"... and {hidden} more", ""] if hidden > 0 else []
 
 
+def recorded_nothing(summary: Mapping[str, Any]) -> bool:
+    """True for a session without activities (a missing count is none, as in the HTML)."""
+    return _number(summary.get("total_activities")) <= 0
+
+
 # --- text -------------------------------------------------------------------
+
+
+def _text_summary(summary: Mapping[str, Any]) -> list[str]:
+    if recorded_nothing(summary):
+        return [NO_ACTIVITIES]
+    return [
+        f"Total Activities: {int(_number(summary.get('total_activities')))}",
+        f"Total Errors: {int(_number(summary.get('total_errors')))}",
+        f"Success Rate: {_number(summary.get('success_rate')):.1f}%",
+        f"Avg Response Time: {_number(summary.get('avg_response_time')):.0f}ms",
+    ]
 
 
 def render_text(report: Report | SessionAnalysis) -> str:
@@ -124,10 +144,7 @@ def render_text(report: Report | SessionAnalysis) -> str:
         f"Status: {session.get('status', '')}",
         "",
         banner("SUMMARY"),
-        f"Total Activities: {int(_number(summary.get('total_activities')))}",
-        f"Total Errors: {int(_number(summary.get('total_errors')))}",
-        f"Success Rate: {_number(summary.get('success_rate')):.1f}%",
-        f"Avg Response Time: {_number(summary.get('avg_response_time')):.0f}ms",
+        *_text_summary(summary),
         "",
     ]
     for title, key in (("WHAT WORKED WELL", "worked_well"),
@@ -185,6 +202,22 @@ def _opt(value: Any, fmt: str) -> str:
     return "n/a" if value is None else format(value, fmt)
 
 
+def _markdown_summary(summary: Mapping[str, Any]) -> list[str]:
+    if recorded_nothing(summary):
+        return [NO_ACTIVITIES]
+    rows = [
+        "| Metric | Value |",
+        "|---|---|",
+        f"| Total Activities | {int(_number(summary.get('total_activities')))} |",
+        f"| Total Errors | {int(_number(summary.get('total_errors')))} |",
+        f"| Success Rate | {_number(summary.get('success_rate')):.1f}% |",
+        f"| Avg Response Time | {_ms(summary.get('avg_response_time'))} |",
+    ]
+    if "p95_response_time" in summary:
+        rows.append(f"| p95 Response Time | {_ms(summary.get('p95_response_time'))} |")
+    return rows
+
+
 def render_markdown(report: Report | SessionAnalysis) -> str:
     """The same content as :func:`render_text`, plus the score and per-capability table."""
     data = _as_dict(report)
@@ -200,19 +233,7 @@ def render_markdown(report: Report | SessionAnalysis) -> str:
     ]
     if session.get("overall_score") is not None:
         lines.append(f"- **Overall Score:** {_number(session['overall_score']):.1f} / 100")
-    lines += [
-        "",
-        "## Summary",
-        "",
-        "| Metric | Value |",
-        "|---|---|",
-        f"| Total Activities | {int(_number(summary.get('total_activities')))} |",
-        f"| Total Errors | {int(_number(summary.get('total_errors')))} |",
-        f"| Success Rate | {_number(summary.get('success_rate')):.1f}% |",
-        f"| Avg Response Time | {_ms(summary.get('avg_response_time'))} |",
-    ]
-    if "p95_response_time" in summary:
-        lines.append(f"| p95 Response Time | {_ms(summary.get('p95_response_time'))} |")
+    lines += ["", "## Summary", "", *_markdown_summary(summary)]
     capabilities = _items(data, "activities_by_capability")
     if capabilities:
         lines += ["", "## Capabilities", "",

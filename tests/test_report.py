@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from daemon.analysis import analyze, to_api_dict
-from daemon.report import banner, duration_text, render_json, render_markdown, render_text
+from daemon.report import (
+    NO_ACTIVITIES,
+    banner,
+    duration_text,
+    render_json,
+    render_markdown,
+    render_text,
+)
 
 # Copied from the spec's "Report Formats" / "Improvement Report" block, unchanged.
 SPEC_REPORT = r"""================================================================================
@@ -166,11 +173,42 @@ def test_empty_sections_say_none() -> None:
                                     "duration_minutes": 1, "status": "running"},
                         "summary": {}})
     assert "Duration: 1 minute\n" in text
-    assert "Success Rate: 0.0%\nAvg Response Time: 0ms\n" in text
+    assert f"{banner('SUMMARY')}\n{NO_ACTIVITIES}\n\n" in text
     for title in ("WHAT WORKED WELL", "WHAT WORKED POORLY", "TOP ISSUES DISCOVERED",
                   "ACTIONABLE IMPROVEMENTS"):
         assert f"{banner(title)}\n\n  (none)\n\n" in text
     assert text.endswith(banner("END OF REPORT") + "\n")
+
+
+def _empty_session_api() -> dict[str, Any]:
+    return to_api_dict(analyze(SPEC_SESSION_ROW, [], [], [], []))
+
+
+def test_a_session_without_activities_says_so_instead_of_zeros() -> None:
+    text = render_text(_empty_session_api())
+    assert NO_ACTIVITIES.startswith("This session recorded no activities")
+    summary = text.split(banner("SUMMARY") + "\n")[1].split("\n\n")[0]
+    assert summary == NO_ACTIVITIES
+    for measured in ("Total Errors", "Success Rate", "Avg Response Time", "0ms", "0.0%"):
+        assert measured not in text
+    # The spec's banners, in the spec's order, as for any other session.
+    banners = [line for line in SPEC_REPORT.splitlines() if line.startswith("=")]
+    assert [line for line in text.splitlines() if line.startswith("=")] == banners
+
+
+def test_a_session_without_activities_in_markdown_has_no_summary_table() -> None:
+    md = render_markdown(_empty_session_api())
+    assert f"\n## Summary\n\n{NO_ACTIVITIES}\n" in md
+    assert "| Metric | Value |" not in md and "0ms" not in md and "0.0%" not in md
+    headings = [line for line in md.splitlines() if line.startswith("## ")]
+    assert headings == ["## Summary", "## What Worked Well", "## What Worked Poorly",
+                        "## Top Issues Discovered", "## Actionable Improvements"]
+
+
+def test_a_session_without_activities_in_json_keeps_its_counts() -> None:
+    data = json.loads(render_json(_empty_session_api()))
+    assert data["summary"]["total_activities"] == 0
+    assert data["summary"]["success_rate"] == 0.0
 
 
 def test_missing_fields_drop_their_lines_and_long_lists_are_cut() -> None:
