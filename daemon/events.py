@@ -135,6 +135,10 @@ class Recorded:
     event: Event
     prev_hash: str
     hash: str
+    #: The stored payload text when the event was rebuilt from it unchanged (current
+    #: version, exactly its fields); "" otherwise. Lets a projection keep a part of it
+    #: verbatim instead of encoding it again.
+    payload: str = field(default="", compare=False, repr=False)
 
 
 # --- sessions ---------------------------------------------------------------

@@ -138,7 +138,7 @@ class Decoder:
                 object.__setattr__(event, "__dict__", fields)
                 if shape.post_init:
                     event.__post_init__()  # type: ignore[attr-defined]
-                return Recorded(seq, event_id, ts, event, prev_hash, digest)
+                return Recorded(seq, event_id, ts, event, prev_hash, digest, payload)
         event = from_payload(event_type, version, session_id, data)
         return Recorded(seq, event_id, ts, event, prev_hash, digest)
 

@@ -8,6 +8,7 @@ a full replay and a unit test with a dict.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -177,20 +178,24 @@ def _activity_totals(rec: Recorded, state: State) -> Sequence[Change]:
     stats = state.get("session_stats", key)
     if session is None or stats is None:
         return ()
+    # Replay runs this for every activity in the log, hence plain statements, no loop.
     stats = dict(stats)
-    for value, prefix in ((event.response_time_ms, "response"), (event.cpu_after, "cpu"),
-                          (event.memory_after_mb, "memory")):
-        if value is not None:
-            stats[f"{prefix}_count"] += 1
-            stats[f"{prefix}_sum"] += value
-    session = {
-        **session,
-        "total_activities": session["total_activities"] + 1,
-        "total_errors": session["total_errors"] + (0 if event.success else 1),
-        "avg_response_time": _mean(stats["response_sum"], stats["response_count"]),
-        "avg_cpu_usage": _mean(stats["cpu_sum"], stats["cpu_count"]),
-        "avg_memory_usage": _mean(stats["memory_sum"], stats["memory_count"]),
-    }
+    if event.response_time_ms is not None:
+        stats["response_count"] += 1
+        stats["response_sum"] += event.response_time_ms
+    if event.cpu_after is not None:
+        stats["cpu_count"] += 1
+        stats["cpu_sum"] += event.cpu_after
+    if event.memory_after_mb is not None:
+        stats["memory_count"] += 1
+        stats["memory_sum"] += event.memory_after_mb
+    session = dict(session)
+    session["total_activities"] += 1
+    if not event.success:
+        session["total_errors"] += 1
+    session["avg_response_time"] = _mean(stats["response_sum"], stats["response_count"])
+    session["avg_cpu_usage"] = _mean(stats["cpu_sum"], stats["cpu_count"])
+    session["avg_memory_usage"] = _mean(stats["memory_sum"], stats["memory_count"])
     return (Put("test_sessions", key, session), Put("session_stats", key, stats))
 
 
@@ -227,9 +232,40 @@ def _activity_row(rec: Recorded, state: State) -> Sequence[Change]:
         "memory_after_mb": event.memory_after_mb,
         "success": 1 if event.success else 0,
         "error_message": event.error_message,
-        "result_data": None if event.result_data is None else canonical_json(event.result_data),
+        "result_data": _result_data_text(rec.payload, event),
         "created_at": sql_timestamp(rec.ts),
     }),)
+
+
+_RESULT_DATA_KEY = '"result_data":'
+# The cut below relies on the payload's key order; a new field sorting between these two
+# (or after ``success``) turns it off rather than cutting wrong.
+_RESULT_DATA_CUTTABLE = sorted(
+    f.name for f in dataclasses.fields(ActivityRecorded) if f.name != "session_id"
+)[-2:] == ["result_data", "success"]
+_SUCCESS_TAILS = {True: ',"success":true}', False: ',"success":false}'}
+
+
+def _result_data_text(payload: str, event: ActivityRecorded) -> str | None:
+    """``result_data`` as canonical JSON, cut from the stored payload when there is one.
+
+    Replay would otherwise encode every activity's data again (the largest cost of a
+    replay after SQLite's own). The payload is canonical JSON of the event's fields in
+    sorted order, so ``result_data`` is the next-to-last value, followed only by
+    ``success``; every value before it is a scalar whose quotes are escaped, so the
+    first ``"result_data":`` is the key. Anything else is encoded afresh.
+    """
+    data = event.result_data
+    if data is None:
+        return None
+    tail = _SUCCESS_TAILS[bool(event.success)]
+    if _RESULT_DATA_CUTTABLE and payload.endswith(tail):
+        start = payload.find(_RESULT_DATA_KEY)
+        if start >= 0:
+            text = payload[start + len(_RESULT_DATA_KEY):len(payload) - len(tail)]
+            if text[:1] == "{" and text[-1:] == "}":
+                return text
+    return canonical_json(data)
 
 
 ACTIVITIES = Projection("activities", ("activities",), {ActivityRecorded: _activity_row})

@@ -7,10 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import BASE_TIME
+from conftest import BASE_TIME, EVENT_STRATEGIES
+from hypothesis import given, settings
 
 from daemon import events as ev
-from daemon.events import Event, Recorded, format_ts
+from daemon.events import Event, Recorded, format_ts, to_payload
+from daemon.eventstore import Decoder
+from daemon.hashchain import canonical_json
 from daemon.projections import (
     PROJECTIONS,
     Append,
@@ -18,6 +21,7 @@ from daemon.projections import (
     Delete,
     Key,
     Put,
+    _result_data_text,
     sql_timestamp,
 )
 from daemon.schema import PROJECTION_DDL, PROJECTION_TABLES
@@ -283,3 +287,18 @@ def test_events_without_a_projection_change_nothing() -> None:
     state.feed(ev.WorkspaceRescanned("s", "/w", "startup", 10, 2, 5.0))
     assert all(not rows for rows in state.tables.values())
     assert all(not rows for rows in state.appended.values())
+
+
+@settings(max_examples=200, deadline=None)
+@given(EVENT_STRATEGIES[ev.ActivityRecorded])
+def test_result_data_cut_from_the_payload_equals_encoding_it_again(event: Event) -> None:
+    assert isinstance(event, ev.ActivityRecorded)
+    payload = canonical_json(to_payload(event))
+    [row] = [(1, "id", event.session_id, event.TYPE, event.VERSION, format_ts(BASE_TIME),
+              payload, "0" * 64, "0" * 64)]
+    recorded = Decoder()(row)
+    assert recorded.payload == payload and recorded.event == event
+    expected = None if event.result_data is None else canonical_json(event.result_data)
+    assert _result_data_text(recorded.payload, event) == expected
+    # Without the stored text (an upcast event), the same value, encoded afresh.
+    assert _result_data_text("", event) == expected
