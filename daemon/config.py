@@ -81,6 +81,9 @@ class Config:
     analyzer_timeout: float = 30.0  # seconds one analyzer call may take
     max_pending: int = DEFAULT_MAX_PENDING  # paths settling at once; more: drop them, rescan
     probe_interval: float = 300.0  # seconds between periodic full passes of every analyzer
+    # Every analyzer skips bigger files (and an issue names each); None: each analyzer's own
+    # cap (code index 2 MiB, pattern probe 1 MiB, security scanner 8 MiB).
+    max_file_bytes: int | None = None
     source: Path | None = None  # the file these values came from, if any
     db_path_from_file: bool = False
 
@@ -120,7 +123,7 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
     config = Config()
     known = {"db_path", "default_duration", "monitor_interval", "resource_limits", "durability",
              "workspaces", "ignore", "settle_ms", "analyzer_timeout", "max_pending",
-             "probe_interval"}
+             "probe_interval", "max_file_bytes"}
     for key in values:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -153,6 +156,9 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
     if "probe_interval" in values:
         config = replace(config, probe_interval=_positive(values["probe_interval"],
                                                           f"{where}: probe_interval"))
+    if "max_file_bytes" in values:
+        config = replace(config, max_file_bytes=_positive_int(values["max_file_bytes"],
+                                                              f"{where}: max_file_bytes"))
     if "max_pending" in values:
         config = replace(config, max_pending=_positive_int(values["max_pending"],
                                                            f"{where}: max_pending"))

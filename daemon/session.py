@@ -22,7 +22,7 @@ import structlog
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 
-from analyzers.base import Analyzer
+from analyzers.base import Analyzer, safe_text
 from daemon.coalesce import DEFAULT_MAX_PENDING
 from daemon.config import ResourceLimits
 from daemon.database import Database
@@ -51,6 +51,9 @@ log = structlog.get_logger("realworld.session")
 
 POLL_SECONDS = 0.05
 JOIN_SECONDS = 3.0
+#: Without a configured ``max_file_bytes``, the security scanner's cap, the largest of the
+#: built-in analyzers': above it no analyzer reads a file.
+LARGEST_ANALYZER_CAP = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class SessionSpec:
     ignore_globs: tuple[str, ...] = ()
     max_pending: int = DEFAULT_MAX_PENDING  # paths settling at once before an overflow rescan
     probe_interval: float = 300.0  # seconds between periodic full passes
+    max_file_bytes: int = LARGEST_ANALYZER_CAP  # a bigger changed file is an issue
 
 
 def _issue_id(session_id: str, key: str) -> str:
@@ -268,6 +272,7 @@ class Session:
             self._emit(rescanned_event(spec.session_id, watcher.root, first),
                        *file_changed_events(spec.session_id, watcher.root, first.changes))
             self._report_errors(first.errors)
+            self._report_oversized(first.changes)
             # A baseline of every analyzer on the whole workspace, then only what changes.
             self._runner.run_full_pass()
             self._check_errors()
@@ -314,6 +319,7 @@ class Session:
     def _analyze(self, changes: Sequence[Change]) -> None:
         if not changes:
             return
+        self._report_oversized(changes)
         paths: list[str] = []
         for change in changes:
             paths.append(change.path)
@@ -332,6 +338,25 @@ class Session:
                 f"file_{error.kind}", description=f"{error.path}: {error.message}",
                 suggested_fix="Check the file's permissions and type, or ignore it in "
                               ".gitignore", reproducible=True))
+
+    def _report_oversized(self, changes: Sequence[Change]) -> None:
+        """A file too big to analyze is news once per session: analyzers skip it quietly."""
+        cap = self.spec.max_file_bytes
+        for change in changes:
+            state = change.state
+            if state is None or state.size <= cap:
+                continue
+            key = f"too_large:{change.current_path}"
+            if key in self._raised_issues:
+                continue
+            self._raised_issues.add(key)
+            self._emit(IssueDetected(
+                self.session_id, _issue_id(self.session_id, key), "info", "realworld",
+                "file_too_large",
+                description=f"{safe_text(change.current_path)}: {state.size:,} bytes, above "
+                            f"max_file_bytes ({cap:,}); analyzers skip it",
+                suggested_fix="Ignore generated or data files in .gitignore, or raise "
+                              "max_file_bytes in the config", reproducible=True))
 
     def _check_errors(self) -> None:
         decision = check_errors(self.spec.limits, self._runner.consecutive_errors)

@@ -47,7 +47,7 @@ from daemon.reporting import (
     render_report,
 )
 from daemon.resources import ResourceSampler
-from daemon.session import Session, SessionSpec
+from daemon.session import LARGEST_ANALYZER_CAP, Session, SessionSpec
 from daemon.writer import EventWriter
 
 log = structlog.get_logger("realworld.tester")
@@ -164,6 +164,7 @@ class RealWorldTester:
                 settle_seconds=self._settle, call_timeout=self._call_timeout,
                 database_paths=(self.db.path,), ignore_globs=self.config.ignore,
                 max_pending=self.config.max_pending,
+                max_file_bytes=self.config.max_file_bytes or LARGEST_ANALYZER_CAP,
                 probe_interval=self.config.probe_interval)
             session = Session(spec, db=self.db, writer=self._writer, scheduler=self._scheduler,
                               analyzers=self._analyzers(project), on_activity=self._activity,
@@ -350,7 +351,10 @@ class RealWorldTester:
         # the code index live beside it (never inside the workspace).
         rules = IgnoreRules.load(project, database_paths=(self.db.path,),
                                  extra_globs=self.config.ignore)
-        return default_analyzers({"log_path": self.db.path, "ignore": rules.is_ignored})
+        options: dict[str, object] = {"log_path": self.db.path, "ignore": rules.is_ignored}
+        if self.config.max_file_bytes is not None:
+            options["max_file_bytes"] = self.config.max_file_bytes
+        return default_analyzers(options)
 
     def _expire_orphans(self) -> None:
         """Timed sessions whose process died can never end by themselves: end them here."""

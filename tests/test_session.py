@@ -40,11 +40,11 @@ class Rig:
 
     def session(self, session_id: str = "s-1", *, mode: str = "timed",
                 minutes: float = 5.0, interval: float = 30.0,
-                limits: ResourceLimits = NO_LIMITS) -> Session:
+                limits: ResourceLimits = NO_LIMITS, **options: Any) -> Session:
         spec = SessionSpec(session_id=session_id, project=self.project,
                            duration_minutes=minutes if mode == "timed" else 0.0, mode=mode,
                            monitor_interval=interval, limits=limits, settle_seconds=0.05,
-                           call_timeout=10.0, database_paths=(self.db.path,))
+                           call_timeout=10.0, database_paths=(self.db.path,), **options)
         session = Session(spec, db=self.db, writer=self.writer, scheduler=self.scheduler,
                           analyzers=[WorkspaceAnalyzer()],
                           on_activity=self.activities.append,
@@ -224,6 +224,23 @@ def test_bad_files_become_issues_and_the_session_goes_on(rig: Rig) -> None:
     assert [(s, c, t) for s, c, t, _ in issues] == [
         ("low", "workspace_analyzer", "file_not_regular")]
     assert issues[0][3].startswith("a-fifo: ")
+
+
+def test_a_file_above_the_size_cap_is_an_issue_once(rig: Rig) -> None:
+    # 50 MB, sparse: the size is what matters, not the disk it takes.
+    with open(rig.project / "dump.sql", "wb") as big:
+        big.truncate(50 * 1024 * 1024)
+    session = rig.session(max_file_bytes=1024 * 1024)
+    session.start()
+    assert session.first_scan.wait(30)
+    with open(rig.project / "dump.sql", "r+b") as big:
+        big.write(b"-- grown\n")  # changed again: still one issue, not two
+    wait_for(lambda: len(rig.rows("SELECT 1 FROM events WHERE type = 'file_changed' AND "
+                                  "json_extract(payload, '$.path') = 'dump.sql'")) == 2)
+    assert rig.rows("SELECT severity, issue_type, description FROM issues") == [
+        ("info", "file_too_large", "dump.sql: 52,428,800 bytes, above max_file_bytes "
+                                   "(1,048,576); analyzers skip it")]
+    assert session.running
 
 
 def test_suspend_is_not_an_end_and_a_resume_catches_up(rig: Rig) -> None:
