@@ -19,8 +19,11 @@ Mapping, and why:
 * **Locations**: a finding has a file and a line: a physical location relative to the
   ``PROJECTROOT`` base id (set from ``project_root`` when that is an absolute path). A
   file name is percent-encoded from its bytes, so a name that is not UTF-8 still makes a
-  valid URI. An issue is about a capability, not a file: a logical location of kind
-  ``module`` named after the capability.
+  valid URI. Paths are POSIX paths (the analyzers record ``as_posix()`` forms), so '/' is
+  the only separator: a backslash is an ordinary file-name character there and becomes
+  ``%5C``; reading it as a separator would point the viewer at another file. An issue
+  is about a capability, not a file: a logical location of kind ``module`` named after
+  the capability.
 * **Fingerprints**: a finding's fingerprint (stable across line moves) and an issue's id
   go into ``partialFingerprints``, so a viewer tracks the same result across runs.
 * **No secrets**: only the masked ``preview`` a finding row holds is copied, never more.
@@ -71,10 +74,10 @@ def _severity(row: Row) -> str:
 def path_uri(path: str) -> tuple[str, bool]:
     """(URI reference, is relative) for a finding's path; percent-encoded from its bytes."""
     raw = os.fsencode(path)  # surrogateescape: the file name's own bytes
-    posix = raw.replace(b"\\", b"/")
-    if posix.startswith(b"/"):
-        return "file://" + quote(posix, safe="/"), False
-    return quote(posix, safe="/"), True
+    encoded = quote(raw, safe="/")
+    if raw.startswith(b"/"):
+        return "file://" + encoded, False
+    return encoded, True
 
 
 def root_uri(project_root: str | None) -> str | None:

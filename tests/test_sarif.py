@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -176,5 +177,33 @@ def test_no_root_for_a_relative_or_windows_project() -> None:
 
 def test_path_uri() -> None:
     assert path_uri("a/b.py") == ("a/b.py", True)
-    assert path_uri("a\\b.py") == ("a/b.py", True)
     assert path_uri("/x/#1?.py") == ("file:///x/%231%3F.py", False)
+
+
+# A POSIX file name may hold any byte but '/' and NUL: a backslash is one of them.
+ODD_NAME = "odd dir/a\\b #1 100% é.py"
+# RFC 3986: unreserved and reserved characters, or a percent-encoded octet.
+URI_REFERENCE = re.compile(r"(?:[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=-]|%[0-9A-F]{2})*")
+
+
+def test_a_backslash_in_a_posix_name_is_encoded_not_a_separator() -> None:
+    uri, relative = path_uri(ODD_NAME)
+    assert (uri, relative) == ("odd%20dir/a%5Cb%20%231%20100%25%20%C3%A9.py", True)
+    assert URI_REFERENCE.fullmatch(uri)
+    assert unquote_to_bytes(uri) == ODD_NAME.encode()  # the name's own bytes, one '/'
+    absolute, relative = path_uri("/" + ODD_NAME)
+    assert not relative and absolute == "file:///" + uri
+    assert root_uri("/srv/a\\b") == "file:///srv/a%5Cb/"
+
+
+def test_odd_file_names_still_validate() -> None:
+    validator = _validator()
+    finding = {**FINDINGS[0], "fingerprint": "fp-odd", "path": ODD_NAME}
+    log = _roundtrip(to_sarif([], [finding, {**finding, "path": "/" + ODD_NAME}], "1",
+                              project_root="/work/a\\b"))
+    assert not sorted(validator.iter_errors(log), key=str)
+    run = log["runs"][0]
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in run["results"]] + [run["originalUriBaseIds"]["PROJECTROOT"]["uri"]]
+    assert all(URI_REFERENCE.fullmatch(u) for u in uris)
+    assert not any("a/b" in u for u in uris)  # the backslash did not become a separator
