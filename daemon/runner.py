@@ -221,16 +221,19 @@ class Runner:
 
     def _release(self, item: Quarantined, reason: str) -> None:
         self.quarantine.release(item.capability, item.path)
-        self._emit([Envelope(FileReleased(self._session_id, self._workspace, item.capability,
-                                          item.path, reason)),
-                    Envelope(IssueUpdated(
-                        self._session_id, self._quarantine_issue_id(item), severity="info",
-                        description=f"{safe_text(item.path)}: released from quarantine for "
-                                    f"{item.capability} ({reason})")),
-                    Envelope(recovery_activity(
-                        session_id=self._session_id, action="release",
-                        analyzer=item.capability, paths=(item.path,), recovered=True,
-                        time_to_recover_ms=0.0, detail=reason))])
+        self._emit_recovery(
+            recovery_activity(session_id=self._session_id, action="release",
+                              analyzer=item.capability, paths=(item.path,), recovered=True,
+                              time_to_recover_ms=0.0, detail=reason),
+            FileReleased(self._session_id, self._workspace, item.capability, item.path, reason),
+            IssueUpdated(self._session_id, self._quarantine_issue_id(item), severity="info",
+                         description=f"{safe_text(item.path)}: released from quarantine for "
+                                     f"{item.capability} ({reason})"))
+
+    def _emit_recovery(self, activity: ActivityRecorded, *events: Event) -> None:
+        """Record a recovery step (with the events it caused) and show it like any call."""
+        self._emit([Envelope(activity), *(Envelope(e) for e in events)])
+        self._tell(activity)
 
     def _quarantine_issue_id(self, item: Quarantined) -> str:
         return stable_id(self._workspace, "quarantine", item.capability, item.path,
@@ -354,10 +357,10 @@ class Runner:
             if call.episode is not None:
                 call.episode.quarantined.append(path)
             started = call.episode.failed_at if call.episode is not None else time.monotonic()
-            self._emit([Envelope(recovery_activity(
+            self._emit_recovery(recovery_activity(
                 session_id=self._session_id, action="quarantine", analyzer=name, paths=(path,),
                 recovered=True, time_to_recover_ms=(time.monotonic() - started) * 1000.0,
-                attempts=item.crashes, errors=(error,)))])
+                attempts=item.crashes, errors=(error,)))
             return []
         # Once is not proof: a worker killed by its neighbour's memory, a race with an edit.
         # The file alone, at once, tells an accident from a file that breaks the analyzer.
@@ -376,11 +379,11 @@ class Runner:
         if set(episode.paths) <= set(episode.quarantined):
             return  # every file of it was quarantined: those activities tell the story
         detail = f"{len(episode.quarantined)} quarantined" if episode.quarantined else ""
-        self._emit([Envelope(recovery_activity(
+        self._emit_recovery(recovery_activity(
             session_id=self._session_id, action=episode.action, analyzer=episode.analyzer,
             paths=episode.paths, recovered=episode.recovered,
             time_to_recover_ms=(time.monotonic() - episode.failed_at) * 1000.0,
-            attempts=episode.attempts, errors=episode.errors, detail=detail))])
+            attempts=episode.attempts, errors=episode.errors, detail=detail))
 
     # --- coordination -------------------------------------------------------
 
@@ -536,14 +539,15 @@ class Runner:
         events: list[Event] = [activity]
         if isinstance(outcome, AnalysisResult):
             events += self._finding_events(analyzer.name, outcome)
+        retried: ActivityRecorded | None = None
         if call is not None and call.retry_errors:
             # The call itself already counts its retries' time; this records the recovery.
-            recovered = isinstance(outcome, AnalysisResult)
-            events.append(recovery_activity(
+            retried = recovery_activity(
                 session_id=self._session_id, action="retry", analyzer=analyzer.name,
-                paths=call.paths, recovered=recovered,
+                paths=call.paths, recovered=isinstance(outcome, AnalysisResult),
                 time_to_recover_ms=0.0 if measurement is None else measurement.response_time_ms,
-                attempts=call.attempts, errors=call.retry_errors))
+                attempts=call.attempts, errors=call.retry_errors)
+            events.append(retried)
         self._emit([Envelope(event) for event in events])
         if activity.success:
             self._consecutive_errors = 0
@@ -552,12 +556,17 @@ class Runner:
             self._consecutive_errors += 1
             self._errors_by_capability[activity.capability] = (
                 self._errors_by_capability.get(activity.capability, 0) + 1)
+        self._tell(activity)
+        if retried is not None:
+            self._tell(retried)
+        return activity
+
+    def _tell(self, activity: ActivityRecorded) -> None:
         if self._on_activity is not None:
             try:
                 self._on_activity(activity)
             except Exception:  # a console that went away must not end the session
                 log.exception("on_activity callback failed")
-        return activity
 
     def _finding_events(self, capability: str, result: AnalysisResult) -> list[Event]:
         events: list[Event] = [

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from analyzers.base import AnalysisResult, FileFailure, TransientFileError, is_transient
 from daemon.database import Database
-from daemon.events import Envelope, SessionStarted
+from daemon.events import ActivityRecorded, Envelope, SessionStarted
 from daemon.eventstore import EventStore
 from daemon.projector import catch_up
 from daemon.recovery import (
@@ -90,9 +90,10 @@ def store(db: Database, workspace: Path) -> Iterator[EventStore]:
 
 
 def runner_for(store: EventStore, workspace: Path, analyzer: Picky,
-               quarantine: Quarantine | None = None) -> Runner:
+               quarantine: Quarantine | None = None,
+               shown: list[ActivityRecorded] | None = None) -> Runner:
     return Runner([analyzer], store.append, SESSION, workspace, retry=FAST,  # type: ignore[list-item]
-                  quarantine=quarantine)
+                  quarantine=quarantine, on_activity=None if shown is None else shown.append)
 
 
 def rows(db: Database, sql: str) -> list[tuple[object, ...]]:
@@ -213,8 +214,13 @@ def test_retries_stop_at_the_policy_and_say_so(
 def test_one_bad_file_in_a_batch_is_isolated_and_quarantined_the_rest_analyzed(
         db: Database, store: EventStore, workspace: Path) -> None:
     analyzer = Picky(crash_on=["c.py"])
-    runner = runner_for(store, workspace, analyzer)
+    shown: list[ActivityRecorded] = []
+    runner = runner_for(store, workspace, analyzer, shown=shown)
     runner.run_batch(["a.py", "b.py", "c.py", "d.py"])
+    # The console hears of recovery steps as it hears of every call.
+    assert [a.description for a in shown if a.capability == "error_recovery"] == [
+        "Error recovery: pattern_probe quarantined c.py after 2 attempts: recovered",
+        "Error recovery: pattern_probe isolated a crash in 4 files: recovered (1 quarantined)"]
     assert ("a.py",) in analyzer.calls and ("d.py",) in analyzer.calls
     assert analyzer.calls.count(("c.py",)) == 2  # alone, then once more to be sure
     assert rows(db, "SELECT capability, path, crashes FROM quarantined_files") == [
