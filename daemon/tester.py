@@ -290,6 +290,8 @@ class RealWorldTester:
         with self._lock:
             sessions = [s for s in self._sessions.values() if s.running]
         for session in sessions:
+            session.request_stop()
+        for session in sessions:
             session.suspend()
 
     def session(self, session_id: str) -> Session | None:
@@ -324,6 +326,8 @@ class RealWorldTester:
         """Stop every running session, write what is queued, release the database."""
         with self._lock:
             sessions = [s for s in self._sessions.values() if s.running]
+        for session in sessions:
+            session.request_stop()
         for session in sessions:
             session.end("stopped", "tester closed")
         self._writer.close()
