@@ -17,6 +17,7 @@ from daemon import (
     compare_command,
     findings_command,
     report_command,
+    scenario_command,
     search_command,
 )
 from daemon.compare_command import CompareUsageError
@@ -30,6 +31,7 @@ from daemon.logsetup import configure_logging
 from daemon.projector import catch_up, rebuild
 from daemon.query import FORMATS, QueryError, QueryResult, render, render_table, run_query
 from daemon.report_command import ReportUsageError
+from daemon.scenario_command import ScenarioUsageError
 from daemon.search_command import SearchUsageError
 from daemon.verify import verify
 
@@ -263,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare_command.register(commands, common)
     search_command.register(commands, common)
     findings_command.register(commands, common)
+    scenario_command.register(commands, common)
     return parser
 
 
@@ -280,7 +283,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
         command: Command = args.run
         return command(args, out)
     except (UsageError, ConfigError, DatabaseError, QueryError, ReportUsageError,
-            CompareUsageError, SearchUsageError, FindingsUsageError) as exc:
+            CompareUsageError, SearchUsageError, FindingsUsageError, ScenarioUsageError) as exc:
         err.write(f"realworld: error: {exc}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
