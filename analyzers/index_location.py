@@ -15,6 +15,10 @@ being told twice. Both walk the same chain of candidates:
 The writer skips every candidate that lies inside the workspace (a log kept in the
 project directory, a workspace that is the home directory): writing there would wake
 the watcher on every commit and break the promise that the workspace is never written.
+
+Other rebuildable caches (the analyzers' per-file results, :mod:`analyzers.result_cache`)
+sit beside the index under their own name, by the same chain: ``<log stem>.results.db``,
+``results-<hash>.db`` in the cache directory, and so on (:func:`choose_cache_path`).
 """
 
 from __future__ import annotations
@@ -89,6 +93,32 @@ def is_inside(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> boo
         return os.path.commonpath([real, real_root]) == real_root
     except ValueError:  # different drives on Windows
         return False
+
+
+def companion_path(index_path: str | os.PathLike[str], name: str) -> Path:
+    """The file called ``name`` beside an index file: ``log.index.db`` -> ``log.<name>.db``,
+    ``index-<hash>.db`` -> ``<name>-<hash>.db``, anything else ``x.db`` -> ``x.<name>.db``."""
+    path = Path(index_path)
+    file = path.name
+    if file.endswith(".index.db"):
+        return path.with_name(f"{file[:-len('.index.db')]}.{name}.db")
+    if file.startswith("index-") and file.endswith(".db"):
+        return path.with_name(f"{name}-{file[len('index-'):]}")
+    return path.with_name(f"{path.stem}.{name}.db")
+
+
+def choose_cache_path(root: str | os.PathLike[str], name: str, *,
+                      explicit: str | os.PathLike[str] | None = None,
+                      log_path: str | os.PathLike[str] | None = None,
+                      env: Mapping[str, str] | None = None) -> Path:
+    """Where the cache ``name`` of ``root`` lives: ``explicit``, else beside wherever the
+    code index of ``root`` would go (the first such place outside the workspace)."""
+    chain = [Path(explicit).expanduser()] if explicit else []
+    chain += [companion_path(c, name) for c in candidates(root, log_path=log_path, env=env)]
+    for candidate in chain:
+        if not is_inside(candidate, root):
+            return candidate
+    raise ValueError(f"no place outside the workspace {os.fspath(root)!r} for the {name} cache")
 
 
 def choose_index_path(root: str | os.PathLike[str], *,
