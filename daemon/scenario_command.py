@@ -71,7 +71,7 @@ def _workdir(root: str | None, project: Path, name: str) -> tuple[Path, bool]:
 def cmd_scenario(args: argparse.Namespace, out: TextIO) -> int:
     scenario = SCENARIOS[args.name]
     try:
-        bars = with_overrides(scenario.bars, args.bar or ())
+        with_overrides(scenario.bars, args.bar or ())  # bad overrides fail before any work
         project = check_project(Path(args.project).expanduser())
     except (BarError, ProjectError) as exc:
         raise ScenarioUsageError(str(exc)) from None
@@ -82,6 +82,7 @@ def cmd_scenario(args: argparse.Namespace, out: TextIO) -> int:
     settings = Settings(project=project, workdir=workdir, db_path=db_path, config=config,
                         duration_s=duration_s, files=args.files, searches=args.searches,
                         concurrency=args.concurrency, edits=args.edits)
+    bars = with_overrides(scenario.bars_for(settings), args.bar or ())
     try:
         outcome = scenario.run(settings)
     except ProjectError as exc:

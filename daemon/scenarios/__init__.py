@@ -3,10 +3,10 @@ metrics, and a verdict against documented bars (:mod:`daemon.scenarios.verdict`)
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 
-from daemon.scenarios import continuous
+from daemon.scenarios import continuous, load
 from daemon.scenarios.settings import Settings
 from daemon.scenarios.verdict import Bar, Outcome
 
@@ -17,11 +17,19 @@ class Scenario:
     summary: str
     bars: tuple[Bar, ...]
     run: Callable[[Settings], Outcome]
+    # Bars that follow the scale asked for (--files 200 means 200 files must be indexed).
+    scaled: Callable[[Settings], Mapping[str, float]] | None = None
+
+    def bars_for(self, settings: Settings) -> tuple[Bar, ...]:
+        limits = self.scaled(settings) if self.scaled is not None else {}
+        return tuple(replace(bar, limit=limits.get(bar.metric, bar.limit)) for bar in self.bars)
 
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s for s in (
         Scenario(continuous.NAME, "watch a copy while a driver edits it for the duration",
                  continuous.BARS, continuous.run),
+        Scenario(load.NAME, "index 1,000+ files, then 100+ searches beside edits, 5+ at once",
+                 load.BARS, load.run, load.bars_for),
     )
 }

@@ -3,6 +3,7 @@ waiting for the daemon to catch up, and asking the code index what it holds."""
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -13,7 +14,10 @@ from analyzers.code_search import search
 from analyzers.index_location import index_path_for_log
 from analyzers.index_store import IndexError_, IndexStore
 from daemon.database import Database
+from daemon.events import Envelope, MetricSampled, new_id
+from daemon.eventstore import EventStore
 from daemon.scenarios.settings import Settings
+from daemon.scenarios.verdict import Metric
 from daemon.tester import AnalyzerFactory, RealWorldTester
 
 #: Scenarios measure: a busy machine must not make the session pause or stop itself
@@ -85,3 +89,14 @@ def indexed_paths(index: Path, workspace: Path) -> set[str]:
             return set(store.known_files(workspace_id))
     except (IndexError_, sqlite3.Error):
         return set()
+
+
+def record_metrics(db_path: Path, session_id: str, scenario: str,
+                   metrics: Sequence[Metric]) -> None:
+    """The scenario's figures as ``performance_metrics`` rows of its session, written
+    through the log like every other fact (a second writer beside the tester's)."""
+    events = [Envelope(MetricSampled(session_id, new_id(), f"scenario:{scenario}", m.name,
+                                     m.value, m.unit or "count", "realworld scenario"))
+              for m in metrics if math.isfinite(m.value)]
+    with EventStore(Database.open(db_path)) as store:
+        store.append(events)
