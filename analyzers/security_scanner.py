@@ -19,6 +19,19 @@ log gets a salted fingerprint and a masked preview.
 Bounded work per call: with ``budget_s`` set, files not started within it are
 left for the next call (``deferred`` in the data), so a first pass over a huge
 workspace makes progress across calls instead of outliving the runner's deadline.
+
+Restarts resume: each file's outcome (its digest, its masked findings, what was
+reported of them, a crash or timeout on its bytes) is written to the result cache
+(:mod:`analyzers.result_cache`) as it completes, checkpointed every few hundred
+files or second. A new process loads it when it first sees the workspace, so
+unchanged files are not scanned again, and a finding whose file was fixed or
+deleted while the daemon was down is resolved on the next look. The cache is
+keyed by the salt's id: another salt makes other fingerprints, so its rows go.
+
+Per-file failures are returned as :class:`~analyzers.base.FileFailure` (a worker
+crash, a file's deadline, a file busy or written to while read) so the runner can
+retry or quarantine the file; quarantined paths (:meth:`SecurityScanner.exclude`)
+are never opened.
 """
 
 from __future__ import annotations
@@ -27,14 +40,23 @@ import contextlib
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from analyzers.base import AnalysisResult, Finding, is_full_pass
+from analyzers.base import AnalysisResult, FileFailure, Finding, is_full_pass
 from analyzers.baseline import EMPTY, Baseline, baseline_path, load_baseline
 from analyzers.fingerprint import default_salt_path, load_salt, salt_id
+from analyzers.result_cache import (
+    COMMIT_EVERY_ROWS,
+    COMMIT_EVERY_SECONDS,
+    Entry,
+    ResultCache,
+    finding_to_data,
+    findings_from_data,
+    strings_from_data,
+)
 from analyzers.security_file import FileReport, FileTask, is_python, make_file_scanner
 from analyzers.sourcefile import Skip, read_source
 from analyzers.walk import IgnoreRule, default_ignore, list_workspace
@@ -72,7 +94,12 @@ class SecurityScanner:
                  budget_s: float | None = DEFAULT_BUDGET_S,
                  max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, salt: bytes | None = None,
                  salt_path: Path | None = None,
-                 baseline: str | os.PathLike[str] | None = None) -> None:
+                 baseline: str | os.PathLike[str] | None = None,
+                 log_path: str | os.PathLike[str] | None = None,
+                 cache_path: str | os.PathLike[str] | None = None,
+                 env: Mapping[str, str] | None = None,
+                 commit_every: int = COMMIT_EVERY_ROWS,
+                 commit_seconds: float = COMMIT_EVERY_SECONDS) -> None:
         self._ignore = ignore
         self._processes = processes if processes is not None else default_processes()
         self._file_timeout_s = file_timeout_s
@@ -83,9 +110,17 @@ class SecurityScanner:
         self._configured_baseline = baseline
         self._pool: WorkerPool | None = None
         self._root: Path | None = None
+        self._cache_options: dict[str, Any] = {
+            "explicit": cache_path, "log_path": log_path, "env": env,
+            "commit_every": commit_every, "commit_seconds": commit_seconds}
+        self._cache: ResultCache | None = None
+        self._excluded: frozenset[str] = frozenset()
         self._reset()
 
     def _reset(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
         self._known: dict[str, _Known] = {}
         self._reported: dict[str, frozenset[str]] = {}
         self._failed: dict[str, str] = {}  # path -> digest whose scan timed out or crashed
@@ -98,20 +133,28 @@ class SecurityScanner:
     def applies_to(self, path: str) -> bool:
         return not self._ignore(path, False)
 
+    def exclude(self, paths: frozenset[str]) -> None:
+        """Quarantined paths (the whole set): never opened until the runner releases them."""
+        self._excluded = frozenset(paths)
+
     def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult:
         started = time.monotonic()
         root = Path(root)
-        if self._root != root:
+        salt = self._load_salt()
+        if self._root != root or self._cache is None:
             self._root = root
             self._reset()
-        salt = self._load_salt()
+            self._resume(root, salt)
+        assert self._cache is not None
         baseline_changed = self._refresh_baseline(root, salt)
         skipped: Counter[str] = Counter()
         problems: list[dict[str, str]] = []
-        if is_full_pass(paths):
+        failures: list[FileFailure] = []
+        full = is_full_pass(paths)
+        if full:
             listing = list_workspace(root, self._ignore)
             present = set(listing.files)
-            gone = [p for p in self._known if p not in present]
+            gone = [p for p in dict.fromkeys([*self._known, *self._failed]) if p not in present]
             targets = list(dict.fromkeys([*self._pending, *listing.files]))
             for directory, reason in listing.problems:
                 problems.append({"path": directory, "problem": reason})
@@ -129,6 +172,9 @@ class SecurityScanner:
         touched: list[str] = []
         cached = 0
         for path in targets:
+            if path in self._excluded:
+                skipped["quarantined"] += 1
+                continue
             if not _inside(path) or (baseline_file is not None and root / path == baseline_file):
                 skipped["not_scanned"] += 1
                 continue
@@ -136,13 +182,15 @@ class SecurityScanner:
             # file again for itself, so memory stays at one file however big the batch.
             source = read_source(root / path, self._max_file_bytes)
             if isinstance(source, Skip):
-                self._skipped(path, source, skipped, problems, touched, gone)
+                self._skipped(path, source, skipped, problems, touched, gone, failures)
                 continue
             known = self._known.get(path)
             if known is not None and known.digest == source.content_hash:
                 cached += 1
                 touched.append(path)
-            elif self._failed.get(path) == source.content_hash:
+            elif full and self._failed.get(path) == source.content_hash:
+                # A pass does not try again bytes that crashed or timed out; a batch naming
+                # the file does (the runner isolating it: twice, and it is quarantined).
                 skipped["failed_before"] += 1
             else:
                 tasks.append(FileTask(path, os.fspath(root / path),
@@ -154,27 +202,66 @@ class SecurityScanner:
         order = sorted(range(len(tasks)), key=lambda i: -sizes[i])
         tasks, digests = [tasks[i] for i in order], [digests[i] for i in order]
         scanned, errors, deferred, python_files, rule_errors = self._scan(
-            tasks, digests, started, problems, touched, skipped, gone)
+            tasks, digests, started, problems, touched, skipped, gone, failures)
         for path in deferred:
             self._pending[path] = None
         findings, resolved, baselined = self._report(
             touched, gone, everything=baseline_changed)
+        self._cache.commit()
         return self._result(findings, resolved, baselined, scanned=scanned, cached=cached,
                             skipped=skipped, errors=errors, problems=problems,
                             deferred=len(deferred), python_files=python_files,
-                            rule_errors=rule_errors, salt=salt)
+                            rule_errors=rule_errors, salt=salt, failures=failures)
 
     def close(self) -> None:
-        """Stop the worker processes (they also end with the daemon)."""
+        """Stop the worker processes (they also end with the daemon) and write the cache."""
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+        if self._cache is not None:
+            self._cache.close()
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
             self.close()
 
     # --- steps --------------------------------------------------------------------
+
+    def _resume(self, root: Path, salt: bytes) -> None:
+        """Take back what an earlier process stored for ``root``: the files' digests (so
+        unchanged ones are not scanned again) and what was reported (so what went away
+        while nobody watched is resolved)."""
+        self._cache = ResultCache.for_workspace(root, self.name, salt_id(salt),
+                                                **self._cache_options)
+        for path, entry in self._cache.load().items():
+            restored = _restore(entry)
+            if restored is None:
+                continue  # a row this version cannot read: that file is scanned again
+            known, reported, failed = restored
+            if known is not None:
+                self._known[path] = known
+            if reported:
+                self._reported[path] = reported
+            if failed:
+                self._failed[path] = failed
+
+    def _save(self, path: str) -> None:
+        """Write ``path``'s state through to the cache (at the next checkpoint)."""
+        assert self._cache is not None
+        known = self._known.get(path)
+        reported = self._reported.get(path)
+        failed = self._failed.get(path)
+        if known is None and not reported and failed is None:
+            self._cache.delete(path)
+            return
+        payload: dict[str, Any] = {}
+        if known is not None:
+            payload["findings"] = [finding_to_data(f) for f in known.findings]
+        if reported:
+            payload["reported"] = sorted(reported)
+        if failed is not None:
+            payload["failed"] = failed
+        self._cache.put(path, known.digest if known is not None else "", payload)
 
     def _load_salt(self) -> bytes:
         if self._salt is None:
@@ -198,23 +285,29 @@ class SecurityScanner:
         return self._baseline.fingerprints != before
 
     def _skipped(self, path: str, skip: Skip, skipped: Counter[str],
-                 problems: list[dict[str, str]], touched: list[str], gone: list[str]) -> None:
+                 problems: list[dict[str, str]], touched: list[str], gone: list[str],
+                 failures: list[FileFailure]) -> None:
         if skip.reason == "missing":
             gone.append(path)
             return
         skipped[skip.reason] += 1
+        if skip.transient:
+            failures.append(FileFailure(path, "transient", skip.detail))
         if skip.reason in ("too_large", "error"):
             detail = skip.detail or (f"{skip.size} bytes, above the {self._max_file_bytes} "
                                      "bytes cap" if skip.reason == "too_large" else "")
             if detail:
                 problems.append({"path": path, "problem": detail})
             return  # cannot tell what it holds now: its findings stay as they were
-        self._known[path] = _Known("", ())  # binary, a link, a device: nothing to report
+        if self._known.get(path) != _NOTHING:  # binary, a link, a device: nothing to report
+            self._known[path] = _NOTHING
+            self._save(path)
         touched.append(path)
 
     def _scan(self, tasks: list[FileTask], digests: list[str], started: float,
               problems: list[dict[str, str]], touched: list[str], skipped: Counter[str],
-              gone: list[str]) -> tuple[int, list[dict[str, str]], list[str], int, int]:
+              gone: list[str], failures: list[FileFailure]
+              ) -> tuple[int, list[dict[str, str]], list[str], int, int]:
         if not tasks:
             return 0, [], [], 0, 0
         pool = self._ensure_pool()
@@ -230,10 +323,12 @@ class SecurityScanner:
             report = outcome.value
             if outcome.ok and isinstance(report, FileReport) and report.skipped is not None:
                 failed.add(index)  # not scanned after all: it changed under us
-                self._skipped(task.path, report.skipped, skipped, problems, touched, gone)
+                self._skipped(task.path, report.skipped, skipped, problems, touched, gone,
+                              failures)
             elif outcome.ok and isinstance(report, FileReport):
                 self._known[task.path] = _Known(report.digest, report.findings)
                 self._failed.pop(task.path, None)
+                self._save(task.path)  # the checkpoint: a restart need not scan it again
                 touched.append(task.path)
                 python_files += report.python_scanned
                 rule_errors += report.rule_errors
@@ -241,9 +336,12 @@ class SecurityScanner:
             else:
                 # A late or crashed file keeps the findings it had; its bytes are not retried.
                 self._failed[task.path] = digests[index]
+                self._save(task.path)
                 failed.add(index)
-                errors.append({"path": task.path, "kind": outcome.kind,
-                               "error": outcome.error or "no report"})
+                error = outcome.error or "no report"
+                errors.append({"path": task.path, "kind": outcome.kind, "error": error})
+                failures.append(FileFailure(
+                    task.path, "timeout" if outcome.kind == "timeout" else "crash", error))
         deferred = [task.path for i, task in enumerate(tasks) if i not in done]
         scanned = sum(1 for i in done if i not in failed)
         return scanned, errors, deferred, python_files, rule_errors
@@ -267,19 +365,24 @@ class SecurityScanner:
             visible = [f for f in known.findings if f.fingerprint not in self._baseline]
             baselined += len(known.findings) - len(visible)
             shown = frozenset(f.fingerprint for f in visible)
-            resolved += sorted(self._reported.get(path, frozenset()) - shown)
+            before = self._reported.get(path, frozenset())
+            resolved += sorted(before - shown)
             self._reported[path] = shown
+            if shown != before:
+                self._save(path)
             findings += visible
         for path in dict.fromkeys(gone):
             self._known.pop(path, None)
             self._failed.pop(path, None)
             resolved += sorted(self._reported.pop(path, frozenset()))
+            self._save(path)
         return findings, resolved, baselined
 
     def _result(self, findings: list[Finding], resolved: list[str], baselined: int, *,
                 scanned: int, cached: int, skipped: Counter[str], errors: list[dict[str, str]],
                 problems: list[dict[str, str]], deferred: int, python_files: int,
-                rule_errors: int, salt: bytes) -> AnalysisResult:
+                rule_errors: int, salt: bytes,
+                failures: Sequence[FileFailure]) -> AnalysisResult:
         by_severity = Counter(f.severity for f in findings)
         timeouts = sum(1 for e in errors if e["kind"] == "timeout")
         count = len(findings)
@@ -312,6 +415,7 @@ class SecurityScanner:
             "workers": self._pool.size if self._pool is not None else 0,
             "worker_restarts": self._pool.restarts if self._pool is not None else 0,
             "salt_id": salt_id(salt),
+            "result_cache": os.fspath(self._cache.path) if self._cache is not None else None,
         }
         if self._baseline.path is not None and (self._baseline.fingerprints
                                                 or self._baseline.problem):
@@ -319,7 +423,26 @@ class SecurityScanner:
                                 "entries": len(self._baseline.fingerprints),
                                 "problem": self._baseline.problem}
         return AnalysisResult(summary=summary, data=data, findings=tuple(findings),
-                              resolved=tuple(resolved))
+                              resolved=tuple(resolved), failures=tuple(failures))
+
+
+_NOTHING = _Known("", ())
+
+
+def _restore(entry: Entry) -> tuple[_Known | None, frozenset[str], str | None] | None:
+    """A cached row back as (what was found, what was reported, bytes that failed)."""
+    payload = entry.payload
+    known: _Known | None = None
+    if "findings" in payload:
+        findings = findings_from_data(payload["findings"])
+        if findings is None:
+            return None
+        known = _Known(entry.digest, findings)
+    reported = strings_from_data(payload.get("reported", []))
+    failed = payload.get("failed")
+    if reported is None or not (failed is None or isinstance(failed, str)):
+        return None
+    return known, reported, failed
 
 
 

@@ -18,6 +18,7 @@ import tokenize
 from dataclasses import dataclass
 from typing import Literal
 
+from analyzers.base import is_transient
 from analyzers.filescan import BINARY_SNIFF_BYTES, OPEN_FLAGS, describe_error, file_kind
 
 SkipReason = Literal["missing", "symlink", "directory", "special", "too_large", "binary",
@@ -43,6 +44,9 @@ class Skip:
     reason: SkipReason
     detail: str = ""
     size: int = 0
+    #: The same read a moment later may well succeed: a lock, a busy file, a file being
+    #: written while we read it (:func:`analyzers.base.is_transient`).
+    transient: bool = False
 
 
 def stat_file(path: str | os.PathLike[str]) -> FileStat | Skip:
@@ -54,7 +58,7 @@ def stat_file(path: str | os.PathLike[str]) -> FileStat | Skip:
     except OSError as exc:
         if exc.errno == errno.ENOTDIR:  # a parent became a file
             return Skip("missing")
-        return Skip("error", describe_error(exc))
+        return Skip("error", describe_error(exc), transient=is_transient(exc))
     kind = file_kind(info.st_mode)
     if kind is not None:
         return Skip(kind)
@@ -77,7 +81,7 @@ def read_source(path: str | os.PathLike[str], max_bytes: int) -> Source | Skip:
             return Skip("symlink")
         if exc.errno == errno.ENOTDIR:
             return Skip("missing")
-        return Skip("error", describe_error(exc))
+        return Skip("error", describe_error(exc), transient=is_transient(exc))
     try:
         with open(fd, "rb", closefd=True) as stream:
             opened = os.fstat(stream.fileno())
@@ -91,10 +95,17 @@ def read_source(path: str | os.PathLike[str], max_bytes: int) -> Source | Skip:
             data = head + rest
             if len(data) > max_bytes:  # it grew past the cap while we read it
                 return Skip("too_large", size=len(data))
+            after = os.fstat(stream.fileno())
+            if (after.st_size, after.st_mtime_ns) != (opened.st_size, opened.st_mtime_ns) \
+                    or len(data) != opened.st_size:
+                # Written to while we read: these bytes may be half of one version and half
+                # of another, which no analyzer should record as the file's content.
+                return Skip("error", "changed while being read", size=len(data),
+                            transient=True)
             return Source(data=data, size=len(data), mtime_ns=opened.st_mtime_ns,
                           content_hash=hashlib.sha256(data).hexdigest())
     except OSError as exc:
-        return Skip("error", describe_error(exc))
+        return Skip("error", describe_error(exc), transient=is_transient(exc))
 
 
 def decode_text(data: bytes, *, python: bool = False) -> tuple[str, str]:

@@ -12,6 +12,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from analyzers.base import FULL_PASS, AnalysisResult, Analyzer
+from analyzers.base import FULL_PASS, AnalysisResult, Analyzer, FileFailure
 from analyzers.baseline import BaselineEntry, write_baseline
 from analyzers.fingerprint import salt_id
 from analyzers.security_scanner import SecurityScanner
@@ -57,13 +60,16 @@ def workspace(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_scanner(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., SecurityScanner]]:
+def make_scanner(monkeypatch: pytest.MonkeyPatch,
+                 tmp_path: Path) -> Iterator[Callable[..., SecurityScanner]]:
     monkeypatch.delenv("REALWORLD_SECURITY_BASELINE", raising=False)
     made: list[SecurityScanner] = []
 
     def make(**options: Any) -> SecurityScanner:
         options.setdefault("salt", SALT)
         options.setdefault("processes", 2)
+        # A cache of its own unless a test shares one: each scanner here starts cold.
+        options.setdefault("cache_path", tmp_path / "caches" / f"results-{len(made)}.db")
         scanner = SecurityScanner(**options)
         made.append(scanner)
         return scanner
@@ -351,3 +357,181 @@ def test_workers_end_with_the_pool() -> None:
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+# --- restarts: the result cache -------------------------------------------------------
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Runs the scanner's first full pass in a process of its own, checkpointing every few files.
+_FIRST_PASS = """
+import sys
+from pathlib import Path
+from analyzers.security_scanner import SecurityScanner
+scanner = SecurityScanner(salt=bytes.fromhex(sys.argv[3]), processes=1, budget_s=None,
+                          cache_path=sys.argv[2], commit_every=5, commit_seconds=0.05)
+scanner.analyze(Path(sys.argv[1]), ())
+print("finished", flush=True)
+"""
+
+
+def generate(root: Path, count: int) -> None:
+    """A workspace of ``count`` files: a third with bandit issues and a password, a third
+    with a key in prose, a third clean; big enough that a scan takes a moment."""
+    filler = "".join(f"def helper_{i}(x):\n    return x * {i} + len(str(x))\n\n"
+                     for i in range(40))
+    for index in range(count):
+        folder = root / f"pkg{index % 7}"
+        folder.mkdir(parents=True, exist_ok=True)
+        if index % 3 == 0:
+            (folder / f"mod{index}.py").write_text(APP + filler)
+        elif index % 3 == 1:
+            (folder / f"notes{index}.md").write_text(f"# {index}\n\nkey {AWS_ID} here\n"
+                                                     + "Some prose. " * 300)
+        else:
+            (folder / f"clean{index}.py").write_text(filler)
+
+
+def cached_rows(cache: Path) -> int:
+    if not cache.exists():
+        return 0
+    try:
+        conn = sqlite3.connect(f"file:{cache}?mode=ro", uri=True, timeout=1.0)
+        try:
+            return int(conn.execute("SELECT count(*) FROM results").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error:  # the schema not there yet
+        return 0
+
+
+def test_a_pass_killed_midway_resumes_where_it_stopped(
+        tmp_path: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    root = tmp_path / "big"
+    total = 240
+    generate(root, total)
+    cache = tmp_path / "state" / "log.results.db"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    process = subprocess.Popen([sys.executable, "-c", _FIRST_PASS, str(root), str(cache),
+                                SALT.hex()], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while cached_rows(cache) < 30 and time.monotonic() < deadline:
+            assert process.poll() is None, "the first pass ended before it could be killed"
+            time.sleep(0.01)
+        process.kill()  # SIGKILL: no cleanup, no last commit
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.stdout is not None and b"finished" not in process.stdout.read()
+    done = cached_rows(cache)
+    assert 30 <= done < total
+    resumed = make_scanner(cache_path=cache).analyze(root, FULL_PASS)
+    assert resumed.data["files_cached"] == done
+    assert resumed.data["files_scanned"] == total - done
+    uninterrupted = make_scanner().analyze(root, FULL_PASS)  # a cache of its own
+    assert uninterrupted.data["files_scanned"] == total
+    assert set(resumed.findings) == set(uninterrupted.findings)
+    assert len(resumed.findings) == 80 * 4 + 80
+    assert resumed.resolved == ()  # nothing of the killed pass had been reported
+    again = make_scanner(cache_path=cache).analyze(root, FULL_PASS)  # the next restart
+    assert again.data["files_scanned"] == 0 and again.data["files_cached"] == total
+
+
+def test_what_changed_while_down_is_resolved_by_the_next_process(
+        workspace: Path, tmp_path: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    cache = tmp_path / "state" / "log.results.db"
+    first_scanner = make_scanner(cache_path=cache)
+    first = first_scanner.analyze(workspace, FULL_PASS)
+    first_scanner.close()  # the daemon stops
+    fingerprints = {(f.path, f.rule): f.fingerprint for f in first.findings}
+    app = workspace / "pkg" / "app.py"
+    app.write_text(APP.replace(f'password = "{PASSWORD}"', 'password = os.environ["PW"]'))
+    (workspace / "notes.md").unlink()
+    second = make_scanner(cache_path=cache).analyze(workspace, FULL_PASS)
+    assert set(second.resolved) == {fingerprints["pkg/app.py", "B105"],
+                                    fingerprints["pkg/app.py", "hardcoded-password"],
+                                    fingerprints["notes.md", "aws-access-key-id"]}
+    assert second.data["files_scanned"] == 1 and second.data["files_cached"] == 3
+    assert second.data["open_findings"] == len(second.findings) == 4
+    # The resolution is remembered too: a third process resolves nothing again.
+    third = make_scanner(cache_path=cache).analyze(workspace, FULL_PASS)
+    assert third.resolved == () and third.data["files_scanned"] == 0
+
+
+def test_the_cache_holds_no_secret_and_another_salt_discards_it(
+        workspace: Path, tmp_path: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    cache = tmp_path / "state" / "log.results.db"
+    scanner = make_scanner(cache_path=cache)
+    assert len(scanner.analyze(workspace, FULL_PASS).findings) == 7
+    scanner.close()
+    stored = b"".join(Path(f"{cache}{suffix}").read_bytes() for suffix in ("", "-wal")
+                      if Path(f"{cache}{suffix}").exists())
+    assert b"AK\\u2026(20 chars)" in stored  # the masked preview is there...
+    for value in (AWS_ID, PASSWORD, GITHUB, "S3cure!Pa55w0rd"):
+        assert value.encode() not in stored  # ...the secret is not
+    other = make_scanner(cache_path=cache, salt=b"another-salt-" * 3).analyze(
+        workspace, FULL_PASS)
+    assert other.data["files_cached"] == 0 and other.data["files_scanned"] == 5
+
+
+def test_a_corrupt_cache_is_rebuilt_and_the_scan_goes_on(
+        workspace: Path, tmp_path: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    cache = tmp_path / "state" / "log.results.db"
+    scanner = make_scanner(cache_path=cache)
+    scanner.analyze(workspace, FULL_PASS)
+    scanner.close()
+    with sqlite3.connect(cache) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with open(cache, "r+b") as stream:
+        stream.seek(1024)
+        stream.write(b"\xff" * (cache.stat().st_size - 1024))
+    rebuilt = make_scanner(cache_path=cache).analyze(workspace, FULL_PASS)
+    assert rebuilt.data["files_scanned"] == 5 and len(rebuilt.findings) == 7
+    again = make_scanner(cache_path=cache).analyze(workspace, FULL_PASS)
+    assert again.data["files_cached"] == 5
+
+
+def test_a_timeout_is_a_failure_remembered_across_restarts(
+        tmp_path: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    root = tmp_path / "slow"
+    root.mkdir()
+    items = ",\n".join(f"    'item{i}'" for i in range(30_000))
+    (root / "long_set.py").write_text(f"DATA = {{\n{items}\n}}\n")
+    (root / "ok.py").write_text("eval(x)\n")
+    cache = tmp_path / "state" / "log.results.db"
+    strict = make_scanner(cache_path=cache, file_timeout_s=0.05, processes=1)
+    late = strict.analyze(root, FULL_PASS)
+    assert late.failures == (FileFailure("long_set.py", "timeout", "timed out after 0.05s"),)
+    assert late.data["error_files"][0]["kind"] == "timeout"  # still there for reports
+    strict.close()
+    restarted = make_scanner(cache_path=cache, file_timeout_s=0.05, processes=1)
+    again = restarted.analyze(root, FULL_PASS)
+    assert again.data["files_skipped"] == {"failed_before": 1} and again.failures == ()
+    assert again.data["files_cached"] == 1
+    # A batch naming the file tries it again (the runner isolating it), and fails again.
+    alone = restarted.analyze(root, ["long_set.py"])
+    assert [f.kind for f in alone.failures] == ["timeout"]
+
+
+def test_excluded_paths_are_never_opened(
+        workspace: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    notes, clean = workspace / "notes.md", workspace / "clean.py"
+    for path in (notes, clean):
+        os.utime(path, (1, path.stat().st_mtime))  # an old atime: any read moves it
+    scanner = make_scanner()
+    scanner.exclude(frozenset({"notes.md"}))
+    full = scanner.analyze(workspace, FULL_PASS)
+    batch = scanner.analyze(workspace, ["notes.md", "clean.py"])
+    assert full.data["files_skipped"] == {"binary": 1, "quarantined": 1}
+    assert batch.data["files_skipped"] == {"quarantined": 1}
+    assert "notes.md" not in rules_by_path(full) and full.resolved == ()
+    if clean.stat().st_atime == 1:
+        pytest.skip("this file system does not record reads (noatime)")
+    assert notes.stat().st_atime == 1
+    scanner.exclude(frozenset())  # released
+    assert "notes.md" in rules_by_path(scanner.analyze(workspace, ["notes.md"]))
+
