@@ -77,7 +77,7 @@ def test_a_lowered_latency_bar_fails_the_run_for_that_metric(
 def test_with_the_default_bars_the_same_run_passes(ran: tuple[int, dict[str, Any], str]) -> None:
     _, data, _ = ran
     values = {m["name"]: m["value"] for m in data["metrics"]}
-    assert values["files_indexed"] >= 40 and values["searches"] == 30
+    assert values["files_indexed"] >= 40 and values["searches"] >= 30
     assert values["capabilities_under_load"] == 5 and values["peak_concurrent_ops"] >= 5
     assert any("replicated" in note for note in data["notes"])
     outcome = Outcome(tuple(Metric(m["name"], float(m["value"])) for m in data["metrics"]))
@@ -97,4 +97,4 @@ def test_the_figures_are_in_the_log_as_the_sessions_metrics(
                  "SELECT metric_type, value FROM performance_metrics WHERE session_id = "
                  f"'{session_id}' AND capability = 'scenario:load'"], out=out) == 0
     recorded = {r["metric_type"]: r["value"] for r in json.loads(out.getvalue())}
-    assert recorded["searches"] == 30
+    assert recorded["searches"] >= 30

@@ -12,11 +12,11 @@ during the load window.
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from analyzers.code_search import search
@@ -126,6 +126,62 @@ class _Searcher:
             store.close()
 
 
+def _search_all(searcher: _Searcher, names: Sequence[str], workers: int,
+                busy: Callable[[], bool]) -> list[tuple[float, float, int]]:
+    """``workers`` threads search ``names`` (each at least once, round and round while
+    ``busy()`` says the daemon still analyzes the edits). They start together at a
+    barrier, so the load is concurrent from its first search."""
+    results: list[tuple[float, float, int]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(workers)
+    taken = itertools.count()
+
+    def worker() -> None:
+        barrier.wait()
+        while True:
+            with lock:
+                number = next(taken)
+            if not names or (number >= len(names) and not busy()):
+                return
+            try:
+                timed = searcher(names[number % len(names)])
+            except Exception as exc:  # reported after the join, not lost in a thread
+                with lock:
+                    errors.append(exc)
+                return
+            with lock:
+                results.append(timed)
+
+    threads = [threading.Thread(target=worker, name=f"realworld-load-{n}", daemon=True)
+               for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+class _Latch:
+    """``busy()`` from many threads, asking the log at most every 0.2 s; once not busy,
+    never busy again."""
+
+    def __init__(self, check: Callable[[], bool]) -> None:
+        self._check = check
+        self._lock = threading.Lock()
+        self._asked = 0.0
+        self._busy = True
+
+    def __call__(self) -> bool:
+        with self._lock:
+            if self._busy and time.monotonic() - self._asked >= 0.2:
+                self._asked = time.monotonic()
+                self._busy = self._check()
+            return self._busy
+
+
 def run(settings: Settings) -> Outcome:
     workspace = scratch_copy(settings.project, settings.workdir / "load")
     files, copies = replicate(workspace, settings.files)
@@ -151,29 +207,27 @@ def run(settings: Settings) -> Outcome:
                 names = sample_symbols(store, workspace, settings.searches, settings.seed)
             if not names:
                 notes.append("the index holds no symbols to search for")
+            modules = parsable_modules(workspace)
             edits = [Edit(n, path, f"realworld_load_{n:04d}", False, n % 3 == 2)
                      for n, path in enumerate(random.Random(settings.seed).sample(
-                         parsable_modules(workspace),
-                         min(settings.concurrency, len(parsable_modules(workspace)))))]
+                         modules, min(settings.concurrency, len(modules))))]
             searcher = _Searcher(index, workspace)
             load_start = time.time()
+            for edit in edits:
+                apply(workspace, edit)
+            deadline = time.monotonic() + SETTLE_GRACE_S
+            # The load is the searches *and* the daemon analyzing the edits: searching
+            # goes on until every analyzer has recorded its call on them (or time is up).
+            busy = _Latch(lambda: time.monotonic() < deadline and _analyzers_since(
+                tester, settings.db_path, session_id, load_start) < CAPABILITIES)
             try:
-                with ThreadPoolExecutor(settings.concurrency,
-                                        thread_name_prefix="realworld-load") as pool:
-                    futures = [pool.submit(searcher, name) for name in names]
-                    for edit in edits:
-                        apply(workspace, edit)
-                    timed = [f.result() for f in futures]
+                timed = _search_all(searcher, names, settings.concurrency, busy)
             finally:
                 searcher.close()
             search_end = time.time()
+            harness.wait_until(lambda: not busy(), SETTLE_GRACE_S, 0.2)
             harness.wait_until(lambda: all(harness.defined_in_index(
                 index, workspace, e.symbol, e.path) for e in edits), SETTLE_GRACE_S)
-            # The scanners may finish after the indexer: the edits' batch is done once
-            # every analyzer has recorded a call that ended after the load began.
-            harness.wait_until(lambda: _analyzers_since(tester, settings.db_path, session_id,
-                                                        load_start) >= CAPABILITIES,
-                               SETTLE_GRACE_S, 0.2)
             load_end = time.time()
             activities = harness.rows(settings.db_path,
                                       "SELECT * FROM activities WHERE session_id = ?",
