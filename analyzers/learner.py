@@ -135,6 +135,19 @@ class MistakeLearner:
             self._files.popitem(last=False)
         return tuple(self._remember(learned))
 
+    def profile(self, path: str) -> Profile | None:
+        """What is remembered of ``path`` (for the result cache to keep across restarts)."""
+        memory = self._files.get(path)
+        return None if memory is None else memory.profile
+
+    def restore(self, path: str, digest: str, profile: Profile) -> None:
+        """Take back what an earlier process remembered of ``path``, so an unchanged file
+        is not read again and its next change still has a "before" to learn from."""
+        self._files[path] = _Memory(digest, profile)
+        self._files.move_to_end(path)
+        while len(self._files) > self._max_files:
+            self._files.popitem(last=False)
+
     def forget(self, path: str) -> None:
         """The file is gone: a file created later at the same path starts afresh."""
         self._files.pop(path, None)

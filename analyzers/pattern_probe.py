@@ -21,22 +21,51 @@ one too deep for ``ast`` or radon (``RecursionError``) loses its complexity only
 With ``budget_s`` set, files not started within it are left for the next call
 (``deferred``), so a first pass over a huge workspace never outlives the runner's
 deadline.
+
+Restarts resume: what makes the probe incremental (per file: the digest, the
+complexity numbers and findings, the learner's profile, what was reported) goes to
+the result cache (:mod:`analyzers.result_cache`) as each file is done, so a new
+process does not measure unchanged files again and resolves what went away while
+it was down. Learned patterns are not kept there: they are events already
+(:mod:`daemon.learned` seeds them back).
+
+A file that fails (a bug of ours on odd input) or was busy or written to while read
+is named in the result's ``failures`` for the runner; quarantined paths
+(:meth:`PatternProbe.exclude`) are never opened.
 """
 
 from __future__ import annotations
 
 import ast
+import os
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from analyzers.base import AnalysisResult, Finding, LearnedPattern, is_full_pass
+from analyzers.base import (
+    AnalysisResult,
+    FileFailure,
+    Finding,
+    LearnedPattern,
+    is_full_pass,
+    is_transient,
+)
 from analyzers.complexity import ComplexityReport, ComplexityThresholds, measure_complexity
 from analyzers.learner import DEFAULT_MAX_FILES, MistakeLearner
-from analyzers.mistakes import Detection, detect, detect_text, warnings
+from analyzers.mistakes import Detection, Profile, detect, detect_text, warnings
+from analyzers.profile_data import profile_from_data, profile_to_data
+from analyzers.result_cache import (
+    COMMIT_EVERY_ROWS,
+    COMMIT_EVERY_SECONDS,
+    Entry,
+    ResultCache,
+    finding_to_data,
+    findings_from_data,
+    strings_from_data,
+)
 from analyzers.sourcefile import Skip, decode_text, read_source
 from analyzers.walk import IgnoreRule, default_ignore, list_workspace
 
@@ -81,6 +110,7 @@ class _Call:
     max_complexity: int = 0
     min_maintainability: float | None = None
     deferred: int = 0
+    failures: list[FileFailure] = field(default_factory=list)
 
 
 class PatternProbe:
@@ -93,7 +123,12 @@ class PatternProbe:
                  budget_s: float | None = DEFAULT_BUDGET_S,
                  max_files: int = DEFAULT_MAX_FILES,
                  learner: MistakeLearner | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 log_path: str | os.PathLike[str] | None = None,
+                 cache_path: str | os.PathLike[str] | None = None,
+                 env: Mapping[str, str] | None = None,
+                 commit_every: int = COMMIT_EVERY_ROWS,
+                 commit_seconds: float = COMMIT_EVERY_SECONDS) -> None:
         self._thresholds = thresholds if thresholds is not None else ComplexityThresholds()
         self._ignore = ignore
         self._max_file_bytes = max_file_bytes
@@ -105,6 +140,12 @@ class PatternProbe:
         self._measured: OrderedDict[str, _Measured] = OrderedDict()
         self._reported: dict[str, frozenset[str]] = {}  # path -> fingerprints last reported
         self._backlog: dict[str, None] = {}  # paths a budget left for later, in order
+        self._excluded: frozenset[str] = frozenset()
+        self._root: str | None = None
+        self._cache: ResultCache | None = None
+        self._cache_options: dict[str, Any] = {
+            "explicit": cache_path, "log_path": log_path, "env": env,
+            "commit_every": commit_every, "commit_seconds": commit_seconds}
 
     def applies_to(self, path: str) -> bool:
         return path.endswith(PYTHON_SUFFIXES) and not self._ignore(path, False)
@@ -114,8 +155,18 @@ class PatternProbe:
         projection, read by the session at start); how many were new to it."""
         return self.learner.seed(patterns)
 
+    def exclude(self, paths: frozenset[str]) -> None:
+        """Quarantined paths (the whole set): never opened until the runner releases them."""
+        self._excluded = frozenset(paths)
+
+    def close(self) -> None:
+        """Write what the cache holds in its buffer (the session is ending)."""
+        if self._cache is not None:
+            self._cache.close()
+
     def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult:
         started = self._clock()
+        cache = self._resume(root)
         call = _Call(full=is_full_pass(paths))
         if call.full:
             listing = list_workspace(root, self._ignore)
@@ -134,15 +185,75 @@ class PatternProbe:
                 self._backlog = dict.fromkeys(queue[index:])
                 call.deferred = len(self._backlog)
                 break
+            if path in self._excluded:
+                call.skipped["quarantined"] += 1
+                continue
             try:
                 self._one_file(root, path, call)
             except Exception as exc:  # a bug meeting odd input costs this file, not the batch
                 call.skipped["failed"] += 1
                 _note_problem(call, path, f"failed: {type(exc).__name__}")
+                # The type only: a message could quote the file's code.
+                call.failures.append(FileFailure(
+                    path, "transient" if is_transient(exc) else "crash", type(exc).__name__))
         for path in call.gone:
             self.learner.forget(path)
             self._measured.pop(path, None)
-        return self._result(call)
+        result = self._result(call)
+        cache.commit()
+        return result
+
+    # --- the result cache -------------------------------------------------------------
+
+    def _resume(self, root: Path) -> ResultCache:
+        """The cache of ``root``; the first time, what it holds becomes the probe's memory."""
+        real = os.path.realpath(os.fspath(root))
+        if self._cache is not None and self._root == real:
+            return self._cache
+        if self._cache is not None:  # another workspace: nothing of the last one applies
+            self._cache.close()
+            for path in self.learner.paths():
+                self.learner.forget(path)
+            self._measured.clear()
+            self._reported.clear()
+            self._backlog.clear()
+        self._root = real
+        # The thresholds decide which functions are findings: other thresholds, other rows.
+        self._cache = ResultCache.for_workspace(real, self.name, repr(self._thresholds),
+                                                **self._cache_options)
+        for path, entry in self._cache.load().items():
+            restored = _restore(entry)
+            if restored is None:
+                continue  # a row this version cannot read: the file is measured again
+            measured, profile, reported = restored
+            if measured is not None and path not in self._measured:
+                self._measured[path] = measured
+                if profile is not None and path not in self.learner:
+                    self.learner.restore(path, entry.digest, profile)
+            if reported and path not in self._reported:
+                self._reported[path] = reported
+        return self._cache
+
+    def _save(self, path: str) -> None:
+        """Write ``path``'s state through to the cache (at the next checkpoint)."""
+        assert self._cache is not None
+        measured = self._measured.get(path)
+        reported = self._reported.get(path)
+        if measured is None and not reported:
+            self._cache.delete(path)
+            return
+        payload: dict[str, Any] = {}
+        if measured is not None:
+            payload["measured"] = {
+                "findings": [finding_to_data(f) for f in measured.findings],
+                "functions": measured.functions, "max_complexity": measured.max_complexity,
+                "maintainability": measured.maintainability, "note": measured.note}
+            profile = self.learner.profile(path)
+            if profile is not None and self.learner.digest(path) == measured.digest:
+                payload["profile"] = profile_to_data(profile)
+        if reported:
+            payload["reported"] = sorted(reported)
+        self._cache.put(path, measured.digest if measured is not None else "", payload)
 
     # --- one file -----------------------------------------------------------------
 
@@ -154,6 +265,8 @@ class PatternProbe:
         source = read_source(root / path, self._max_file_bytes)
         if isinstance(source, Skip):
             call.skipped[source.reason] += 1
+            if source.transient:
+                call.failures.append(FileFailure(path, "transient", source.detail))
             if source.reason in _GONE:
                 call.gone.append(path)
             if source.reason != "missing":
@@ -181,8 +294,10 @@ class PatternProbe:
         call.learned += learned
         self._measured[path] = measured
         self._measured.move_to_end(path)
+        self._save(path)  # the checkpoint: a restart need not measure it again
         while len(self._measured) > self._max_files:
-            self._measured.popitem(last=False)
+            forgotten, _ = self._measured.popitem(last=False)
+            self._save(forgotten)
         self._tally(call, path, measured)
 
     def _measure(self, text: str, path: str, digest: str, tree: ast.Module | None,
@@ -243,12 +358,15 @@ class PatternProbe:
                 self._reported[path] = shown
             else:
                 self._reported.pop(path, None)
+            if shown != before:
+                self._save(path)
         for path in dict.fromkeys(call.gone):
             resolved += sorted(self._reported.pop(path, frozenset()))
+            self._save(path)
         return AnalysisResult(summary=_summary(call, warned), data=_data(call, warned,
                               len(findings), len(resolved), self.learner.learned_count),
                               findings=tuple(findings), resolved=tuple(resolved),
-                              learned=tuple(call.learned))
+                              learned=tuple(call.learned), failures=tuple(call.failures))
 
 
 def _parse(text: str) -> tuple[ast.Module | None, str]:
@@ -269,6 +387,34 @@ def _detect(tree: ast.Module | None, text: str, path: str) -> Detection:
         except (RecursionError, MemoryError):
             pass  # the text fallback below still finds shapes, line by line
     return detect_text(text)
+
+
+def _restore(entry: Entry) -> tuple[_Measured | None, Profile | None, frozenset[str]] | None:
+    """A cached row back as (the measurements, the learner's profile, what was reported)."""
+    payload = entry.payload
+    measured: _Measured | None = None
+    profile: Profile | None = None
+    raw = payload.get("measured")
+    if raw is not None:
+        if not isinstance(raw, dict):
+            return None
+        findings = findings_from_data(raw.get("findings"))
+        functions, worst = raw.get("functions"), raw.get("max_complexity")
+        maintainability, note = raw.get("maintainability"), raw.get("note")
+        if findings is None or not isinstance(functions, int) or not isinstance(worst, int) \
+                or not isinstance(note, str) or not (
+                    maintainability is None or isinstance(maintainability, (int, float))):
+            return None
+        measured = _Measured(entry.digest, findings, functions, worst,
+                             None if maintainability is None else float(maintainability), note)
+        if "profile" in payload:
+            profile = profile_from_data(payload["profile"])
+            if profile is None:
+                return None
+    reported = strings_from_data(payload.get("reported", []))
+    if reported is None:
+        return None
+    return measured, profile, reported
 
 
 def _from_report(digest: str, report: ComplexityReport) -> _Measured:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzers.base import FULL_PASS, AnalysisResult, LearnedPattern
+from analyzers.base import FULL_PASS, AnalysisResult, FileFailure, LearnedPattern
 from analyzers.pattern_probe import PatternProbe
 from daemon.database import Database
 from daemon.events import Envelope, PatternLearned, SessionStarted
@@ -49,6 +49,13 @@ def write(root: Path, relative: str, content: str | bytes) -> None:
 
 def warned(result: AnalysisResult) -> set[tuple[str, int, str]]:
     return {(f.path, f.line, f.rule) for f in result.findings if f.rule.startswith("learned:")}
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Result caches in the test's own directory (probes of one test share it)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.delenv("REALWORLD_INDEX_DB", raising=False)
 
 
 @pytest.fixture
@@ -217,6 +224,7 @@ def test_a_crash_on_one_file_costs_only_that_file(workspace: Path,
     assert result.data["skipped"] == {"failed": 1}
     assert result.data["problems"] == [{"path": "lib/reader.py", "reason": "failed: KeyError"}]
     assert result.data["analyzed"] == 2 and [f.path for f in result.findings] == ["lib/busy.py"]
+    assert result.failures == (FileFailure("lib/reader.py", "crash", "KeyError"),)
 
 
 def _analyzed(result: AnalysisResult, root: Path) -> set[str]:
@@ -473,3 +481,58 @@ def test_a_socket_in_the_workspace_is_skipped(tmp_path: Path,
     finally:
         server.close()
     assert result.data["skipped"] == {"special": 1}
+
+
+# --- restarts: the result cache ---------------------------------------------------------
+
+
+def test_a_restarted_probe_measures_only_what_changed_and_resolves_what_went_away(
+        workspace: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "state" / "log.results.db"
+    first_probe = PatternProbe(cache_path=cache)
+    initial = first_probe.analyze(workspace, FULL_PASS)
+    busy_finding = next(f.fingerprint for f in initial.findings if f.rule == "complexity")
+    write(workspace, "app/config.py", YAML_AFTER)  # learned: reader.py is warned about
+    first = first_probe.analyze(workspace, ["app/config.py"])
+    assert first.learned and warned(first) == {("lib/reader.py", 5, "learned:yaml_load")}
+    first_probe.close()  # the daemon stops
+    write(workspace, "lib/busy.py", "def calm(x):\n    return x\n")  # fixed while down
+    (workspace / "lib" / "reader.py").unlink()  # and deleted while down
+    warning = next(f.fingerprint for f in first.findings if f.path == "lib/reader.py")
+
+    probe = PatternProbe(cache_path=cache)
+    probe.seed(first.learned)  # what the session reads back from the log
+    second = probe.analyze(workspace, FULL_PASS)
+    assert second.data["analyzed"] == 1 and second.data["unchanged"] == 1
+    assert set(second.resolved) == {busy_finding, warning}
+    assert second.findings == () and second.learned == ()
+    third = PatternProbe(cache_path=cache).analyze(workspace, FULL_PASS)
+    assert third.data["analyzed"] == 0 and third.resolved == ()
+
+
+def test_a_fix_made_while_down_is_still_learned(workspace: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "state" / "log.results.db"
+    first = PatternProbe(cache_path=cache)
+    first.analyze(workspace, FULL_PASS)
+    first.close()
+    write(workspace, "app/config.py", YAML_AFTER)
+    # The "before" of config.py came back from the cache, so the fix still teaches.
+    result = PatternProbe(cache_path=cache).analyze(workspace, FULL_PASS)
+    assert [(p.shape, p.path) for p in result.learned] == [("yaml_load", "app/config.py")]
+    assert result.data["analyzed"] == 1 and result.data["unchanged"] == 2
+
+
+def test_excluded_paths_are_never_opened(workspace: Path) -> None:
+    reader, busy = workspace / "lib" / "reader.py", workspace / "lib" / "busy.py"
+    for path in (reader, busy):
+        os.utime(path, (1, path.stat().st_mtime))  # an old atime: any read moves it
+    probe = PatternProbe()
+    probe.exclude(frozenset({"lib/reader.py"}))
+    full = probe.analyze(workspace, FULL_PASS)
+    batch = probe.analyze(workspace, ["lib/reader.py"])
+    assert full.data["skipped"] == {"quarantined": 1} and full.data["files"] == 2
+    assert batch.data["skipped"] == {"quarantined": 1} and batch.data["files"] == 0
+    assert full.resolved == batch.resolved == ()
+    if busy.stat().st_atime == 1:
+        pytest.skip("this file system does not record reads (noatime)")
+    assert reader.stat().st_atime == 1
