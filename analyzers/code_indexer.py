@@ -15,6 +15,11 @@ the busy timeout) raises, and the runner records that as an error activity.
 Long passes commit every few hundred files, so a call abandoned by the runner's
 deadline (or a killed daemon) keeps what it did; a pass that runs past its own
 time budget stops early and leaves the rest for the next call.
+
+A file that failed (a bug of ours on odd input) or was busy or written to while
+read is named in the result's ``failures`` for the runner to retry or quarantine;
+quarantined paths (:meth:`CodeIndexer.exclude`) are never opened, and what the
+index holds of them stays as it was.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from analyzers.base import AnalysisResult, is_full_pass
+from analyzers.base import AnalysisResult, FileFailure, is_full_pass, is_transient
 from analyzers.index_location import choose_index_path
 from analyzers.index_store import FileRecord, IndexStore, KnownFile, SymbolRecord
 from analyzers.printable import printable as _printable
@@ -59,17 +64,25 @@ class _Tally:
     skipped_binary: int = 0
     skipped_too_large: int = 0
     skipped_not_regular: int = 0
+    skipped_quarantined: int = 0
     syntax_errors: int = 0
     non_utf8: int = 0
     errors: int = 0
     error_samples: list[dict[str, str]] = field(default_factory=list)
     parse_error_samples: list[dict[str, str]] = field(default_factory=list)
     pending: int = 0
+    failures: list[FileFailure] = field(default_factory=list)  # for the runner, not the data
 
     def error(self, path: str, message: str) -> None:
         self.errors += 1
         if len(self.error_samples) < ERROR_SAMPLES:
             self.error_samples.append({"path": _printable(path), "error": message})
+
+    def failed(self, path: str, exc: BaseException) -> None:
+        message = f"{type(exc).__name__}: {exc}"
+        self.error(path, message)
+        self.failures.append(FileFailure(path, "transient" if is_transient(exc) else "crash",
+                                         message))
 
 
 class CodeIndexer:
@@ -100,11 +113,16 @@ class CodeIndexer:
         # Paths a call had no time for, oldest first; True when they came from a full pass
         # (so an unchanged size and mtime may be trusted).
         self._pending: dict[str, bool] = {}
+        self._excluded: frozenset[str] = frozenset()
 
     # --- the protocol -------------------------------------------------------------
 
     def applies_to(self, path: str) -> bool:
         return not self._ignore(path, False)
+
+    def exclude(self, paths: frozenset[str]) -> None:
+        """Quarantined paths (the whole set): never opened until the runner releases them."""
+        self._excluded = frozenset(paths)
 
     def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult:
         store = self._open(root)
@@ -125,13 +143,14 @@ class CodeIndexer:
         self._index(store, self._root, work, known, tally, deadline)
         files, symbols = store.counts(self._workspace_id)
         data: dict[str, Any] = {
-            **vars(tally),
+            **{k: v for k, v in vars(tally).items() if k != "failures"},
             "max_file_bytes": self._max_file_bytes,
             "index_path": os.fspath(store.path),
             "index_files": files,
             "index_symbols": symbols,
         }
-        return AnalysisResult(summary=_summary(tally), data=data)
+        return AnalysisResult(summary=_summary(tally), data=data,
+                              failures=tuple(tally.failures))
 
     def close(self) -> None:
         if self._store is not None:
@@ -181,6 +200,9 @@ class CodeIndexer:
             started = time.monotonic()
             with store.transaction():
                 for path, trust_stat in queue:
+                    if path in self._excluded:
+                        tally.skipped_quarantined += 1
+                        continue
                     previous = (known.get(path) if known is not None
                                 else store.known_file(self._workspace_id, path))
                     self._one(store, root, path, previous, trust_stat, tally, now)
@@ -209,7 +231,7 @@ class CodeIndexer:
         try:
             planned = self._plan(root, path, previous, trust_stat)
         except Exception as exc:  # a bug of ours on odd input must cost one file only
-            tally.error(path, f"{type(exc).__name__}: {exc}")
+            tally.failed(path, exc)
             return
         if planned is None:
             tally.files_skipped_unchanged += 1
@@ -247,7 +269,7 @@ class CodeIndexer:
         except sqlite3.Error:
             raise
         except Exception as exc:  # text SQLite refuses: drop whatever part got written
-            tally.error(record.path, f"{type(exc).__name__}: {exc}")
+            tally.failed(record.path, exc)
             written = store.known_file(self._workspace_id, record.path)
             if written is not None:
                 store.remove_file(written.id)
@@ -269,6 +291,8 @@ class CodeIndexer:
         if skip.reason == "error":
             # Unreadable now (permissions, IO): the last indexed content stays searchable.
             tally.error(path, skip.detail)
+            if skip.transient:
+                tally.failures.append(FileFailure(path, "transient", skip.detail))
             return
         if skip.reason == "missing":
             tally.missing += 1

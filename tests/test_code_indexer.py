@@ -403,3 +403,27 @@ def test_a_module_with_a_100k_element_literal_is_indexed_in_bounded_time(
     assert time.perf_counter() - started < 15.0  # about 1 s on a laptop
     assert result.data["files_indexed"] == 2 and result.data["symbols"] == 2
     assert result.data["lines"] == 1 + 100_002
+
+
+def test_excluded_paths_are_never_opened_and_keep_their_entries(
+        tree: Path, indexer: CodeIndexer, index_path: Path) -> None:
+    indexer.analyze(tree, FULL_PASS)
+    shapes, util = tree / "pkg" / "shapes.py", tree / "pkg" / "util.py"
+    write(tree, "pkg/shapes.py", b"class Square:\n    pass\n")
+    write(tree, "pkg/util.py", b"def other():\n    pass\n")
+    write(tree, "pkg/new.py", b"def fresh():\n    pass\n")
+    for path in (shapes, util, tree / "pkg" / "new.py"):
+        os.utime(path, (1, time.time() + 5))  # an old atime (any read moves it), a new mtime
+    indexer.exclude(frozenset({"pkg/shapes.py", "pkg/new.py"}))
+    full = indexer.analyze(tree, FULL_PASS)
+    batch = indexer.analyze(tree, ["pkg/shapes.py", "pkg/new.py"])
+    assert full.data["skipped_quarantined"] == 2 and full.failures == ()
+    assert batch.data["skipped_quarantined"] == 2 and batch.data["files_indexed"] == 0
+    held = contents(index_path)
+    assert "pkg/new.py" not in held
+    assert (1, "class Circle:") in held["pkg/shapes.py"]  # what it was: still searchable
+    if util.stat().st_atime == 1:
+        pytest.skip("this file system does not record reads (noatime)")
+    assert shapes.stat().st_atime == 1 and (tree / "pkg" / "new.py").stat().st_atime == 1
+    indexer.exclude(frozenset())  # released
+    assert indexer.analyze(tree, ["pkg/shapes.py"]).data["files_indexed"] == 1
