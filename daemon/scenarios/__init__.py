@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from daemon.scenarios import continuous, load
+from daemon.scenarios import continuous, learning, load
 from daemon.scenarios.settings import Settings
 from daemon.scenarios.verdict import Bar, Outcome
 
@@ -31,5 +31,7 @@ SCENARIOS: dict[str, Scenario] = {
                  continuous.BARS, continuous.run),
         Scenario(load.NAME, "index 1,000+ files, then 100+ searches beside edits, 5+ at once",
                  load.BARS, load.run, load.bars_for),
+        Scenario(learning.NAME, "labelled mistakes fixed as edits, then similar code: "
+                 "the learner's precision and recall", learning.BARS, learning.run),
     )
 }

@@ -7,6 +7,7 @@ import math
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from analyzers.code_search import search
 from analyzers.index_location import index_path_for_log
 from analyzers.index_store import IndexError_, IndexStore
 from daemon.database import Database
-from daemon.events import Envelope, MetricSampled, new_id
+from daemon.events import Envelope, MetricSampled, format_ts, new_id
 from daemon.eventstore import EventStore
 from daemon.scenarios.settings import Settings
 from daemon.scenarios.verdict import Metric
@@ -100,3 +101,27 @@ def record_metrics(db_path: Path, session_id: str, scenario: str,
               for m in metrics if math.isfinite(m.value)]
     with EventStore(Database.open(db_path)) as store:
         store.append(events)
+
+
+def analyzed_since(tester: RealWorldTester, session_id: str, paths: Sequence[str],
+                   capability: str, since_ts: str) -> bool:
+    """Whether every path has a ``file_changed`` event since ``since_ts`` and
+    ``capability`` has recorded a call that ended after the last of them."""
+    tester.catch_up()
+    db_path = Path(tester.db_path)
+    changed = rows(db_path, "SELECT json_extract(payload, '$.path') AS path, ts FROM events "
+                            "WHERE session_id = ? AND type = 'file_changed' AND ts >= ?",
+                   (session_id, since_ts))
+    latest: dict[str, str] = {}
+    for row in changed:
+        latest[str(row["path"])] = max(latest.get(str(row["path"]), ""), str(row["ts"]))
+    if not set(paths) <= set(latest):
+        return False
+    last = max(latest[p] for p in paths)
+    return scalar(db_path, "SELECT COUNT(*) FROM activities WHERE session_id = ? AND "
+                           "capability = ? AND timestamp > ?", (session_id, capability, last)) > 0
+
+
+def now_ts() -> str:
+    """The log's timestamp format, to compare with ``ts`` and ``timestamp`` columns."""
+    return format_ts(datetime.now(timezone.utc))
