@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from daemon.scenarios import continuous, learning, load
+from daemon.scenarios import continuous, integration, learning, load
 from daemon.scenarios.settings import Settings
 from daemon.scenarios.verdict import Bar, Outcome
 
@@ -33,5 +33,7 @@ SCENARIOS: dict[str, Scenario] = {
                  load.BARS, load.run, load.bars_for),
         Scenario(learning.NAME, "labelled mistakes fixed as edits, then similar code: "
                  "the learner's precision and recall", learning.BARS, learning.run),
+        Scenario(integration.NAME, "index, scan and search the same edits from two writers "
+                 "on one log; counts agree; verify passes", integration.BARS, integration.run),
     )
 }

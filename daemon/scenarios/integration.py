@@ -1,0 +1,146 @@
+"""``integration``: index, scan and search the same changes, from two writers on one log.
+
+Two testers (two writers, as two processes on one database would be) each run a session
+on its own copy of the project while a driver edits both. Then the parts must agree:
+
+* every file with a finding is in the code index, and every planted ``shell=True`` call
+  is both reported by the scanner and found by searching its function's name;
+* the projections agree with the log they come from (findings vs distinct fingerprints
+  of ``finding_detected``, activities vs ``activity_recorded`` events and vs
+  ``test_sessions.total_activities``);
+* the log's hash chain holds and every projection equals a fresh replay
+  (:func:`daemon.verify.verify`, what ``realworld verify`` runs): interleaved writers
+  left no gap, fork or lost update.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from daemon.database import Database
+from daemon.scenarios import harness
+from daemon.scenarios.continuous import RISKY_RULE, Edit, apply, default_edits, plan_edits
+from daemon.scenarios.continuous import parsable_modules as modules_of
+from daemon.scenarios.scratch import scratch_copy
+from daemon.scenarios.settings import Settings
+from daemon.scenarios.verdict import Bar, Outcome, metrics_of
+from daemon.verify import verify
+
+NAME = "integration"
+WRITERS = 2
+FIRST_SCAN_TIMEOUT_S = 900.0
+ANALYZED_TIMEOUT_S = 30.0
+CAPABILITIES = ("code_indexer", "security_scanner", "pattern_probe")
+
+BARS = (
+    Bar("findings_searchable", "min", 1.0, "every file with a finding is in the code index"),
+    Bar("planted_found_and_searchable", "min", 1.0,
+        "each planted call is reported by the scanner and found by search"),
+    Bar("count_mismatches", "max", 0.0, "projections agree with the events they come from"),
+    Bar("verify_failures", "max", 0.0, "hash chain intact, projections equal a replay"),
+    Bar("error_rate", "max", 0.05, "the spec's 'good' success rate is 95 % or better"),
+)
+
+
+def run(settings: Settings) -> Outcome:
+    copies = [scratch_copy(settings.project, settings.workdir / f"integration_{n}")
+              for n in range(1, WRITERS + 1)]
+    count = settings.edits if settings.edits is not None else default_edits(settings.duration_s)
+    plans = [plan_edits(modules_of(copy), count, settings.seed + n)
+             for n, copy in enumerate(copies)]
+    testers = [harness.open_tester(settings, monitor_interval=5.0) for _ in copies]
+    sessions: list[str] = []
+    try:
+        for tester, copy in zip(testers, copies, strict=True):
+            sessions.append(tester.start_test_session(copy, 0, mode="continuous"))
+        for tester, session_id in zip(testers, sessions, strict=True):
+            session = tester.session(session_id)
+            assert session is not None
+            session.first_scan.wait(FIRST_SCAN_TIMEOUT_S)
+        since = harness.now_ts()
+        gap = settings.duration_s / (count + 1)
+        for number in range(count):
+            time.sleep(gap)
+            for copy, plan in zip(copies, plans, strict=True):
+                apply(copy, plan[number])
+        for tester, session_id, plan in zip(testers, sessions, plans, strict=True):
+            paths = sorted({e.path for e in plan})
+            harness.wait_until(lambda: all(
+                harness.analyzed_since(tester, session_id, paths, c, since)  # noqa: B023
+                for c in CAPABILITIES), ANALYZED_TIMEOUT_S, 0.2)
+        for tester, session_id in zip(testers, sessions, strict=True):
+            tester.stop_session(session_id)
+    finally:
+        for tester in testers:
+            tester.close()
+    return _outcome(settings, copies, plans, sessions)
+
+
+def _agreeing(settings: Settings, copy: Path, plan: list[Edit], session_id: str
+              ) -> tuple[int, int, int, int]:
+    """(finding paths, of them indexed, planted calls, of them found and searchable)."""
+    index = harness.index_path(settings)
+    indexed = harness.indexed_paths(index, copy)
+    finding_paths = {str(r["path"]) for r in harness.rows(
+        settings.db_path, "SELECT DISTINCT path FROM findings WHERE session_id = ?",
+        (session_id,))}
+    reported = {str(r["path"]) for r in harness.rows(
+        settings.db_path, "SELECT DISTINCT path FROM findings WHERE session_id = ? AND rule = ?",
+        (session_id, RISKY_RULE))}
+    risky = [e for e in plan if e.risky]
+    agreed = sum(1 for e in risky if e.path in reported
+                 and harness.defined_in_index(index, copy, e.symbol, e.path))
+    return len(finding_paths), len(finding_paths & indexed), len(risky), agreed
+
+
+def _count_mismatches(db_path: Path, sessions: list[str]) -> int:
+    mismatches = 0
+    fingerprints = harness.scalar(db_path, "SELECT COUNT(DISTINCT json_extract(payload, "
+                                           "'$.fingerprint')) FROM events "
+                                           "WHERE type = 'finding_detected'")
+    findings = harness.scalar(db_path, "SELECT COUNT(*) FROM findings")
+    mismatches += int(fingerprints != findings)
+    for session_id in sessions:
+        events = harness.scalar(db_path, "SELECT COUNT(*) FROM events WHERE session_id = ? "
+                                         "AND type = 'activity_recorded'", (session_id,))
+        rows = harness.scalar(db_path, "SELECT COUNT(*) FROM activities WHERE session_id = ?",
+                              (session_id,))
+        total = harness.scalar(db_path, "SELECT total_activities FROM test_sessions "
+                                        "WHERE session_id = ?", (session_id,))
+        mismatches += int(events != rows) + int(rows != total)
+    return mismatches
+
+
+def _outcome(settings: Settings, copies: list[Path], plans: list[list[Edit]],
+             sessions: list[str]) -> Outcome:
+    db_path = settings.db_path
+    with_findings = indexed = planted = agreed = 0
+    for copy, plan, session_id in zip(copies, plans, sessions, strict=True):
+        a, b, c, d = _agreeing(settings, copy, plan, session_id)
+        with_findings, indexed, planted, agreed = (with_findings + a, indexed + b,
+                                                   planted + c, agreed + d)
+    report = verify(Database.open(db_path))
+    marks = ", ".join("?" for _ in sessions)
+    activities = harness.rows(db_path, "SELECT capability, success FROM activities "
+                                       f"WHERE session_id IN ({marks})", sessions)
+    worked = [a for a in activities if a["capability"] != "error_recovery"]
+    failed = sum(1 for a in worked if not a["success"])
+    metrics = metrics_of({
+        "writers": (len(sessions), ""),
+        "edits": (sum(len(p) for p in plans), ""),
+        "files_with_findings": (with_findings, ""),
+        "findings_searchable": (indexed / with_findings if with_findings else 1.0, "ratio"),
+        "planted_found_and_searchable": (agreed / planted if planted else 1.0, "ratio"),
+        "count_mismatches": (_count_mismatches(db_path, sessions), ""),
+        "events_verified": (report.events, ""),
+        "verify_failures": (0 if report.ok else 1 + len(report.mismatches), ""),
+        "error_rate": (failed / len(worked) if worked else 0.0, "ratio"),
+    })
+    notes = [f"{len(sessions)} testers on one log, each on its own copy of {settings.project}"]
+    if report.chain_break is not None:
+        notes.append(f"chain broken at seq {report.chain_break.seq}: {report.chain_break.reason}")
+    notes += [f"{m.table} differs from a replay: {m.first_difference}"[:200]
+              for m in report.mismatches]
+    return Outcome(metrics, tuple(notes), tuple(sessions))
+
