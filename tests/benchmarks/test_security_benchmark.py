@@ -212,7 +212,9 @@ def cpu_seconds() -> float:
 
 
 def scan_ours(root: Path) -> tuple[float, list[Finding], SecurityScanner]:
-    scanner = SecurityScanner(ignore=ignore_nothing, budget_s=None, salt=SALT)
+    # A result cache of its own per run: a cold scan must not resume an earlier run's.
+    cache = root.parent / f"results-{time.monotonic_ns()}.db"
+    scanner = SecurityScanner(ignore=ignore_nothing, budget_s=None, salt=SALT, cache_path=cache)
     started = time.perf_counter()
     result = scanner.analyze(root, FULL_PASS)
     elapsed = time.perf_counter() - started
