@@ -52,8 +52,11 @@ def test_a_bar_whose_metric_was_not_measured_fails() -> None:
     assert "not measured" in render_text(verdict)
 
 
-def test_nan_never_passes_a_bar() -> None:
-    assert judge("x", outcome(math.nan, 0.9), BARS).failed_metrics == ("p95_ms",)
+def test_nan_never_passes_a_bar_and_still_renders() -> None:
+    verdict = judge("x", outcome(math.nan, 0.9), BARS)
+    assert verdict.failed_metrics == ("p95_ms",)
+    assert "nan" in render_text(verdict)
+    assert to_json(verdict)["metrics"][0]["value"] == "nan"
 
 
 def test_overrides_change_the_limit_not_the_direction() -> None:

@@ -119,6 +119,8 @@ def judge(scenario: str, outcome: Outcome, bars: Sequence[Bar]) -> Verdict:
 
 
 def _number(value: float) -> str:
+    if math.isnan(value):
+        return "nan"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
     if value == int(value) and abs(value) < 1e15:
@@ -152,7 +154,7 @@ def render_text(verdict: Verdict) -> str:
 
 def to_json(verdict: Verdict) -> dict[str, Any]:
     def finite(value: float | None) -> float | str | None:
-        # JSON has no infinity; a bar of inf is written as the string.
+        # JSON has no infinity or NaN: such a value is written as the string.
         return value if value is None or math.isfinite(value) else _number(value)
 
     return {
