@@ -6,7 +6,10 @@ this directory on ``sys.path`` before collecting them.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -25,6 +28,55 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BASE_TIME = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 
 Snapshot = dict[str, list[tuple[object, ...]]]
+
+# --- a private home for the whole run ---------------------------------------------------
+#
+# The code keeps per-user files in the XDG dirs: the fingerprint salt and the daemon's log
+# under $XDG_STATE_HOME, code indexes under $XDG_CACHE_HOME, the config file under
+# $XDG_CONFIG_HOME. A test that forgets to redirect them would write into the real ones
+# (or read the developer's config), so every test, and every subprocess a test starts
+# (they inherit os.environ), gets fresh ones. Set in pytest_configure, not a fixture, so
+# nothing that runs at collection time sees the real dirs either.
+
+XDG_DIRS = ("XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME")
+# Variables naming a user's own files; a test that wants one sets it itself.
+USER_FILE_VARIABLES = ("REALWORLD_TESTING_DB", "REALWORLD_INDEX_DB",
+                       "REALWORLD_FINGERPRINT_SALT_FILE", "REALWORLD_SECURITY_BASELINE")
+
+_saved_env: dict[str, str | None] = {}
+_run_home: Path | None = None
+
+
+def isolated_env(home: Path) -> dict[str, str]:
+    """The XDG variables pointing inside ``home``, one directory each."""
+    return {name: str(home / name.lower()) for name in XDG_DIRS}
+
+
+def run_home() -> Path:
+    """The temporary directory that holds this run's XDG dirs."""
+    assert _run_home is not None, "pytest_configure has not run"
+    return _run_home
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _run_home
+    _run_home = Path(tempfile.mkdtemp(prefix="realworld-tests-"))
+    for name in (*XDG_DIRS, *USER_FILE_VARIABLES):
+        _saved_env[name] = os.environ.pop(name, None)
+    os.environ.update(isolated_env(_run_home))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _run_home
+    for name, value in _saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _saved_env.clear()
+    if _run_home is not None:
+        shutil.rmtree(_run_home, ignore_errors=True)
+        _run_home = None
 
 
 @pytest.fixture
