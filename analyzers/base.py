@@ -116,6 +116,7 @@ class AnalysisResult:
     become their own events beside the activity, and so do ``learned`` patterns.
     ``failures`` name the files this call could not handle (see :class:`FileFailure`):
     the runner retries the transient ones and quarantines a file that keeps crashing.
+    ``remaining`` counts the files a budgeted call left for the next one.
     """
 
     summary: str
@@ -124,6 +125,9 @@ class AnalysisResult:
     resolved: tuple[str, ...] = ()
     learned: tuple[LearnedPattern, ...] = ()
     failures: tuple[FileFailure, ...] = ()
+    #: Files left for the next call (an analyzer working to a time budget): the session
+    #: calls it again soon, rather than at the next change or periodic pass.
+    remaining: int = 0
 
 
 @runtime_checkable

@@ -149,7 +149,7 @@ class CodeIndexer:
             "index_files": files,
             "index_symbols": symbols,
         }
-        return AnalysisResult(summary=_summary(tally), data=data,
+        return AnalysisResult(summary=_summary(tally), data=data, remaining=tally.pending,
                               failures=tuple(tally.failures))
 
     def close(self) -> None:

@@ -366,7 +366,8 @@ class PatternProbe:
         return AnalysisResult(summary=_summary(call, warned), data=_data(call, warned,
                               len(findings), len(resolved), self.learner.learned_count),
                               findings=tuple(findings), resolved=tuple(resolved),
-                              learned=tuple(call.learned), failures=tuple(call.failures))
+                              learned=tuple(call.learned), failures=tuple(call.failures),
+                              remaining=call.deferred)
 
 
 def _parse(text: str) -> tuple[ast.Module | None, str]:

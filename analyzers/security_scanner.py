@@ -423,7 +423,8 @@ class SecurityScanner:
                                 "entries": len(self._baseline.fingerprints),
                                 "problem": self._baseline.problem}
         return AnalysisResult(summary=summary, data=data, findings=tuple(findings),
-                              resolved=tuple(resolved), failures=tuple(failures))
+                              resolved=tuple(resolved), failures=tuple(failures),
+                              remaining=deferred)
 
 
 _NOTHING = _Known("", ())

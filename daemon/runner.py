@@ -27,7 +27,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,6 +154,7 @@ class Runner:
         self._retry = retry if retry is not None else RetryPolicy()
         self.quarantine = quarantine if quarantine is not None else Quarantine()
         self._workspace = workspace if workspace is not None else str(self._root)
+        self._unfinished: set[str] = set()
 
     @property
     def analyzers(self) -> tuple[Analyzer, ...]:
@@ -194,12 +195,18 @@ class Runner:
                 calls.append(_Call(analyzer, matching))
         return self._in_waves(calls, refused)
 
-    def run_full_pass(self) -> list[ActivityRecorded]:
-        """Call every analyzer on the whole workspace."""
+    def run_full_pass(self, only: Collection[str] | None = None) -> list[ActivityRecorded]:
+        """Call every analyzer (or those named in ``only``) on the whole workspace."""
         # Files changed while nobody watched (or between passes) leave quarantine first.
         for item in list(self.quarantine.held.values()):
             self._without_quarantined(item.capability, (item.path,))
-        return self._in_waves([_Call(analyzer, FULL_PASS) for analyzer in self._analyzers], [])
+        return self._in_waves([_Call(analyzer, FULL_PASS) for analyzer in self._analyzers
+                               if only is None or analyzer.name in only], [])
+
+    @property
+    def unfinished(self) -> frozenset[str]:
+        """Analyzers whose last call left files for the next (it ran out of its budget)."""
+        return frozenset(self._unfinished)
 
     # --- quarantine -----------------------------------------------------------
 
@@ -539,6 +546,10 @@ class Runner:
         events: list[Event] = [activity]
         if isinstance(outcome, AnalysisResult):
             events += self._finding_events(analyzer.name, outcome)
+        if isinstance(outcome, AnalysisResult) and outcome.remaining > 0:
+            self._unfinished.add(analyzer.name)
+        else:  # done, or failing: calling a failing analyzer again at once would spin
+            self._unfinished.discard(analyzer.name)
         retried: ActivityRecorded | None = None
         if call is not None and call.retry_errors:
             # The call itself already counts its retries' time; this records the recovery.

@@ -246,6 +246,10 @@ class Session:
             self._runner.quarantine = quarantined_files(self._db, str(self.spec.project))
             if self.spec.mode == "once":
                 self._runner.run_full_pass()
+                # "One full pass" means every file: analyzers working to a time budget
+                # are called until they have none left.
+                while self._runner.unfinished and not self._stop.is_set():
+                    self._runner.run_full_pass(only=self._runner.unfinished)
                 self._writer.flush(10.0)
                 self.first_scan.set()
                 self._check_errors()
@@ -310,6 +314,11 @@ class Session:
                     self._emit(*file_changed_events(spec.session_id, watcher.root,
                                                     drained.changes))
                     self._analyze(drained.changes)
+                elif self._runner.unfinished:
+                    # A first pass over a big workspace goes on between changes, call by
+                    # call, instead of waiting for the next periodic pass.
+                    self._runner.run_full_pass(only=self._runner.unfinished)
+                    self._check_errors()
                 self._report_errors(drained.errors)
                 if drained.rescan_needed:
                     self._log.warning("rescan", reason=drained.rescan_needed,

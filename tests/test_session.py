@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from analyzers.base import AnalysisResult
 from analyzers.workspace import WorkspaceAnalyzer
 from daemon.config import ResourceLimits
 from daemon.database import Database
@@ -40,13 +41,14 @@ class Rig:
 
     def session(self, session_id: str = "s-1", *, mode: str = "timed",
                 minutes: float = 5.0, interval: float = 30.0,
-                limits: ResourceLimits = NO_LIMITS, **options: Any) -> Session:
+                limits: ResourceLimits = NO_LIMITS, analyzers: Sequence[Any] | None = None,
+                **options: Any) -> Session:
         spec = SessionSpec(session_id=session_id, project=self.project,
                            duration_minutes=minutes if mode == "timed" else 0.0, mode=mode,
                            monitor_interval=interval, limits=limits, settle_seconds=0.05,
                            call_timeout=10.0, database_paths=(self.db.path,), **options)
         session = Session(spec, db=self.db, writer=self.writer, scheduler=self.scheduler,
-                          analyzers=[WorkspaceAnalyzer()],
+                          analyzers=[WorkspaceAnalyzer()] if analyzers is None else analyzers,
                           on_activity=self.activities.append,
                           on_end=lambda s: self.ended.append(s.session_id))
         self.sessions.append(session)
@@ -224,6 +226,39 @@ def test_bad_files_become_issues_and_the_session_goes_on(rig: Rig) -> None:
     assert [(s, c, t) for s, c, t, _ in issues] == [
         ("low", "workspace_analyzer", "file_not_regular")]
     assert issues[0][3].startswith("a-fifo: ")
+
+
+class OneFileAtATime:
+    """Works to a budget of one file per call, the way the real analyzers work to a time
+    budget, and says how many it left."""
+
+    name = "budgeted"
+    activity_type = "scan"
+
+    def __init__(self) -> None:
+        self.done: list[str] = []
+
+    def applies_to(self, path: str) -> bool:
+        return True
+
+    def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult:
+        todo = sorted(p.name for p in root.iterdir() if p.name not in self.done)
+        self.done += todo[:1]
+        return AnalysisResult(f"{len(todo[1:])} left", remaining=len(todo[1:]))
+
+
+@pytest.mark.parametrize("mode", ["timed", "once"])
+def test_an_analyzer_that_left_work_is_called_again_without_waiting_for_a_change(
+        rig: Rig, mode: str) -> None:
+    for n in range(6):
+        (rig.project / f"extra_{n}.txt").write_text(f"{n}\n")
+    analyzer = OneFileAtATime()
+    session = rig.session(mode=mode, analyzers=[analyzer])
+    session.start()
+    wait_for(lambda: len(analyzer.done) == 8)  # main.py, notes.txt and the six extras
+    assert sorted(analyzer.done) == sorted(p.name for p in rig.project.iterdir())
+    time.sleep(0.3)
+    assert len(rig.activities) == 8  # and then it rests until something changes
 
 
 def test_a_file_above_the_size_cap_is_an_issue_once(rig: Rig) -> None:
