@@ -12,6 +12,19 @@ LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNI
           "error": logging.ERROR}
 
 
+class SkippedOverlapFilter(logging.Filter):
+    """Drops APScheduler's warning that a run was skipped because the last one is still going.
+
+    Our periodic jobs (projection catch-up, resource samples) are ``max_instances=1`` on
+    purpose: a catch-up that outlasts its interval (a first pass writes thousands of
+    findings) simply makes the next one unnecessary. Logged as a warning, it would read as
+    a fault on every long pass; APScheduler's other warnings (misfires) still get through.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
 def configure_logging(*, level: str = "info", stream: TextIO | None = None,
                       json_lines: bool | None = None) -> None:
     """JSON when the stream is not a terminal (journald, files, pipes), readable otherwise."""
@@ -28,6 +41,7 @@ def configure_logging(*, level: str = "info", stream: TextIO | None = None,
     # different threads whole, and records from libraries (and a few modules of ours
     # that use `logging`) are rendered the same way, so journald gets one format.
     handler = logging.StreamHandler(stream)
+    handler.addFilter(SkippedOverlapFilter())
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         foreign_pre_chain=shared))

@@ -1,0 +1,48 @@
+"""One handler, one format: structlog events and library records alike, minus expected noise."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+from daemon.logsetup import configure_logging
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    stream = io.StringIO()
+    configure_logging(level="info", stream=stream, json_lines=True)
+    try:
+        yield stream
+    finally:
+        root.handlers, root.level = handlers, level
+        structlog.reset_defaults()
+
+
+def lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_structlog_and_library_records_are_json_lines(captured: io.StringIO) -> None:
+    structlog.get_logger("realworld.test").info("session_started", session_id="s-1")
+    logging.getLogger("somelib").warning("disk %s", "slow")
+    first, second = lines(captured)
+    assert first["event"] == "session_started" and first["session_id"] == "s-1"
+    assert first["level"] == "info" and "timestamp" in first
+    assert second["event"] == "disk slow" and second["level"] == "warning"
+
+
+def test_an_overlapping_periodic_job_is_not_reported_as_a_fault(captured: io.StringIO) -> None:
+    scheduler_log = logging.getLogger("apscheduler.scheduler")
+    scheduler_log.warning('Execution of job "%s" skipped: maximum number of running '
+                          'instances reached (%d)', "RealWorldTester.catch_up", 1)
+    scheduler_log.warning('Run time of job "%s" was missed by %s', "sample", "0:00:03")
+    [kept] = lines(captured)
+    assert "was missed by" in str(kept["event"])
