@@ -34,6 +34,8 @@ from analyzers.workspace import WorkspaceAnalyzer
 from daemon import RealWorldTester
 from daemon.schema import PROJECTION_DDL
 
+from testanalyzers import BrokenAnalyzer, SleepingAnalyzer
+
 # Unless a test is about safety, the limits are out of the way: this shared machine
 # can exceed the default 90% CPU and would end sessions for a reason no test is about.
 NO_LIMITS = {"cpu_percent_max": 100.0, "memory_percent_max": 100.0, "disk_percent_max": 100.0}
@@ -86,36 +88,6 @@ POOR_REASON = re.compile(r"^Low success rate \(\d+\.\d%\) or slow response \(\d+
 
 
 # --- analyzers for failure and slowness ---------------------------------------------------
-
-
-class BrokenAnalyzer:
-    """A capability that always fails."""
-
-    name = "broken_analyzer"
-    activity_type = "analysis"
-
-    def applies_to(self, path: str) -> bool:
-        return True
-
-    def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult:
-        raise RuntimeError("this analyzer always fails")
-
-
-class SlowAnalyzer:
-    """A capability that succeeds, slowly, on the baseline pass only."""
-
-    name = "slow_analyzer"
-    activity_type = "analysis"
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-    def applies_to(self, path: str) -> bool:
-        return False
-
-    def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult:
-        time.sleep(self.seconds)
-        return AnalysisResult(summary="done slowly")
 
 
 class FlakyAnalyzer:
@@ -732,7 +704,7 @@ class TestRealWorldTester(unittest.TestCase):
 
     def test_17_worked_poorly_detection(self) -> None:
         tester = self.make_tester(analyzers=lambda: [WorkspaceAnalyzer(), BrokenAnalyzer(),
-                                                     SlowAnalyzer(2.1)])
+                                                     SleepingAnalyzer(2.1, on_changes=False)])
         session_id = self.start_and_scan(tester)
         tester.stop_session(session_id)
         analysis = tester.analyze_session_results(session_id)

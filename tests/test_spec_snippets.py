@@ -42,6 +42,8 @@ from daemon import RealWorldTester
 from daemon.config import ResourceLimits
 from daemon.tester import default_analyzers
 
+from testanalyzers import BrokenAnalyzer, SleepingAnalyzer
+
 _RealWorldTester = RealWorldTester  # the class; the name above is wrapped during each test
 
 CONFIG_TOML = """\
@@ -56,36 +58,6 @@ disk_percent_max = 100.0
 
 
 # --- test analyzers ----------------------------------------------------------------------
-
-
-class BrokenAnalyzer:
-    """Always fails."""
-
-    name = "broken_analyzer"
-    activity_type = "analysis"
-
-    def applies_to(self, path: str) -> bool:
-        return True
-
-    def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult:
-        raise RuntimeError("this analyzer always fails")
-
-
-class SleepAnalyzer:
-    """Succeeds after ``seconds``, on every call (a regression is one made slower)."""
-
-    name = "probe_analyzer"
-    activity_type = "analysis"
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-    def applies_to(self, path: str) -> bool:
-        return True
-
-    def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult:
-        time.sleep(self.seconds)
-        return AnalysisResult(summary="probed")
 
 
 class SlowFailingAnalyzer:
@@ -553,7 +525,8 @@ def test_performance_regression_detection(spec_env: SpecEnv, tmp_path: Path,
     recorder = RealWorldTester()
     ids = {}
     for kind, seconds in (("baseline", 0.02), ("current", 0.3)):
-        spec_env.analyzers = lambda seconds=seconds: [SleepAnalyzer(seconds)]
+        spec_env.analyzers = lambda seconds=seconds: [
+            SleepingAnalyzer(seconds, name="probe_analyzer")]
         session_id = recorder.start_test_session(".", 5)
         session = recorder.session(session_id)
         assert session is not None and session.first_scan.wait(30)

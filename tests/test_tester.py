@@ -18,10 +18,12 @@ from typing import Any
 
 import pytest
 
-from analyzers.base import AnalysisResult, Analyzer
+from analyzers.base import Analyzer
 from analyzers.workspace import WorkspaceAnalyzer
 from daemon import RealWorldTester
 from daemon.cli import main as cli_main
+
+from testanalyzers import BrokenAnalyzer, SleepingAnalyzer
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_LIMITS = {"cpu_percent_max": 100.0, "memory_percent_max": 100.0, "disk_percent_max": 100.0}
@@ -88,37 +90,11 @@ def query(db_path: str | Path, sql: str, params: Sequence[Any] = ()) -> list[tup
         conn.close()
 
 
-class SlowAnalyzer:
-    name = "slow_analyzer"
-    activity_type = "analysis"
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-    def applies_to(self, path: str) -> bool:
-        return True
-
-    def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult:
-        time.sleep(self.seconds)
-        return AnalysisResult(summary=f"{len(paths)} paths")
-
-
-class BrokenAnalyzer:
-    name = "broken_analyzer"
-    activity_type = "analysis"
-
-    def applies_to(self, path: str) -> bool:
-        return True
-
-    def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult:
-        raise RuntimeError("this analyzer always fails")
-
-
 # --- the API's shape -------------------------------------------------------------------
 
 
 def test_the_fake_analyzers_are_analyzers() -> None:
-    assert isinstance(SlowAnalyzer(0), Analyzer) and isinstance(BrokenAnalyzer(), Analyzer)
+    assert isinstance(SleepingAnalyzer(0), Analyzer) and isinstance(BrokenAnalyzer(), Analyzer)
 
 
 def test_the_spec_import_and_its_limits() -> None:
@@ -131,7 +107,7 @@ def test_the_spec_import_and_its_limits() -> None:
 
 def test_start_returns_at_once_and_the_session_runs_in_the_background(
         tmp_path: Path, project: Path) -> None:
-    slow = SlowAnalyzer(1.2)
+    slow = SleepingAnalyzer(1.2)
     tester = relaxed(RealWorldTester(tmp_path / "t.db", analyzers=lambda: [slow],
                                      settle_seconds=0.05))
     try:
