@@ -35,7 +35,7 @@ from typing import Any, Final
 
 from daemon import __version__
 from daemon.analysis import SessionAnalysis, to_api_dict
-from daemon.report import duration_text
+from daemon.report import NO_ACTIVITIES, duration_text
 from daemon.series import Point, Series, SessionSeries
 
 Report = Mapping[str, Any]
@@ -377,8 +377,8 @@ def _summary(data: Report) -> str:
                    f'<div class="value">{esc(v)}</div></div>' for k, v in cards)
     empty = ""
     if total == 0:
-        empty = ('<p class="empty-session" id="no-activities">This session recorded no '
-                 "activities: there is nothing to measure, so rates and averages show 0 "
+        empty = ('<p class="empty-session" id="no-activities">'
+                 f"{esc(NO_ACTIVITIES.rstrip('.'))}, so rates and averages show 0 "
                  "and the charts are empty.</p>")
     return f'<section id="summary"><h2>Summary</h2>{empty}<div class="cards">{body}</div></section>'
 

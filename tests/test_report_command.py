@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, run_home
 from sessionlogs import START, add_session, run_command
 
-from analyzers.fingerprint import default_salt_path
-from analyzers.index_location import cache_dir
-from daemon.config import default_config_path, default_state_db
 from daemon.database import Database
 from daemon.events import FindingDetected
 from daemon.report import NO_ACTIVITIES, render_markdown, render_text
@@ -160,27 +153,3 @@ def test_sarif_report_includes_the_sessions_open_findings(tmp_path: Path) -> Non
                  if r["ruleId"] == "security_scanner/B105"]
     assert finding["locations"][0]["physicalLocation"]["region"] == {"startLine": 9}
     assert finding["properties"]["maskedPreview"] == "password = '****'"
-
-
-# --- the run's environment ------------------------------------------------------------
-#
-# Here because the report command is one of the readers of the XDG config file; the
-# isolation itself (tests/conftest.py) covers every test.
-
-CHILD_PATHS = ("from analyzers.fingerprint import default_salt_path; "
-               "from analyzers.index_location import cache_dir; "
-               "from daemon.config import default_config_path, default_state_db; import os; "
-               "print(default_salt_path(), cache_dir(), default_config_path(os.environ), "
-               "default_state_db(), sep='\\n')")
-
-
-def test_tests_keep_out_of_the_users_own_dirs() -> None:
-    home = run_home()
-    paths = [default_salt_path(), cache_dir(), default_config_path(os.environ),
-             default_state_db()]
-    assert [p for p in paths if home not in p.parents] == []
-    # Subprocesses the tests start inherit the same private dirs.
-    child = subprocess.run([sys.executable, "-c", CHILD_PATHS], capture_output=True,
-                           text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-                           timeout=60, check=True)
-    assert child.stdout.splitlines() == [str(p) for p in paths]
