@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from analyzers.cachefile import CacheLayout, connect_writer, schema_version, statements
+
 SCHEMA_VERSION = 1
 #: ``PRAGMA application_id``, in the file header: how we know a file is ours before
 #: daring to replace it.
@@ -87,7 +89,13 @@ CREATE VIEW symbol_locations AS
     FROM symbols AS s JOIN files AS f ON f.id = s.file_id
     JOIN workspaces AS w ON w.id = f.workspace_id;
 """
-_TABLES = ("meta", "workspaces", "files", "symbols", "lines")
+_LAYOUT = CacheLayout(
+    what="code index", application_id=APPLICATION_ID, version=SCHEMA_VERSION,
+    schema=statements(_SCHEMA), tables=("meta", "workspaces", "files", "symbols", "lines"),
+    views=("symbol_locations",), busy_timeout_ms=BUSY_TIMEOUT_MS,
+    # FTS5 inserts touch many pages; a 16 MiB cache (default 2) keeps a 200-file commit
+    # from spilling pages into the WAL before it ends.
+    pragmas=("PRAGMA cache_size = -16384",))
 
 
 class IndexError_(Exception):
@@ -446,7 +454,7 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
         raise IndexUnavailable(f"cannot open the code index {path}: {exc}") from None
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        version = _version(conn)
+        version = schema_version(conn)
     except sqlite3.Error as exc:
         conn.close()
         raise IndexUnavailable(f"cannot read the code index {path}: {exc}") from None
@@ -459,109 +467,4 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
 
 
 def _connect_writer(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not _is_ours_or_absent(path):
-        raise NotAnIndex(f"{path} exists and is not a realworld code index; not touching it")
-    try:
-        return _prepare(path)
-    except sqlite3.OperationalError:
-        raise  # locked, read-only, out of disk: the file may be fine, so leave it be
-    except sqlite3.DatabaseError:
-        # Ours by its header but corrupt (torn, truncated, malformed): it is a cache.
-        _delete(path)
-        return _prepare(path)
-
-
-def _prepare(path: Path) -> sqlite3.Connection:
-    # check_same_thread=False: the runner calls an analyzer from a new thread each time,
-    # never two at once, so the connection is never shared concurrently.
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        # A cache: losing the last commits to a power cut costs a re-index, nothing more.
-        conn.execute("PRAGMA synchronous = NORMAL")
-        # FTS5 inserts touch many pages; a 16 MiB cache (default 2) keeps a 200-file
-        # commit from spilling pages into the WAL before it ends.
-        conn.execute("PRAGMA cache_size = -16384")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = _version(conn)
-            if version != SCHEMA_VERSION:
-                for table in _TABLES:
-                    conn.execute(f"DROP TABLE IF EXISTS {table}")
-                conn.execute("DROP VIEW IF EXISTS symbol_locations")
-                for statement in _statements(_SCHEMA):
-                    conn.execute(statement)
-                conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
-                             (str(SCHEMA_VERSION),))
-                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _statements(script: str) -> Iterator[str]:
-    # executescript would COMMIT our open transaction; split it ourselves, letting SQLite
-    # say where a statement ends (a ';' in a comment is not an end).
-    pending = ""
-    for piece in script.split(";"):
-        pending += piece + ";"
-        if sqlite3.complete_statement(pending):
-            if pending.strip(" \n;"):
-                yield pending
-            pending = ""
-
-
-def _version(conn: sqlite3.Connection) -> int | None:
-    has_meta = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
-    if has_meta is None:
-        return None
-    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    try:
-        return None if row is None else int(row[0])
-    except ValueError:
-        return None
-
-
-def _is_ours_or_absent(path: Path) -> bool:
-    """Whether the writer may take (and, if corrupt, replace) the file at ``path``.
-
-    Absent or empty: yes. Not SQLite: never. SQLite: when its application id is ours,
-    or it is an empty database (a crash between the connect and our schema). The id
-    is asked of SQLite, since in WAL mode a fresh header may still sit in the WAL; only
-    a file SQLite cannot read is judged by the id in the header on disk.
-    """
-    try:
-        with open(path, "rb") as stream:
-            header = stream.read(100)
-    except FileNotFoundError:
-        return True
-    if not header:
-        return True
-    if not header.startswith(b"SQLite format 3\x00") or len(header) < 72:
-        return False
-    try:
-        conn = sqlite3.connect(f"file:{quote(os.fspath(path))}?mode=ro", uri=True)
-        try:
-            application_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-            if application_id == APPLICATION_ID:
-                return True
-            tables = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
-            return application_id == 0 and tables == 0
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return int.from_bytes(header[68:72], "big") == APPLICATION_ID
-
-
-def _delete(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(f"{path}{suffix}")
+    return connect_writer(path, _LAYOUT, NotAnIndex)

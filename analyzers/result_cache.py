@@ -43,9 +43,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from analyzers.base import Finding
+from analyzers.cachefile import CacheLayout, NotOurs, connect_writer, delete, is_ours
 from analyzers.index_location import choose_cache_path
 from analyzers.index_store import path_from_sql, path_to_sql
 
@@ -69,7 +69,10 @@ _SCHEMA = (
     "CREATE TABLE results (scope_id INTEGER NOT NULL REFERENCES scopes(id), path NOT NULL, "
     "digest TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (scope_id, path)) WITHOUT ROWID",
 )
-_TABLES = ("meta", "scopes", "results")
+_LAYOUT = CacheLayout(
+    what="result cache", application_id=APPLICATION_ID, version=SCHEMA_VERSION,
+    schema=_SCHEMA, tables=("meta", "scopes", "results"), busy_timeout_ms=BUSY_TIMEOUT_MS,
+    verify="SELECT count(*), sum(length(payload)) FROM results")
 
 
 @dataclass(frozen=True)
@@ -249,13 +252,9 @@ class ResultCache:
             self._conn = None
         self._retry_at = self._clock() + RETRY_AFTER_S
         if isinstance(exc, sqlite3.DatabaseError) and not isinstance(
-                exc, sqlite3.OperationalError) and _is_ours(self.path):
-            _delete(self.path)  # corrupt: the next open starts afresh
+                exc, sqlite3.OperationalError) and is_ours(self.path, APPLICATION_ID):
+            delete(self.path)  # corrupt: the next open starts afresh
             self._retry_at = 0.0
-
-
-class NotOurs(Exception):
-    """The path holds something that is not a result cache; it is never overwritten."""
 
 
 # --- Findings as plain data ---------------------------------------------------------
@@ -297,107 +296,4 @@ def strings_from_data(data: object) -> frozenset[str] | None:
 
 
 def _open(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not _is_ours_or_absent(path):
-        raise NotOurs(f"{path} exists and is not a realworld result cache; not touching it")
-    try:
-        return _prepare(path)
-    except sqlite3.OperationalError:
-        raise  # locked, read-only, out of disk: the file may be fine, so leave it be
-    except sqlite3.DatabaseError as exc:
-        log.warning("result cache %s is corrupt (%s); rebuilding it", path, exc)
-        _delete(path)
-        return _prepare(path)
-
-
-def _prepare(path: Path) -> sqlite3.Connection:
-    # check_same_thread=False: the runner calls an analyzer from a new thread each time,
-    # never two at once, so the connection is never shared concurrently.
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        # Survives a killed process; a power cut may cost the last checkpoints, a rescan.
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = _version(conn)
-            if version != SCHEMA_VERSION:
-                if version is not None or _has_tables(conn):
-                    log.warning("result cache %s was made by another version; rebuilding it",
-                                path)
-                for table in _TABLES:
-                    conn.execute(f"DROP TABLE IF EXISTS {table}")
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-                conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
-                             (str(SCHEMA_VERSION),))
-                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            else:
-                # Read every page once: a torn file fails here, where it can be rebuilt,
-                # rather than at some later write.
-                conn.execute("SELECT count(*), sum(length(payload)) FROM results").fetchone()
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _version(conn: sqlite3.Connection) -> int | None:
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-                    ).fetchone() is None:
-        return None
-    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    try:
-        return None if row is None else int(row[0])
-    except ValueError:
-        return None
-
-
-def _has_tables(conn: sqlite3.Connection) -> bool:
-    return bool(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
-
-
-def _is_ours_or_absent(path: Path) -> bool:
-    """Absent, empty, or a SQLite file with our application id (or none and no tables: a
-    crash between the connect and the schema). A file SQLite cannot read is judged by
-    the id in its header; anything else is someone else's and is left alone."""
-    try:
-        with open(path, "rb") as stream:
-            header = stream.read(100)
-    except FileNotFoundError:
-        return True
-    if not header:
-        return True
-    if not header.startswith(b"SQLite format 3\x00") or len(header) < 72:
-        return False
-    try:
-        conn = sqlite3.connect(f"file:{quote(os.fspath(path))}?mode=ro", uri=True)
-        try:
-            application_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-            if application_id == APPLICATION_ID:
-                return True
-            return application_id == 0 and not _has_tables(conn)
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return int.from_bytes(header[68:72], "big") == APPLICATION_ID
-
-
-def _is_ours(path: Path) -> bool:
-    try:
-        with open(path, "rb") as stream:
-            header = stream.read(100)
-    except OSError:
-        return False
-    return len(header) >= 72 and int.from_bytes(header[68:72], "big") == APPLICATION_ID
-
-
-def _delete(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(f"{path}{suffix}")
+    return connect_writer(path, _LAYOUT)
