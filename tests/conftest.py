@@ -79,6 +79,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _run_home = None
 
 
+BENCHMARKS_VARIABLE = "REALWORLD_BENCHMARKS"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Benchmarks (``@pytest.mark.benchmark``) run on demand only: they take minutes and
+    measure the machine as much as the code, so the default run (CI) skips them."""
+    if item.get_closest_marker("benchmark") is None:
+        return
+    if os.environ.get(BENCHMARKS_VARIABLE, "").strip() == "1":
+        return
+    if str(item.config.getoption("markexpr", default="") or "").strip() == "benchmark":
+        return
+    pytest.skip(f"benchmark: run with `pytest tests/benchmarks -m benchmark -s` "
+                f"or {BENCHMARKS_VARIABLE}=1")
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Database:
     return Database.open(tmp_path / "log.db", create=True)

@@ -29,16 +29,16 @@ so that a busy machine does not trip the daemon's safety stop.
 from __future__ import annotations
 
 import json
-import os
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import psutil
 import pytest
+import test_daemon_e2e
 from test_daemon_e2e import (
     DaemonProcess,
     atomic_save,
@@ -46,13 +46,11 @@ from test_daemon_e2e import (
     projected_files,
     text,
     write,
-    write_config,
 )
 
 from daemon.database import Database
 from daemon.projector import catch_up
 
-OPT_IN_VARIABLE = "REALWORLD_BENCHMARKS"
 SAVES = 100
 SETTLE_MS = 100
 LATENCY_P95_AIM_S = 0.300
@@ -64,35 +62,7 @@ IDLE_RSS_AIM_MB = 80.0
 
 pytestmark = pytest.mark.benchmark
 
-
-@pytest.fixture(autouse=True)
-def _on_demand_only(request: pytest.FixtureRequest) -> None:
-    if os.environ.get(OPT_IN_VARIABLE, "").strip() == "1":
-        return
-    if str(request.config.getoption("markexpr", default="") or "").strip() == "benchmark":
-        return
-    pytest.skip(f"benchmark: run with `pytest tests/benchmarks -m benchmark -s` "
-                f"or {OPT_IN_VARIABLE}=1")
-
-
-@pytest.fixture
-def launch(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
-    started: list[DaemonProcess] = []
-
-    def _launch(**settings: float | int) -> DaemonProcess:
-        root = tmp_path.resolve()
-        daemon = DaemonProcess(root / "ws", root / "log.db",
-                               write_config(root / "config.toml", **settings),
-                               root / "daemon.log")
-        started.append(daemon)
-        daemon.start()
-        daemon.wait_ready()
-        return daemon
-
-    yield _launch
-    for daemon in started:
-        if daemon.process is not None and daemon.process.poll() is None:
-            daemon.kill()
+launch = test_daemon_e2e.launch  # the same ready-daemon fixture as the end-to-end tests
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -73,7 +73,6 @@ from daemon.eventstore import EventStore, StoredRow
 from daemon.projector import Projector
 from daemon.schema import PROJECTION_TABLES
 
-OPT_IN_VARIABLE = "REALWORLD_BENCHMARKS"
 EVENTS = 100_000
 APPEND_BATCH = 1_000
 RUNS = int(os.environ.get("REALWORLD_BENCHMARK_RUNS", "3"))
@@ -88,16 +87,6 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 
 pytestmark = pytest.mark.benchmark
-
-
-@pytest.fixture(autouse=True)
-def _on_demand_only(request: pytest.FixtureRequest) -> None:
-    if os.environ.get(OPT_IN_VARIABLE, "").strip() == "1":
-        return
-    if str(request.config.getoption("markexpr", default="") or "").strip() == "benchmark":
-        return
-    pytest.skip(f"benchmark: run with `pytest tests/benchmarks -m benchmark -s` "
-                f"or {OPT_IN_VARIABLE}=1")
 
 
 # --- workload ---------------------------------------------------------------

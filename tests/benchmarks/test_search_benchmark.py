@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import random
 import shutil
 import subprocess
@@ -48,7 +47,6 @@ from analyzers.code_search import percentile, search
 from analyzers.index_store import IndexStore
 from analyzers.walk import DEFAULT_IGNORED_DIRS
 
-OPT_IN_VARIABLE = "REALWORLD_BENCHMARKS"
 EXCLUDED_DIRS = frozenset({"test", "tests", "idlelib", "site-packages"}) | DEFAULT_IGNORED_DIRS
 SEED = 20240601
 EDITS = 20
@@ -62,16 +60,6 @@ SEARCH_P95_AIM_MS = 50.0
 RANK1_AIM = 0.90
 
 pytestmark = pytest.mark.benchmark
-
-
-@pytest.fixture(autouse=True)
-def _on_demand_only(request: pytest.FixtureRequest) -> None:
-    if os.environ.get(OPT_IN_VARIABLE, "").strip() == "1":
-        return
-    if str(request.config.getoption("markexpr", default="") or "").strip() == "benchmark":
-        return
-    pytest.skip(f"benchmark: run with `pytest tests/benchmarks -m benchmark -s` "
-                f"or {OPT_IN_VARIABLE}=1")
 
 
 def ignore(path: str, is_dir: bool = False) -> bool:

@@ -1,7 +1,7 @@
 """Security scanner benchmark: our engine against ``bandit -r`` and ``detect-secrets`` on the
 standard library.
 
-Run on demand only, like the event-log benchmark (the opt-in lives in this module)::
+Run on demand only (the `benchmark` marker; tests/conftest.py skips it otherwise)::
 
     REALWORLD_BENCHMARKS=1 pytest tests/benchmarks/test_security_benchmark.py -s
     pytest tests/benchmarks -m benchmark -s
@@ -49,7 +49,6 @@ from analyzers.base import FULL_PASS, Finding
 from analyzers.secret_rules import RULE_TITLES
 from analyzers.security_scanner import SecurityScanner
 
-OPT_IN_VARIABLE = "REALWORLD_BENCHMARKS"
 RUNS = int(os.environ.get("REALWORLD_BENCHMARK_RUNS", "2"))
 SPEED_AIM = 4.0
 RECALL_AIM = 0.95
@@ -59,16 +58,6 @@ MAX_COPY_BYTES = 8 * 1024 * 1024
 SALT = b"benchmark-salt-" * 3
 
 pytestmark = pytest.mark.benchmark
-
-
-@pytest.fixture(autouse=True)
-def _on_demand_only(request: pytest.FixtureRequest) -> None:
-    if os.environ.get(OPT_IN_VARIABLE, "").strip() == "1":
-        return
-    if str(request.config.getoption("markexpr", default="") or "").strip() == "benchmark":
-        return
-    pytest.skip(f"benchmark: run with `pytest tests/benchmarks -m benchmark -s` "
-                f"or {OPT_IN_VARIABLE}=1")
 
 
 # --- the corpus -----------------------------------------------------------------------
