@@ -10,11 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from daemon.scenarios.verdict import (
+    NAN_REASON,
     Bar,
     BarError,
     Metric,
     Outcome,
+    Unmeasured,
     judge,
+    metrics_of,
     render_text,
     to_json,
     with_overrides,
@@ -52,11 +55,23 @@ def test_a_bar_whose_metric_was_not_measured_fails() -> None:
     assert "not measured" in render_text(verdict)
 
 
-def test_nan_never_passes_a_bar_and_still_renders() -> None:
+def test_a_stray_nan_is_not_measured_and_fails_its_bar_saying_so() -> None:
     verdict = judge("x", outcome(math.nan, 0.9), BARS)
     assert verdict.failed_metrics == ("p95_ms",)
-    assert "nan" in render_text(verdict)
-    assert to_json(verdict)["metrics"][0]["value"] == "nan"
+    assert f"not measured ({NAN_REASON})" in render_text(verdict)
+    first = to_json(verdict)["metrics"][0]
+    assert first["value"] is None and first["reason"] == NAN_REASON
+    assert json.loads(json.dumps(to_json(verdict), allow_nan=False))
+
+
+def test_an_unmeasured_metric_carries_its_reason_to_the_verdict() -> None:
+    metrics = metrics_of({"p95_ms": (Unmeasured("no search ran"), "ms"), "recall": (0.9, "")})
+    assert metrics[0] == Metric("p95_ms", None, "ms", "no search ran")
+    verdict = judge("x", Outcome(metrics), BARS)
+    assert verdict.failed_metrics == ("p95_ms",)
+    assert "not measured (no search ran)" in render_text(verdict)
+    # Without a bar it is information: it cannot fail the run, and still says why.
+    assert judge("x", Outcome(metrics), BARS[1:]).passed
 
 
 def test_overrides_change_the_limit_not_the_direction() -> None:

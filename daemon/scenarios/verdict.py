@@ -3,7 +3,9 @@
 A bar is a limit on one metric: ``max`` (the value must not exceed it: latency, error
 rate) or ``min`` (the value must reach it: throughput, recall). A metric with no bar is
 reported for information. A bar whose metric was not measured fails: a scenario that
-could not measure what it promises has not shown it.
+could not measure what it promises has not shown it. A metric is never NaN: a scenario
+that has no value for it says why (:class:`Unmeasured`), and that reason is printed
+beside the failing bar; a stray NaN is turned into one such metric, never passed along.
 """
 
 from __future__ import annotations
@@ -37,10 +39,29 @@ class Bar:
 
 
 @dataclass(frozen=True)
+class Unmeasured:
+    """No value for a metric, and why (e.g. "no search ran"): shown with the metric."""
+
+    reason: str
+
+
+#: Said of a NaN that reached a metric without a reason of its own.
+NAN_REASON = "no value (NaN): the scenario could not compute it"
+
+
+@dataclass(frozen=True)
 class Metric:
     name: str
-    value: float
+    value: float | None  # None: not measured, and ``reason`` says why
     unit: str = ""
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        # NaN compares false with everything: as a value it would slip through sums
+        # and sorts, so it becomes "not measured" here, where every metric is made.
+        if self.value is not None and math.isnan(self.value):
+            object.__setattr__(self, "value", None)
+            object.__setattr__(self, "reason", self.reason or NAN_REASON)
 
 
 @dataclass(frozen=True)
@@ -64,6 +85,7 @@ class Check:
     value: float | None
     unit: str
     bar: Bar | None
+    reason: str = ""  # why value is None
 
     @property
     def passed(self) -> bool:
@@ -112,9 +134,11 @@ def with_overrides(bars: Sequence[Bar], overrides: Iterable[str]) -> tuple[Bar, 
 def judge(scenario: str, outcome: Outcome, bars: Sequence[Bar]) -> Verdict:
     """Every measured metric, in order, then any bar whose metric is missing."""
     by_name = {bar.metric: bar for bar in bars}
-    checks = [Check(m.name, m.value, m.unit, by_name.get(m.name)) for m in outcome.metrics]
-    measured = {m.name for m in outcome.metrics}
-    checks += [Check(bar.metric, None, "", bar) for bar in bars if bar.metric not in measured]
+    checks = [Check(m.name, m.value, m.unit, by_name.get(m.name), m.reason)
+              for m in outcome.metrics]
+    reported = {m.name for m in outcome.metrics}
+    checks += [Check(bar.metric, None, "", bar, "the scenario did not report it")
+               for bar in bars if bar.metric not in reported]
     return Verdict(scenario, tuple(checks), outcome.notes, outcome.sessions)
 
 
@@ -131,7 +155,7 @@ def _number(value: float) -> str:
 def render_text(verdict: Verdict) -> str:
     rows = [("metric", "value", "bar", "")]
     for check in verdict.checks:
-        value = "not measured" if check.value is None else (
+        value = f"not measured ({check.reason})" if check.value is None else (
             _number(check.value) + (f" {check.unit}" if check.unit else ""))
         bar = check.bar.describe() if check.bar is not None else "-"
         mark = "" if check.bar is None else ("PASS" if check.passed else "FAIL")
@@ -165,13 +189,16 @@ def to_json(verdict: Verdict) -> dict[str, Any]:
             {"name": c.metric, "value": finite(c.value), "unit": c.unit,
              "bar": None if c.bar is None else {"direction": c.bar.direction,
                                                 "limit": finite(c.bar.limit)},
-             "passed": c.passed}
+             "passed": c.passed,
+             **({"reason": c.reason} if c.value is None else {})}
             for c in verdict.checks],
         "notes": list(verdict.notes),
         "sessions": list(verdict.sessions),
     }
 
 
-def metrics_of(values: Mapping[str, tuple[float, str]]) -> tuple[Metric, ...]:
+def metrics_of(values: Mapping[str, tuple[float | Unmeasured, str]]) -> tuple[Metric, ...]:
     """``{"name": (value, unit)}`` in insertion order, the way scenarios assemble them."""
-    return tuple(Metric(name, float(value), unit) for name, (value, unit) in values.items())
+    return tuple(Metric(name, None, unit, value.reason) if isinstance(value, Unmeasured)
+                 else Metric(name, float(value), unit)
+                 for name, (value, unit) in values.items())
