@@ -1,18 +1,17 @@
 """``pattern_probe`` on real directories: findings, learning, bad input, restarts, and its accuracy.
 
-The accuracy test applies the labelled fixes of ``tests/data/learning`` as real edits in
-a workspace and measures the learner's precision, recall and false positive rate.
+The accuracy test applies the labelled fixes of ``tests/data/learning`` (a link to the
+shipped set, ``daemon/scenarios/learning-set``) as real edits in a workspace and scores
+the learner's precision, recall and false positive rate as the learning scenario does.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import sys
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,14 @@ from daemon.eventstore import EventStore, read_events
 from daemon.learned import load_learned, seed_analyzers
 from daemon.projector import catch_up, rebuild
 from daemon.runner import Runner
+from daemon.scenarios.labelled import (
+    Accuracy,
+    cases,
+    elsewhere,
+    expected_learning,
+    marks,
+    score,
+)
 
 DATA = Path(__file__).resolve().parent / "data" / "learning"
 SESSION = "test_20260301_090000"
@@ -328,82 +335,30 @@ def test_seeding_is_best_effort(tmp_path: Path) -> None:
 
 
 # --- learning accuracy over the labelled set --------------------------------------
-
-MARK = re.compile(r"#\s*(learned|expect):\s*(\w+)")
-
-
-@dataclass(frozen=True)
-class Accuracy:
-    learned_expected: int
-    learned_right: int
-    learned_wrong: int
-    true_positives: int
-    false_positives: int
-    false_negatives: int
-    negatives: int  # lines labelled "none"
-    false_positives_on_negatives: int
-
-    @property
-    def learning_precision(self) -> float:
-        return self.learned_right / max(1, self.learned_right + self.learned_wrong)
-
-    @property
-    def learning_recall(self) -> float:
-        return self.learned_right / max(1, self.learned_expected)
-
-    @property
-    def precision(self) -> float:
-        return self.true_positives / max(1, self.true_positives + self.false_positives)
-
-    @property
-    def recall(self) -> float:
-        return self.true_positives / max(1, self.true_positives + self.false_negatives)
-
-    @property
-    def false_positive_rate(self) -> float:
-        return self.false_positives_on_negatives / max(1, self.negatives)
-
-
-def marks(text: str, kind: str) -> dict[int, str]:
-    found = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        match = MARK.search(line)
-        if match and match.group(1) == kind:
-            found[number] = match.group(2)
-    return found
-
-
-def cases() -> list[Path]:
-    return sorted(d for d in DATA.iterdir() if d.is_dir())
-
-
-def elsewhere(case: Path) -> Iterator[tuple[str, Path]]:
-    for kind in ("similar", "lookalike"):
-        source = case / f"{kind}.py"
-        if source.exists():
-            yield f"other/{case.name}_{kind}.py", source
+# The set and its scoring are the learning scenario's (daemon.scenarios.labelled): this
+# test drives the probe directly, the scenario drives it through a real session.
 
 
 def measure(root: Path, *, similar_first: bool) -> Accuracy:
     """Apply every labelled fix as an edit; then (or before: ``similar_first``) put the
     similar and lookalike code in the workspace, and score the warnings."""
     probe = PatternProbe(budget_s=None)
-    for case in cases():
+    labelled_cases = cases(DATA)
+    for case in labelled_cases:
         shutil.copy(case / "before.py", _target(root, f"src/{case.name}.py"))
-    others = [(path, source) for case in cases() for path, source in elsewhere(case)]
+    others = [(path, source) for case in labelled_cases for path, source in elsewhere(case)]
     if similar_first:
         for path, source in others:
             shutil.copy(source, _target(root, path))
     baseline = probe.analyze(root, FULL_PASS)
     assert warned(baseline) == set(), "nothing is learned yet, so nothing may warn"
-    expected_learning: set[tuple[str, int, str]] = set()
+    edits: list[tuple[str, str]] = []
     learned: list[tuple[str, int, str]] = []
     warnings: set[tuple[str, int, str]] = set()
-    for case in cases():
+    for case in labelled_cases:
         path = f"src/{case.name}.py"
         after = (case / "after.py").read_text(encoding="utf-8")
-        expected_learning |= {(path, line, shape)
-                              for line, shape in marks(after, "learned").items()}
+        edits.append((path, after))
         (root / path).write_text(after, encoding="utf-8")
         result = probe.analyze(root, [path])
         learned += [(p.path, p.line, p.shape) for p in result.learned]
@@ -412,27 +367,9 @@ def measure(root: Path, *, similar_first: bool) -> Accuracy:
         for path, source in others:
             shutil.copy(source, _target(root, path))
         warnings |= warned(probe.analyze(root, [path for path, _ in others]))
-    positives: set[tuple[str, int, str]] = set()
-    negatives: set[tuple[str, int]] = set()
-    for path, source in others:
-        for line, shape in marks(source.read_text(encoding="utf-8"), "expect").items():
-            if shape == "none":
-                negatives.add((path, line))
-            else:
-                positives.add((path, line, f"learned:{shape}"))
-    # Only the labelled files are scored: the edited files of the no_learn_* controls keep
-    # their risky shapes on purpose, and are rightly warned about.
-    labelled = {path for path, _ in others}
-    warnings = {w for w in warnings if w[0] in labelled}
-    return Accuracy(
-        learned_expected=len(expected_learning),
-        learned_right=len(set(learned) & expected_learning),
-        learned_wrong=len(learned) - len(set(learned) & expected_learning),
-        true_positives=len(warnings & positives),
-        false_positives=len(warnings - positives),
-        false_negatives=len(positives - warnings),
-        negatives=len(negatives),
-        false_positives_on_negatives=len({(p, line) for p, line, _ in warnings} & negatives))
+    return score(expected_learning(edits), learned,
+                 [(path, source.read_text(encoding="utf-8")) for path, source in others],
+                 warnings)
 
 
 def _target(root: Path, relative: str) -> Path:
@@ -442,8 +379,8 @@ def _target(root: Path, relative: str) -> Path:
 
 
 def test_the_labelled_set_is_big_enough() -> None:
-    fixes = [c for c in cases() if marks((c / "after.py").read_text(), "learned")]
-    controls = [c for c in cases() if not marks((c / "after.py").read_text(), "learned")]
+    fixes = [c for c in cases(DATA) if marks((c / "after.py").read_text(), "learned")]
+    controls = [c for c in cases(DATA) if not marks((c / "after.py").read_text(), "learned")]
     assert len(fixes) >= 10 and len(controls) >= 3
     positives = sum(1 for c in fixes for _, s in elsewhere(c)
                     for v in marks(s.read_text(), "expect").values() if v != "none")
