@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from daemon.scenarios import continuous, integration, learning, load
+from daemon.scenarios import continuous, error_recovery, integration, learning, load
 from daemon.scenarios.settings import Settings
 from daemon.scenarios.verdict import Bar, Outcome
 
@@ -31,6 +31,9 @@ SCENARIOS: dict[str, Scenario] = {
                  continuous.BARS, continuous.run),
         Scenario(load.NAME, "index 1,000+ files, then 100+ searches beside edits, 5+ at once",
                  load.BARS, load.run, load.bars_for),
+        Scenario(error_recovery.NAME, "inject faults (an analyzer exception, corrupt files, "
+                 "a killed scan worker, a killed daemon): detection, recovery, checkpoints",
+                 error_recovery.BARS, error_recovery.run),
         Scenario(learning.NAME, "labelled mistakes fixed as edits, then similar code: "
                  "the learner's precision and recall", learning.BARS, learning.run),
         Scenario(integration.NAME, "index, scan and search the same edits from two writers "
