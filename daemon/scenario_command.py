@@ -19,7 +19,6 @@ from daemon.durations import parse_minutes
 from daemon.scenarios import SCENARIOS
 from daemon.scenarios.scratch import ProjectError, check_project
 from daemon.scenarios.settings import (
-    DEFAULT_DURATION_S,
     LOAD_CONCURRENCY,
     LOAD_FILES,
     LOAD_SEARCHES,
@@ -44,9 +43,9 @@ def _positive(text: str) -> int:
     return value
 
 
-def _duration_s(text: str | None) -> float:
+def _duration_s(text: str | None, default_s: float) -> float:
     if text is None:
-        return DEFAULT_DURATION_S
+        return default_s
     try:
         return parse_minutes(text) * 60.0
     except ValueError as exc:
@@ -75,7 +74,7 @@ def cmd_scenario(args: argparse.Namespace, out: TextIO) -> int:
         project = check_project(Path(args.project).expanduser())
     except (BarError, ProjectError) as exc:
         raise ScenarioUsageError(str(exc)) from None
-    duration_s = _duration_s(args.duration)
+    duration_s = _duration_s(args.duration, scenario.default_duration_s)
     config = load_config(args.config)
     db_path = Path(resolve_db_path(args.db, config)).resolve()
     workdir, temporary = _workdir(args.workdir, project, scenario.name)
@@ -98,6 +97,10 @@ def cmd_scenario(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_PASSED if verdict.passed else EXIT_FAILED
 
 
+def _defaults_help() -> str:
+    return ", ".join(f"{s.name} {s.default_duration_s / 60.0:g} min" for s in SCENARIOS.values())
+
+
 def _bars_help() -> str:
     lines = []
     for scenario in SCENARIOS.values():
@@ -117,8 +120,10 @@ def register(subparsers: argparse._SubParsersAction[Any],
     parser.add_argument("--project", default=".", metavar="P",
                         help="the project to copy (default: the current directory)")
     parser.add_argument("--duration", metavar="D",
-                        help="how long the driver edits (continuous, integration): minutes, "
-                             "or 30s/5m/1h (default: 1 minute)")
+                        help="the longest each scenario session may run, first pass "
+                             "included (load and learning end when done; continuous and "
+                             "integration edit for what is left): minutes, or 30s/5m/1h "
+                             f"(default: {_defaults_help()})")
     parser.add_argument("--bar", action="append", metavar="NAME=VALUE",
                         help=f"override a bar (repeatable). Defaults: {_bars_help()}")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")

@@ -57,4 +57,7 @@ def test_help_lists_the_bars() -> None:
     result = subprocess.run([sys.executable, "-m", "daemon", "scenario", "--help"],
                             capture_output=True, text=True, cwd=ROOT, check=False)
     assert result.returncode == 0
-    assert "edits_analyzed >= 1" in " ".join(result.stdout.split())
+    text = " ".join(result.stdout.split())
+    assert "edits_analyzed >= 1" in text
+    # --duration means one thing for every scenario, with a default of its own each.
+    assert "the longest each scenario session may run" in text and "load 10 min" in text

@@ -49,7 +49,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any], 
     before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
     # Raised beyond reach on purpose: the run must fail on this one metric and no other.
     code, data, err = scenario(tmp, "continuous", "--project", str(project),
-                               "--duration", "4s", "--edits", "3",
+                               "--duration", "8s", "--edits", "3",
                                "--bar", "edits_analyzed=1.5")
     after = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
     assert before == after, "the user's tree was modified"

@@ -25,7 +25,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any], 
     out = io.StringIO()
     # No run can have fewer than zero mismatches: it must fail on that metric alone.
     code = main(["scenario", "integration", "--project", str(project), "--db",
-                 str(tmp / "log.db"), "--duration", "2s", "--edits", "3", "--json",
+                 str(tmp / "log.db"), "--duration", "10s", "--edits", "3", "--json",
                  "--bar", "count_mismatches=-1"], out=out)
     return code, json.loads(out.getvalue()), tmp / "log.db"
 

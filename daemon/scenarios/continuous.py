@@ -4,8 +4,12 @@ Every edit defines a new, uniquely named function (appended to an existing modul
 a new one); every third also calls ``subprocess`` with ``shell=True``, which the security
 scanner must report. An edit is *analyzed* once the code index defines its function at
 its path; the time from the write to that moment is its pickup latency. Memory is
-judged after the baseline pass (loading the index is warm-up, not a leak) with the
+judged after the first pass (loading the index is warm-up, not a leak) with the
 project's own least-squares trend (:func:`daemon.analysis.memory_trend`).
+
+``--duration`` bounds the session: the first pass (until the analyzers have no files
+left over), then the edits spread over most of what is left, then a last share for the
+analyzers to catch up with them.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from daemon.analysis import memory_trend
 from daemon.scenarios import harness
 from daemon.scenarios.scratch import scratch_copy
 from daemon.scenarios.settings import Settings
-from daemon.scenarios.verdict import Bar, Outcome, metrics_of
+from daemon.scenarios.verdict import Bar, Outcome, Unmeasured, metrics_of
 from daemon.series import epoch
 from daemon.stats import percentile
 
@@ -32,8 +36,7 @@ SECONDS_PER_EDIT = 5.0
 MIN_EDITS = 3
 RISKY_EVERY = 3
 RISKY_RULE = "B602"  # bandit: subprocess call with shell=True
-PICKUP_GRACE_S = 15.0  # after the last edit, how long the daemon gets to catch up
-FIRST_SCAN_TIMEOUT_S = 600.0
+PICKUP_GRACE_S = 15.0  # after the edits, the most one late edit is waited for
 
 BARS = (
     Bar("edits_analyzed", "min", 1.0, "every edit is indexed (its new function is searchable)"),
@@ -43,6 +46,7 @@ BARS = (
     Bar("error_rate", "max", 0.05, "the spec's 'good' success rate is 95 % or better"),
     Bar("rss_growth_mb", "max", 20.0,
         "fitted RSS growth after warm-up; daemon.analysis ignores less than 20 MB as warm-up"),
+    harness.BACKLOG_BAR,
 )
 
 
@@ -110,16 +114,15 @@ def run(settings: Settings) -> Outcome:
                                  monitor_interval=harness.sample_interval(settings.duration_s))
     pickup_ms: dict[int, float] = {}
     try:
+        deadline = harness.Deadline.after(settings.duration_s)
         session_id = tester.start_test_session(workspace, 0, mode="continuous")
-        session = tester.session(session_id)
-        assert session is not None
-        session.first_scan.wait(FIRST_SCAN_TIMEOUT_S)
-        tester.catch_up()
+        left = harness.drained(tester, session_id, deadline)
         warm = harness.rows(settings.db_path, "SELECT MAX(timestamp) AS t FROM activities "
                                               "WHERE session_id = ?", (session_id,))
         warmed_at = str(warm[0]["t"] or "") if warm else ""
         started = time.monotonic()
-        gap = settings.duration_s / (len(plan) + 1)
+        window = harness.edit_window(deadline.left())
+        gap = window / (len(plan) + 1)
         for edit in plan:
             due = started + gap * (edit.number + 1)
             time.sleep(max(0.0, due - time.monotonic()))
@@ -129,22 +132,24 @@ def run(settings: Settings) -> Outcome:
             if harness.wait_until(_indexed(index, workspace, edit),
                                   max(0.0, next_due - time.monotonic())):
                 pickup_ms[edit.number] = (time.monotonic() - written) * 1000.0
-        time.sleep(max(0.0, started + settings.duration_s - time.monotonic()))
+        time.sleep(max(0.0, started + window - time.monotonic()))
         for edit in plan:
             if edit.number not in pickup_ms:
                 written = time.monotonic()
-                if harness.wait_until(_indexed(index, workspace, edit), PICKUP_GRACE_S):
+                if harness.wait_until(_indexed(index, workspace, edit),
+                                      min(PICKUP_GRACE_S, deadline.left())):
                     # Counted from the end of the run: a lower bound on its real latency.
                     pickup_ms[edit.number] = (time.monotonic() - written) * 1000.0 + (
                         gap * 1000.0)
-        # The scanner runs beside the indexer: give its findings the same grace.
+        # The scanner runs beside the indexer: it gets what is left of the duration.
         risky = [e for e in plan if e.risky]
         harness.wait_until(lambda: len(_planted_found(settings.db_path, session_id, risky))
-                           == len(risky), PICKUP_GRACE_S)
+                           == len(risky), deadline.left())
         tester.stop_session(session_id)
     finally:
         tester.close()
-    return _outcome(settings.db_path, session_id, plan, pickup_ms, warmed_at, workspace)
+    return _outcome(settings.db_path, session_id, plan, pickup_ms, warmed_at, workspace,
+                    left)
 
 
 def _indexed(index: Path, workspace: Path, edit: Edit) -> Callable[[], bool]:
@@ -159,7 +164,8 @@ def _planted_found(db_path: Path, session_id: str, risky: Sequence[Edit]) -> set
 
 
 def _outcome(db_path: Path, session_id: str, plan: Sequence[Edit],
-             pickup_ms: dict[int, float], warmed_at: str, workspace: Path) -> Outcome:
+             pickup_ms: dict[int, float], warmed_at: str, workspace: Path,
+             left: harness.Backlog) -> Outcome:
     activities = harness.rows(db_path, "SELECT * FROM activities WHERE session_id = ? "
                                        "ORDER BY timestamp", (session_id,))
     session = harness.rows(db_path, "SELECT * FROM test_sessions WHERE session_id = ?",
@@ -181,7 +187,8 @@ def _outcome(db_path: Path, session_id: str, plan: Sequence[Edit],
     values = {
         "edits": (len(plan), ""),
         "edits_analyzed": (len(pickup_ms) / len(plan) if plan else 1.0, "ratio"),
-        "pickup_p95_ms": (percentile(latencies, 95) if latencies else float("nan"), "ms"),
+        "pickup_p95_ms": (percentile(latencies, 95) if latencies
+                          else Unmeasured("no edit was analyzed"), "ms"),
         "files_indexed_per_minute": (indexed / minutes if minutes > 0 else 0.0, "files/min"),
         "findings": (findings, ""),
         "planted_findings_found": (len(found) / len(risky) if risky else 1.0, "ratio"),
@@ -190,11 +197,13 @@ def _outcome(db_path: Path, session_id: str, plan: Sequence[Edit],
         "recovery_events": (recoveries, ""),
         "rss_slope_mb_per_hour": (trend.slope_mb_per_hour, "MB/h"),
         "rss_growth_mb": (trend.growth_mb, "MB"),
+        harness.BACKLOG: (left.files, "files"),
     }
     missed = [e.path for e in plan if e.number not in pickup_ms]
     notes = [f"workspace: a copy at {workspace}",
              f"memory trend after warm-up: {trend.samples} samples over "
-             f"{trend.span_minutes:.1f} min (R² {trend.r_squared:.2f})"]
+             f"{trend.span_minutes:.1f} min (R² {trend.r_squared:.2f})",
+             *harness.backlog_note(left)]
     if missed:
         notes.append(f"not analyzed: {', '.join(missed[:5])}"
                      f"{' ...' if len(missed) > 5 else ''}")

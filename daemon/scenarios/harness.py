@@ -1,12 +1,15 @@
 """The running parts every scenario shares: a tester on the run's log, reading it back,
-waiting for the daemon to catch up, and asking the code index what it holds."""
+waiting for the daemon to catch up (within the run's ``--duration``), and asking the
+code index what it holds."""
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -17,14 +20,81 @@ from analyzers.index_store import IndexError_, IndexStore
 from daemon.database import Database
 from daemon.events import Envelope, MetricSampled, format_ts, new_id
 from daemon.eventstore import EventStore
+from daemon.scenarios.scratch import count_files
 from daemon.scenarios.settings import Settings
-from daemon.scenarios.verdict import Metric
+from daemon.scenarios.verdict import Bar, Metric
 from daemon.tester import AnalyzerFactory, RealWorldTester
 
 #: Scenarios measure: a busy machine must not make the session pause or stop itself
 #: (the safety stop at 90 % CPU would end the very run that measures the load).
 SCENARIO_CPU_MAX = 100.0
 SETTLE_S = 0.1
+#: How a budgeted analyzer's ``result_data`` says how many files its call left for the
+#: next: the code indexer's ``pending``, the security scanner's and pattern probe's
+#: ``deferred``. The runner calls it again until none are left (its ``remaining``).
+LEFT_OVER_KEYS = ("pending", "deferred")
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The end of the run's ``--duration``: every wait of a scenario is bounded by it."""
+
+    at: float  # time.monotonic()
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(time.monotonic() + seconds)
+
+    def left(self) -> float:
+        return max(0.0, self.at - time.monotonic())
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Files the analyzers' latest calls left for later calls (a call works to a time
+    budget), per capability, only those with some left: empty once the work is done."""
+
+    left: Mapping[str, int]
+
+    @property
+    def files(self) -> int:
+        return sum(self.left.values())
+
+    @property
+    def clear(self) -> bool:
+        return not self.left
+
+    def describe(self) -> str:
+        return ", ".join(f"{cap} {n}" for cap, n in sorted(self.left.items())) or "none"
+
+    def __add__(self, other: Backlog) -> Backlog:
+        merged = dict(self.left)
+        for cap, n in other.left.items():
+            merged[cap] = merged.get(cap, 0) + n
+        return Backlog(merged)
+
+
+BACKLOG = "analyzer_backlog"
+BASELINE = "first pass (not over)"
+#: A scenario that needs the analyzers' work done (everything indexed, scanned,
+#: profiled) before it measures says how much was still left when it could wait no longer.
+BACKLOG_BAR = Bar(BACKLOG, "max", 0.0, "the analyzers got through every file within "
+                                       "--duration (raise it for a big project)")
+CATCH_UP_SHARE = 0.25  # of the time left for a driver, kept for the last edits' analysis
+CATCH_UP_MAX_S = 15.0
+
+
+def backlog_note(found: Backlog) -> tuple[str, ...]:
+    if found.clear:
+        return ()
+    return (f"--duration ran out with files the analyzers' time budget had left over: "
+            f"{found.describe()}",)
+
+
+def edit_window(left_s: float) -> float:
+    """Of the time left after the first pass, what a driver spreads its edits over: the
+    rest is for the analyzers to catch up with the last edits."""
+    return max(0.0, left_s - min(CATCH_UP_MAX_S, left_s * CATCH_UP_SHARE))
 
 
 def open_tester(settings: Settings, *, monitor_interval: float | None = None,
@@ -92,13 +162,54 @@ def indexed_paths(index: Path, workspace: Path) -> set[str]:
         return set()
 
 
+def files_left(result_data: str | None) -> int:
+    """Files one call left for its analyzer's next call, as its ``result_data`` says."""
+    try:
+        data = json.loads(result_data or "{}")
+    except ValueError:
+        return 0
+    if not isinstance(data, dict):
+        return 0
+    counts = (data.get(key) for key in LEFT_OVER_KEYS)
+    return sum(int(n) for n in counts if isinstance(n, (int, float)) and not isinstance(n, bool))
+
+
+def backlog(tester: RealWorldTester, session_id: str) -> Backlog:
+    """What the latest recorded call of each of the session's analyzers left over: what
+    a user sees in the log. A failed call leaves nothing (the runner does not call a
+    failing analyzer again at once), so a failure ends the wait and shows as an error."""
+    tester.catch_up()
+    latest = rows(Path(tester.db_path),
+                  "SELECT a.capability, a.result_data FROM activities a WHERE a.session_id = ? "
+                  "AND a.rowid = (SELECT MAX(b.rowid) FROM activities b "
+                  "WHERE b.session_id = a.session_id AND b.capability = a.capability)",
+                  (session_id,))
+    left = {str(r["capability"]): files_left(r["result_data"]) for r in latest}
+    return Backlog({cap: n for cap, n in left.items() if n > 0})
+
+
+def drained(tester: RealWorldTester, session_id: str, deadline: Deadline) -> Backlog:
+    """Wait (until ``deadline`` at most) for the session's analyzers to have no files
+    left: the first pass's baseline call of each recorded, then the calls the session
+    makes on its own while one has files over. Returns what was still left (empty: done)."""
+    session = tester.session(session_id)
+    if session is not None and not session.first_scan.wait(deadline.left()):
+        # Not one call of the baseline is known to be over: all of it is left.
+        return Backlog({BASELINE: count_files(Path(session.spec.project))})
+    found = backlog(tester, session_id)
+    while not found.clear and deadline.left() > 0:
+        time.sleep(min(0.2, deadline.left()))
+        found = backlog(tester, session_id)
+    return found
+
+
 def record_metrics(db_path: Path, session_id: str, scenario: str,
                    metrics: Sequence[Metric]) -> None:
     """The scenario's figures as ``performance_metrics`` rows of its session, written
     through the log like every other fact (a second writer beside the tester's)."""
     events = [Envelope(MetricSampled(session_id, new_id(), f"scenario:{scenario}", m.name,
                                      m.value, m.unit or "count", "realworld scenario"))
-              for m in metrics if math.isfinite(m.value)]
+              for m in metrics if m.value is not None and math.isfinite(m.value)]
     with EventStore(Database.open(db_path)) as store:
         store.append(events)
 

@@ -1,11 +1,13 @@
 """``learning``: the labelled fixes applied as edits in a watched copy, then similar code.
 
-The ``before.py`` of every case is in the copy when the session starts (its baseline
-pass sees the mistakes); each ``after.py`` is then written over it as a real edit, and
+The ``before.py`` of every case is in the copy when the session starts; once the
+session's first pass is over (every file profiled: on a big project the probe's time
+budget spreads it over several calls, and a fix to a file not yet profiled has no
+"before" to learn from), each ``after.py`` is written over it as a real edit, and
 the learner must learn exactly the marked fixes; last, the similar and lookalike code
 arrives, and the warnings the session records in ``findings`` are scored against the
 labels (:mod:`daemon.scenarios.labelled`). Learning speed is the time from the fixes'
-write to the last fix learned.
+write to the last fix learned. Every wait is bounded by ``--duration``.
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ from daemon.scenarios.labelled import (
 )
 from daemon.scenarios.scratch import scratch_copy
 from daemon.scenarios.settings import Settings
-from daemon.scenarios.verdict import Bar, Outcome, metrics_of
+from daemon.scenarios.verdict import Bar, Outcome, Unmeasured, metrics_of
 from daemon.series import epoch
 
 NAME = "learning"
 PREFIX = "realworld_learning"
 CAPABILITY = "pattern_probe"
-FIRST_SCAN_TIMEOUT_S = 900.0
-ANALYZED_TIMEOUT_S = 30.0
+#: An upper bound: the run ends once the similar code is analyzed.
+DEFAULT_DURATION_S = 300.0
 
 # The thresholds of the learner's own accuracy test (tests/test_pattern_probe.py).
 BARS = (
@@ -41,6 +43,7 @@ BARS = (
     Bar("precision", "min", 0.9, "warnings on similar code that were expected"),
     Bar("recall", "min", 0.8, "expected warnings that were given"),
     Bar("false_positive_rate", "max", 0.05, "warnings on lookalike lines labelled 'none'"),
+    harness.BACKLOG_BAR,
 )
 
 
@@ -62,17 +65,16 @@ def run(settings: Settings) -> Outcome:
         (path, (case / "after.py").read_text(encoding="utf-8")) for path, case in edited.items())
     tester = harness.open_tester(settings, monitor_interval=5.0)
     try:
+        deadline = harness.Deadline.after(settings.duration_s)
         session_id = tester.start_test_session(workspace, 0, mode="continuous")
-        session = tester.session(session_id)
-        assert session is not None
-        session.first_scan.wait(FIRST_SCAN_TIMEOUT_S)
+        left = harness.drained(tester, session_id, deadline)
         premature = len(_warnings(settings.db_path, session_id))
 
         fixed_at, since = time.monotonic(), harness.now_ts()
         for path, case in edited.items():
             _write(workspace, path, case / "after.py")
         harness.wait_until(lambda: harness.analyzed_since(
-            tester, session_id, list(edited), CAPABILITY, since), ANALYZED_TIMEOUT_S, 0.2)
+            tester, session_id, list(edited), CAPABILITY, since), deadline.left(), 0.2)
         learned_s = _learning_time(settings.db_path, session_id, fixed_at)
 
         since = harness.now_ts()
@@ -80,7 +82,7 @@ def run(settings: Settings) -> Outcome:
             _write(workspace, path, source)
         harness.wait_until(lambda: harness.analyzed_since(
             tester, session_id, [p for p, _ in others], CAPABILITY, since),
-            ANALYZED_TIMEOUT_S, 0.2)
+            deadline.left(), 0.2)
         tester.stop_session(session_id)
     finally:
         tester.close()
@@ -104,9 +106,11 @@ def run(settings: Settings) -> Outcome:
         "false_positive_rate": (accuracy.false_positive_rate, "ratio"),
         "false_negative_rate": (accuracy.false_negative_rate, "ratio"),
         "warnings_before_learning": (premature, ""),
+        harness.BACKLOG: (left.files, "files"),
     })
     notes = (f"labelled set: {len(labelled_cases)} cases ({len(expected)} fixes to learn, "
-             f"{accuracy.negatives} lookalike lines), applied in a copy of {settings.project}",)
+             f"{accuracy.negatives} lookalike lines), applied in a copy of {settings.project}",
+             *harness.backlog_note(left))
     return Outcome(metrics, notes, (session_id,))
 
 
@@ -116,11 +120,11 @@ def _warnings(db_path: Path, session_id: str) -> set[tuple[str, int, str]]:
         (session_id, f"{WARNING_PREFIX}%"))}
 
 
-def _learning_time(db_path: Path, session_id: str, fixed_at: float) -> float:
+def _learning_time(db_path: Path, session_id: str, fixed_at: float) -> float | Unmeasured:
     """Seconds from the fixes' write to the last ``pattern_learned`` event (its log time)."""
     last = harness.rows(db_path, "SELECT MAX(ts) AS ts FROM events WHERE session_id = ? AND "
                                  "type = 'pattern_learned'", (session_id,))
     moment = epoch(last[0]["ts"]) if last else None
     if moment is None:
-        return float("nan")
+        return Unmeasured("no fix was learned")
     return max(0.0, moment - (time.time() - (time.monotonic() - fixed_at)))

@@ -2,7 +2,9 @@
 
 The copy is replicated inside itself (``replica_2/`` ...) until it holds ``--files``
 files, so a small project still gives the full load (the note says so). The session's
-baseline pass indexes them with all five analyzers; then ``--concurrency`` threads search
+first pass indexes them with all five analyzers (call after call while an analyzer's
+time budget leaves files over, as the log's ``pending``/``deferred`` show; bounded by
+``--duration``); then ``--concurrency`` threads search
 symbols sampled from that index (full ranked search, as ``realworld search`` does) while
 a driver edits as many files, so every analyzer runs on the edits beside the searches.
 Concurrency is measured, not assumed: the peak number of overlapping operations
@@ -26,16 +28,17 @@ from daemon.scenarios.continuous import Edit, apply, parsable_modules
 from daemon.scenarios.rss import RssSampler
 from daemon.scenarios.scratch import ProjectError, replicate, scratch_copy
 from daemon.scenarios.settings import Settings
-from daemon.scenarios.verdict import Bar, Metric, Outcome, metrics_of
+from daemon.scenarios.verdict import Bar, Metric, Outcome, Unmeasured, metrics_of
 from daemon.series import epoch
 from daemon.stats import mean, percentile
 from daemon.tester import RealWorldTester
 
 NAME = "load"
-FIRST_SCAN_TIMEOUT_S = 1800.0
-SETTLE_GRACE_S = 30.0
+#: An upper bound: the run ends once the searches are done. A cold first pass over the
+#: standard library replicated to 1,500 files takes a few minutes on two cores.
+DEFAULT_DURATION_S = 600.0
+SETTLE_GRACE_S = 30.0  # at most, for the analyzers to reach the load's edits
 CAPABILITIES = 5  # the five analyzers
-NUDGE_FILE = "realworld_load_nudge.py"
 
 BARS = (
     Bar("files_indexed", "min", 1000.0, "the spec: index 1000+ files (follows --files)"),
@@ -47,6 +50,7 @@ BARS = (
     Bar("capabilities_under_load", "min", 5.0, "every analyzer ran during the load"),
     Bar("peak_rss_mb", "max", 1024.0, "this process and its workers, at the worst moment"),
     Bar("error_rate", "max", 0.05, "the spec's 'good' success rate is 95 % or better"),
+    harness.BACKLOG_BAR,
 )
 
 Interval = tuple[float, float, str]  # (start, end) seconds since the epoch, capability
@@ -165,28 +169,6 @@ def _search_all(searcher: _Searcher, names: Sequence[str], workers: int,
     return results
 
 
-def _grown(index: Path, workspace: Path, than: int) -> Callable[[], bool]:
-    return lambda: len(harness.indexed_paths(index, workspace)) > than
-
-
-def _catch_up_index(workspace: Path, index: Path, files: int) -> int:
-    """The indexer works to a time budget per call and leaves the rest pending for its next
-    call; a real edit (a comment in a file of our own) is what gives it that next call.
-    Goes on while each round makes progress, until ``files`` are indexed."""
-    nudge = workspace / NUDGE_FILE
-    indexed = len(harness.indexed_paths(index, workspace))
-    deadline = time.monotonic() + FIRST_SCAN_TIMEOUT_S
-    stalled = 0
-    while indexed < files and stalled < 3 and time.monotonic() < deadline:
-        with open(nudge, "a", encoding="utf-8") as handle:
-            handle.write("# load\n")
-        harness.wait_until(_grown(index, workspace, indexed), SETTLE_GRACE_S, 0.5)
-        now = len(harness.indexed_paths(index, workspace))
-        stalled = 0 if now > indexed else stalled + 1
-        indexed = now
-    return indexed
-
-
 class _Latch:
     """``busy()`` from many threads, asking the log at most every 0.2 s; once not busy,
     never busy again."""
@@ -218,12 +200,12 @@ def run(settings: Settings) -> Outcome:
     with RssSampler() as rss:
         try:
             began = time.monotonic()
+            deadline = harness.Deadline.after(settings.duration_s)
             session_id = tester.start_test_session(workspace, 0, mode="continuous")
-            session = tester.session(session_id)
-            assert session is not None
-            session.first_scan.wait(FIRST_SCAN_TIMEOUT_S)
-            indexed = _catch_up_index(workspace, index, files)
+            left = harness.drained(tester, session_id, deadline)
             index_s = time.monotonic() - began
+            notes += harness.backlog_note(left)
+            indexed = len(harness.indexed_paths(index, workspace))
             with IndexStore.open(index, readonly=True) as store:
                 names = sample_symbols(store, workspace, settings.searches, settings.seed)
             if not names:
@@ -236,24 +218,26 @@ def run(settings: Settings) -> Outcome:
             load_start = time.time()
             for edit in edits:
                 apply(workspace, edit)
-            deadline = time.monotonic() + SETTLE_GRACE_S
+            # What is left of --duration, up to a grace: every search runs once even when
+            # nothing is left (the spec's count), but nothing waits past the end.
+            settle = harness.Deadline.after(min(SETTLE_GRACE_S, deadline.left()))
             # The load is the searches *and* the daemon analyzing the edits: searching
             # goes on until every analyzer has recorded its call on them (or time is up).
-            busy = _Latch(lambda: time.monotonic() < deadline and _analyzers_since(
+            busy = _Latch(lambda: settle.left() > 0 and _analyzers_since(
                 tester, settings.db_path, session_id, load_start) < CAPABILITIES)
             try:
                 timed = _search_all(searcher, names, settings.concurrency, busy)
             finally:
                 searcher.close()
             search_end = time.time()
-            harness.wait_until(lambda: not busy(), SETTLE_GRACE_S, 0.2)
+            harness.wait_until(lambda: not busy(), settle.left(), 0.2)
             harness.wait_until(lambda: all(harness.defined_in_index(
-                index, workspace, e.symbol, e.path) for e in edits), SETTLE_GRACE_S)
+                index, workspace, e.symbol, e.path) for e in edits), settle.left())
             load_end = time.time()
             activities = harness.rows(settings.db_path,
                                       "SELECT * FROM activities WHERE session_id = ?",
                                       (session_id,))
-            outcome = _measure(settings, timed, activities, indexed, index_s,
+            outcome = _measure(settings, timed, activities, (indexed, left.files), index_s,
                                (load_start, search_end, load_end), rss.peak_mb)
             harness.record_metrics(settings.db_path, session_id, NAME, outcome)
             tester.stop_session(session_id)
@@ -272,9 +256,12 @@ def _analyzers_since(tester: RealWorldTester, db_path: Path, session_id: str,
 
 
 def _measure(settings: Settings, timed: Sequence[tuple[float, float, int]],
-             activities: Sequence[dict[str, object]], indexed: int, index_s: float,
-             window: tuple[float, float, float], peak_rss_mb: float) -> tuple[Metric, ...]:
+             activities: Sequence[dict[str, object]], first_pass: tuple[int, int],
+             index_s: float, window: tuple[float, float, float],
+             peak_rss_mb: float) -> tuple[Metric, ...]:
+    indexed, backlog = first_pass
     load_start, search_end, load_end = window
+    no_search = Unmeasured("no search ran: the index held no symbols")
     latencies = [(end - start) * 1000.0 for start, end, _ in timed]
     searches: list[Interval] = [(s, e, "code_search") for s, e, _ in timed]
     worked = [a for a in activities if a.get("capability") != "error_recovery"]
@@ -288,15 +275,17 @@ def _measure(settings: Settings, timed: Sequence[tuple[float, float, int]],
         "index_seconds": (index_s, "s"),
         "index_files_per_s": (indexed / index_s if index_s > 0 else 0.0, "files/s"),
         "searches": (len(timed), ""),
-        "search_mean_ms": (mean(latencies) if latencies else float("nan"), "ms"),
-        "search_p95_ms": (percentile(latencies, 95) if latencies else float("nan"), "ms"),
+        "search_mean_ms": (mean(latencies) if latencies else no_search, "ms"),
+        "search_p95_ms": (percentile(latencies, 95) if latencies else no_search, "ms"),
         "throughput_ops_s": (len(timed) / search_s, "ops/s"),
         "analyzer_p95_ms": (percentile([s * 1000.0 for s in analyzer_s], 95)
-                            if analyzer_s else float("nan"), "ms"),
+                            if analyzer_s else Unmeasured("no analyzer call was recorded"),
+                            "ms"),
         "peak_concurrent_ops": (peak_overlap(searches + under_load), ""),
         "capabilities_under_load": (len(active_in(searches + calls, load_start, load_end)),
                                     ""),
         "peak_rss_mb": (peak_rss_mb, "MB"),
         "error_rate": (failed / len(worked) if worked else 0.0, "ratio"),
+        harness.BACKLOG: (backlog, "files"),
     })
 

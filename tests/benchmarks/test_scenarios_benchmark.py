@@ -27,7 +27,9 @@ from daemon.scenarios import SCENARIOS
 
 OPT_IN_VARIABLE = "REALWORLD_BENCHMARKS"
 EXCLUDED_DIRS = frozenset({"test", "tests", "idlelib", "site-packages"}) | DEFAULT_IGNORED_DIRS
-ARGS = {"continuous": ["--duration", "1m"], "integration": ["--duration", "20s"]}
+# --duration bounds each session, first pass included: continuous and integration edit
+# for what is left of it, load and learning end when done (their defaults suffice).
+ARGS = {"continuous": ["--duration", "2m"], "integration": ["--duration", "4m"]}
 
 pytestmark = pytest.mark.benchmark
 
