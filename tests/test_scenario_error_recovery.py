@@ -34,7 +34,7 @@ from daemon.scenarios.faults import (
     slow_scan_source,
 )
 from daemon.scenarios.settings import Settings
-from daemon.scenarios.verdict import Outcome, judge, metrics_of
+from daemon.scenarios.verdict import Outcome, Unmeasured, judge, metrics_of
 
 POISON = f"{FAULT_DIR}/poison_at_start.py"
 
@@ -223,3 +223,7 @@ def test_the_summary_rates_and_times() -> None:
     assert values["recovery_steps_succeeded"][0] == pytest.approx(2 / 3)
     assert values["corrupt_files_handled"][0] == 0.5
     assert "checkpoint_effectiveness" not in values
+    # Nothing to divide by is said, not a NaN that compares false with every bar.
+    empty = summarize([], [], (0, 0), [], None, [])
+    assert isinstance(empty["detection_rate"][0], Unmeasured)
+    assert isinstance(empty["time_to_recover_p95_ms"][0], Unmeasured)

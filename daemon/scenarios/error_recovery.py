@@ -25,7 +25,6 @@ Four kinds of fault, each judged from the log (events and activities), not assum
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,7 +49,7 @@ from daemon.scenarios.faults import (
 from daemon.scenarios.killed_daemon import Restart, kill_and_restart
 from daemon.scenarios.scratch import scratch_copy
 from daemon.scenarios.settings import Settings
-from daemon.scenarios.verdict import Bar, Outcome, metrics_of
+from daemon.scenarios.verdict import Bar, Outcome, Unmeasured, metrics_of
 from daemon.stats import percentile
 from daemon.tester import AnalyzerFactory, default_analyzers
 
@@ -204,41 +203,58 @@ def steps_recovered(events: Sequence[Logged]) -> tuple[int, int]:
     return sum(1 for e in steps if e.payload.get("success")), len(steps)
 
 
+def _ratio(part: float, whole: int, why: str) -> float | Unmeasured:
+    return part / whole if whole else Unmeasured(why)
+
+
 def summarize(faults: Sequence[Fault], times: Sequence[float], steps: tuple[int, int],
               corrupt: Sequence[bool], restart: Restart | None, survived: Sequence[bool]
-              ) -> dict[str, tuple[float, str]]:
-    nan = float("nan")
+              ) -> dict[str, tuple[float | Unmeasured, str]]:
     injected = len(faults)
-    values: dict[str, tuple[float, str]] = {
+    no_steps = Unmeasured("no recovery step was recorded")
+    values: dict[str, tuple[float | Unmeasured, str]] = {
         "faults_injected": (injected, ""),
-        "detection_rate": (sum(f.detected for f in faults) / injected if injected else nan,
-                           "ratio"),
-        "recovery_rate": (sum(f.recovered for f in faults) / injected if injected else nan,
-                          "ratio"),
+        "detection_rate": (_ratio(sum(f.detected for f in faults), injected,
+                                  "no fault was injected"), "ratio"),
+        "recovery_rate": (_ratio(sum(f.recovered for f in faults), injected,
+                                 "no fault was injected"), "ratio"),
         "recovery_steps": (steps[1], ""),
-        "recovery_steps_succeeded": (steps[0] / steps[1] if steps[1] else nan, "ratio"),
-        "time_to_recover_p95_ms": (percentile(list(times), 95) if times else nan, "ms"),
-        "time_to_recover_max_ms": (max(times) if times else nan, "ms"),
-        "corrupt_files_handled": (sum(corrupt) / len(corrupt) if corrupt else nan, "ratio"),
+        "recovery_steps_succeeded": (_ratio(steps[0], steps[1], "no recovery step was "
+                                                                "recorded"), "ratio"),
+        "time_to_recover_p95_ms": (percentile(list(times), 95) if times else no_steps, "ms"),
+        "time_to_recover_max_ms": (max(times) if times else no_steps, "ms"),
+        "corrupt_files_handled": (_ratio(sum(corrupt), len(corrupt), "no corrupt file was "
+                                                                     "written"), "ratio"),
     }
     if restart is not None:
-        values |= {
-            "checkpoint_rows": (restart.checkpoint_rows, "files"),
-            "files_rescanned_after_restart": (
-                nan if restart.files_scanned is None else restart.files_scanned, "files"),
-            "checkpoint_effectiveness": (restart.effectiveness, "ratio"),
-            "time_to_resume_ms": (restart.time_to_resume_ms, "ms"),
-            "session_resumed": (float(restart.resumed and restart.sessions_started == 1), ""),
-            "edit_while_down_analyzed": (float(restart.edit_analyzed), ""),
-        }
-    values["sessions_survived"] = (sum(survived) / len(survived) if survived else nan, "ratio")
+        values |= _restart_values(restart)
+    values["sessions_survived"] = (_ratio(sum(survived), len(survived), "no session ran"),
+                                   "ratio")
     return values
+
+
+def _restart_values(restart: Restart) -> dict[str, tuple[float | Unmeasured, str]]:
+    no_call = Unmeasured("the restarted daemon made no scanner call")
+    effectiveness: float | Unmeasured = restart.effectiveness if restart.effectiveness \
+        is not None else (Unmeasured("nothing was checkpointed before the kill")
+                          if restart.checkpoint_rows <= 0 else no_call)
+    return {
+        "checkpoint_rows": (restart.checkpoint_rows, "files"),
+        "files_rescanned_after_restart": (
+            no_call if restart.files_scanned is None else restart.files_scanned, "files"),
+        "checkpoint_effectiveness": (effectiveness, "ratio"),
+        "time_to_resume_ms": (Unmeasured("the restarted daemon recorded no activity")
+                              if restart.time_to_resume_ms is None
+                              else restart.time_to_resume_ms, "ms"),
+        "session_resumed": (float(restart.resumed and restart.sessions_started == 1), ""),
+        "edit_while_down_analyzed": (float(restart.edit_analyzed), ""),
+    }
 
 
 def restart_fault(restart: Restart) -> Fault:
     return Fault("daemon killed (SIGKILL) in its first pass", restart.resumed,
-                 restart.resumed and restart.edit_analyzed and not math.isnan(
-                     restart.effectiveness),
+                 restart.resumed and restart.edit_analyzed
+                 and restart.effectiveness is not None,
                  f"{restart.checkpoint_rows} files checkpointed, "
                  f"{restart.files_cached} reused after the restart")
 

@@ -28,6 +28,7 @@ from daemon.database import Database
 from daemon.events import Envelope, SessionEnded
 from daemon.eventstore import EventStore
 from daemon.scenarios.faults import FAULT_DIR
+from daemon.scenarios.scratch import count_files
 from daemon.scenarios.settings import Settings
 
 SCANNER = "security_scanner"
@@ -52,16 +53,17 @@ class Restart:
     killed_in_first_pass: bool  # the scanner had not finished its first pass yet
     files_cached: int | None  # the restarted scanner's first call: files not scanned again
     files_scanned: int | None
-    time_to_resume_ms: float  # restart -> the resumed session's first recorded activity
+    time_to_resume_ms: float | None  # restart -> the resumed session's first activity
     edit_analyzed: bool  # the edit made while it was down is reported by the scanner
     ended_in_error: bool
     notes: tuple[str, ...] = ()
 
     @property
-    def effectiveness(self) -> float:
-        """The fraction of checkpointed files the restart did not scan again."""
+    def effectiveness(self) -> float | None:
+        """The fraction of checkpointed files the restart did not scan again; None when
+        nothing was checkpointed or the restart made no scanner call."""
         if self.files_cached is None or self.checkpoint_rows <= 0:
-            return float("nan")
+            return None
         return min(1.0, self.files_cached / self.checkpoint_rows)
 
 
@@ -141,6 +143,28 @@ def checkpoint_rows(results: Path, workspace: Path) -> int:
     return int(found[0][0]) if found else 0
 
 
+def kill_after_rows(files: int) -> int:
+    """Checkpointed files to wait for before the kill: a quarter of the workspace (at most
+    200, one commit's worth), so what the restart reuses is a real share of a first pass."""
+    return max(1, min(200, files // 4))
+
+
+def _pass_done(db: Path, session_id: str, after: int) -> bool:
+    """The scanner has made a call with nothing left over: its first pass is over."""
+    return any(call.get("deferred") == 0 for call in _scanner_calls(db, session_id, after))
+
+
+def _kill_now(db: Path, results: Path, workspace: Path, after: int, target: int
+              ) -> int | None:
+    rows = checkpoint_rows(results, workspace)
+    if rows >= target:
+        return rows
+    started = _session_of(db, workspace)
+    if rows and started and _pass_done(db, started[0], after):
+        return rows  # a small workspace: its pass is over before the target
+    return None
+
+
 def _session_of(db: Path, workspace: Path) -> list[str]:
     return [str(r[0]) for r in _query(
         db, "SELECT session_id FROM events WHERE type = 'session_started' AND "
@@ -180,10 +204,12 @@ def kill_and_restart(settings: Settings, workspace: Path, timeout_s: float) -> R
     first = _spawn(workspace, db, config, logs, 1)
     try:
         alive = lambda: first.poll() is None  # noqa: E731
-        rows = _poll(lambda: checkpoint_rows(results, workspace) or None, timeout_s, alive)
+        target = kill_after_rows(count_files(workspace))
+        rows = _poll(lambda: _kill_now(db, results, workspace, before, target), timeout_s,
+                     alive)
         started = _session_of(db, workspace)
         session_id = started[0] if started else None
-        in_first_pass = session_id is not None and not _scanner_calls(db, session_id, before)
+        in_first_pass = session_id is not None and not _pass_done(db, session_id, before)
         first.kill()  # SIGKILL: no handler, no flush
         first.wait()
     finally:
@@ -193,7 +219,7 @@ def kill_and_restart(settings: Settings, workspace: Path, timeout_s: float) -> R
                      f"(exit {first.returncode}; see {logs}/daemon-1.err)")
     kept = checkpoint_rows(results, workspace)
     if session_id is None:
-        return Restart(None, False, 0, kept, in_first_pass, None, None, float("nan"), False,
+        return Restart(None, False, 0, kept, in_first_pass, None, None, None, False,
                        False, tuple(notes))
 
     (workspace / EDIT_PATH).parent.mkdir(parents=True, exist_ok=True)
@@ -208,7 +234,7 @@ def kill_and_restart(settings: Settings, workspace: Path, timeout_s: float) -> R
                 "type = 'activity_recorded' LIMIT 1", (session_id, killed_at)) or None,
             timeout_s, alive)
         time_to_resume_ms = ((time.monotonic() - restarted) * 1000.0
-                             if first_activity is not None else float("nan"))
+                             if first_activity is not None else None)
         calls = _poll(lambda: _scanner_calls(db, session_id, killed_at) or None, timeout_s,
                       alive) or []
         edited = _poll(lambda: _query(
