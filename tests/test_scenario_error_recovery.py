@@ -83,6 +83,7 @@ def test_every_fault_is_detected_and_recovered_within_the_default_bars(
     assert values["corrupt_files_handled"] == 1, data["notes"]
     assert values["checkpoint_rows"] >= 1 and values["checkpoint_effectiveness"] >= 0.9
     assert values["session_resumed"] == 1 and values["edit_while_down_analyzed"] == 1
+    assert values["analyzer_backlog"] == 0
     outcome = Outcome(metrics_of({m["name"]: (float(m["value"]), m["unit"])
                                   for m in data["metrics"]}))
     assert judge(error_recovery.NAME, outcome, BARS).passed

@@ -19,7 +19,9 @@ Four kinds of fault, each judged from the log (events and activities), not assum
    the same session resumes, the edit is analyzed, and the checkpointed files are not
    scanned again (checkpoint effectiveness).
 
-``--duration`` is how long each fault is given to be detected and recovered.
+``--duration`` bounds the first pass (faults go into a session that has analyzed every
+file; ``analyzer_backlog`` says what was left if it ran out) and then how long each
+fault is given to be detected and recovered.
 """
 
 from __future__ import annotations
@@ -56,7 +58,6 @@ from daemon.tester import AnalyzerFactory, default_analyzers
 NAME = "error-recovery"
 REAL_CAPABILITIES = ("code_indexer", "security_scanner", "pattern_probe")
 RECOVERY = "error_recovery"
-FIRST_SCAN_TIMEOUT_S = 900.0
 POLL_S = 0.1
 SLOW_FUNCTIONS = 5000  # about 1.5 s of bandit: long enough to be caught in flight
 KILL_ATTEMPTS = 3
@@ -78,6 +79,7 @@ BARS = (
     Bar("session_resumed", "min", 1.0, "the restarted daemon takes the same session over"),
     Bar("edit_while_down_analyzed", "min", 1.0, "a file edited while down is analyzed"),
     Bar("sessions_survived", "min", 1.0, "no session ended in error"),
+    harness.BACKLOG_BAR,
 )
 
 
@@ -306,6 +308,7 @@ class InProcess:
     faults: tuple[Fault, ...]
     corrupt: tuple[bool, ...]
     survived: bool
+    backlog: harness.Backlog  # what the first pass had left when the faults began
     notes: tuple[str, ...]
 
 
@@ -331,9 +334,8 @@ def _in_process_faults(settings: Settings, workspace: Path, wait_s: float,
     faults: list[Fault] = []
     try:
         session_id = tester.start_test_session(workspace, 0, mode="continuous")
-        session = tester.session(session_id)
-        assert session is not None
-        session.first_scan.wait(FIRST_SCAN_TIMEOUT_S)
+        # Faults go into a settled session: its first pass over (or --duration spent).
+        left = harness.drained(tester, session_id, harness.Deadline.after(wait_s))
 
         def seen() -> list[Logged]:
             return logged(db, session_id)
@@ -371,7 +373,8 @@ def _in_process_faults(settings: Settings, workspace: Path, wait_s: float,
         tester.stop_session(session_id)
     finally:
         tester.close()
-    return InProcess(session_id, tuple(faults), handled, survived, tuple(notes))
+    return InProcess(session_id, tuple(faults), handled, survived, left,
+                     (*harness.backlog_note(left), *notes))
 
 
 def _corrupt_outcome(events: Sequence[Logged], corrupt: Sequence[CorruptFile],
@@ -439,6 +442,7 @@ def run(settings: Settings, *, stubborn: bool = False, kill_daemon: bool = True)
               f"{'recovered' if f.recovered else 'NOT recovered'} ({f.detail})" for f in faults]
     values = summarize(faults, recovery_times(events), steps_recovered(events), inside.corrupt,
                        restart, survived)
+    values[harness.BACKLOG] = (inside.backlog.files, "files")
     metrics = metrics_of(values)
     harness.record_metrics(settings.db_path, inside.session_id, NAME, metrics)
     return Outcome(metrics, tuple(notes), tuple(sessions))
