@@ -88,12 +88,17 @@ def _agreeing(settings: Settings, copy: Path, plan: list[Edit], session_id: str
     """(finding paths, of them indexed, planted calls, of them found and searchable)."""
     index = harness.index_path(settings)
     indexed = harness.indexed_paths(index, copy)
-    finding_paths = {str(r["path"]) for r in harness.rows(
-        settings.db_path, "SELECT DISTINCT path FROM findings WHERE session_id = ?",
-        (session_id,))}
-    reported = {str(r["path"]) for r in harness.rows(
-        settings.db_path, "SELECT DISTINCT path FROM findings WHERE session_id = ? AND rule = ?",
-        (session_id, RISKY_RULE))}
+    # From the session's own finding events, not the findings projection: that keeps one
+    # row per fingerprint, and the same planted line at the same path of the two copies
+    # is one fingerprint, credited to whichever session reported it first.
+    detected = harness.rows(
+        settings.db_path, "SELECT json_extract(payload, '$.path') AS path, "
+        "json_extract(payload, '$.rule') AS rule FROM events WHERE session_id = ? AND "
+        "type = 'finding_detected' AND json_extract(payload, '$.fingerprint') NOT IN ("
+        "SELECT json_extract(payload, '$.fingerprint') FROM events WHERE session_id = ? "
+        "AND type = 'finding_resolved')", (session_id, session_id))
+    finding_paths = {str(r["path"]) for r in detected}
+    reported = {str(r["path"]) for r in detected if r["rule"] == RISKY_RULE}
     risky = [e for e in plan if e.risky]
     agreed = sum(1 for e in risky if e.path in reported
                  and harness.defined_in_index(index, copy, e.symbol, e.path))
