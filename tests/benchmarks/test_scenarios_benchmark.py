@@ -29,7 +29,9 @@ OPT_IN_VARIABLE = "REALWORLD_BENCHMARKS"
 EXCLUDED_DIRS = frozenset({"test", "tests", "idlelib", "site-packages"}) | DEFAULT_IGNORED_DIRS
 # --duration bounds each session, first pass included: continuous and integration edit
 # for what is left of it, load and learning end when done (their defaults suffice).
-ARGS = {"continuous": ["--duration", "2m"], "integration": ["--duration", "4m"]}
+# error-recovery: the first pass of its in-process session, then each fault's wait.
+ARGS = {"continuous": ["--duration", "2m"], "integration": ["--duration", "4m"],
+        "error-recovery": ["--duration", "2m"]}
 
 pytestmark = pytest.mark.benchmark
 
