@@ -262,7 +262,9 @@ class Runner:
                               "handling of it, or ignore the file in .gitignore",
                 reproducible=True)),
         ])
-        log.warning("quarantined %s for %s after %d failures: %s", path, item.capability,
+        # Info, not warning: the issue and the console line already tell the user; the
+        # daemon's journal (info) still gets it.
+        log.info("quarantined %s for %s after %d failures: %s", path, item.capability,
                     item.crashes, item.error)
 
     def _in_waves(self, calls: list[_Call],
