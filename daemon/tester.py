@@ -85,6 +85,17 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return float(ordered[min(rank, len(ordered)) - 1])
 
 
+def session_analyzers(project: Path, db_path: Path, config: Config) -> list[Analyzer]:
+    """The analyzers a session on ``project`` runs: every one installed, with the same
+    ignore rules as the session's watcher and their caches beside the log (never inside
+    the workspace). For a caller that adds its own analyzers beside them."""
+    rules = IgnoreRules.load(project, database_paths=(db_path,), extra_globs=config.ignore)
+    options: dict[str, object] = {"log_path": db_path, "ignore": rules.is_ignored}
+    if config.max_file_bytes is not None:
+        options["max_file_bytes"] = config.max_file_bytes
+    return list(default_analyzers(options))
+
+
 class RealWorldTester:
     def __init__(self, db_path: str | Path | None = None, *, config: Config | None = None,
                  analyzers: AnalyzerFactory | None = None, settle_seconds: float | None = None,
@@ -351,14 +362,7 @@ class RealWorldTester:
     def _analyzers(self, project: Path) -> Sequence[Analyzer]:
         if self._analyzer_factory is not None:
             return self._analyzer_factory()
-        # The same ignore list as the watcher's, and the log's path so caches such as
-        # the code index live beside it (never inside the workspace).
-        rules = IgnoreRules.load(project, database_paths=(self.db.path,),
-                                 extra_globs=self.config.ignore)
-        options: dict[str, object] = {"log_path": self.db.path, "ignore": rules.is_ignored}
-        if self.config.max_file_bytes is not None:
-            options["max_file_bytes"] = self.config.max_file_bytes
-        return default_analyzers(options)
+        return session_analyzers(project, self.db.path, self.config)
 
     def _expire_orphans(self) -> None:
         """Timed sessions whose process died can never end by themselves: end them here."""

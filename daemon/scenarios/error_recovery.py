@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 from analyzers.base import Analyzer
-from daemon.ignore import IgnoreRules
 from daemon.scenarios import harness
 from daemon.scenarios.faults import (
     FAULT_DIR,
@@ -53,7 +52,7 @@ from daemon.scenarios.scratch import scratch_copy
 from daemon.scenarios.settings import Settings
 from daemon.scenarios.verdict import Bar, Outcome, Unmeasured, metrics_of
 from daemon.stats import percentile
-from daemon.tester import AnalyzerFactory, default_analyzers
+from daemon.tester import AnalyzerFactory, session_analyzers
 
 NAME = "error-recovery"
 REAL_CAPABILITIES = ("code_indexer", "security_scanner", "pattern_probe")
@@ -285,12 +284,7 @@ def with_injector(settings: Settings, workspace: Path, injector: Analyzer) -> An
     """Every real analyzer, built as the tester builds its own (the same ignore rules and
     caches beside the log), and the injector beside them."""
     def analyzers() -> Sequence[Analyzer]:
-        rules = IgnoreRules.load(workspace, database_paths=(settings.db_path,),
-                                 extra_globs=settings.config.ignore)
-        options: dict[str, object] = {"log_path": settings.db_path, "ignore": rules.is_ignored}
-        if settings.config.max_file_bytes is not None:
-            options["max_file_bytes"] = settings.config.max_file_bytes
-        return [*default_analyzers(options), injector]
+        return [*session_analyzers(workspace, settings.db_path, settings.config), injector]
     return analyzers
 
 
