@@ -113,6 +113,7 @@ class CodeIndexer:
         # Paths a call had no time for, oldest first; True when they came from a full pass
         # (so an unchanged size and mtime may be trusted).
         self._pending: dict[str, bool] = {}
+        self._pass_unfinished = False  # the pending paths are the rest of a full pass
         self._excluded: frozenset[str] = frozenset()
 
     # --- the protocol -------------------------------------------------------------
@@ -130,8 +131,16 @@ class CodeIndexer:
         deadline = time.monotonic() + self._time_budget_s
         if is_full_pass(paths):
             tally = _Tally("full")
-            work = self._full_pass_work(store, root, tally)
-            self._pending.clear()  # the full pass covers everything that was waiting
+            if self._pass_unfinished and self._pending:
+                # The last pass ran out of time: go on where it stopped. Listing the
+                # workspace and starting from the top again, a pass that always runs out
+                # of time would never end.
+                work = dict(self._pending)
+            else:
+                work = self._full_pass_work(store, root, tally)
+                # Changes that were waiting go first; the pass covers them all.
+                work = {**{p: work[p] for p in self._pending if p in work}, **work}
+            self._pending.clear()
         else:
             tally = _Tally("changes")
             work = dict(self._pending)
@@ -141,6 +150,8 @@ class CodeIndexer:
                 work[path] = False
         known = store.known_files(self._workspace_id) if tally.mode == "full" else None
         self._index(store, self._root, work, known, tally, deadline)
+        self._pass_unfinished = bool(self._pending) and (
+            tally.mode == "full" or self._pass_unfinished)
         files, symbols = store.counts(self._workspace_id)
         data: dict[str, Any] = {
             **{k: v for k, v in vars(tally).items() if k != "failures"},

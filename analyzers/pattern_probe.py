@@ -140,6 +140,7 @@ class PatternProbe:
         self._measured: OrderedDict[str, _Measured] = OrderedDict()
         self._reported: dict[str, frozenset[str]] = {}  # path -> fingerprints last reported
         self._backlog: dict[str, None] = {}  # paths a budget left for later, in order
+        self._pass_unfinished = False  # the backlog is the rest of a full pass
         self._excluded: frozenset[str] = frozenset()
         self._root: str | None = None
         self._cache: ResultCache | None = None
@@ -168,7 +169,11 @@ class PatternProbe:
         started = self._clock()
         cache = self._resume(root)
         call = _Call(full=is_full_pass(paths))
-        if call.full:
+        if call.full and self._pass_unfinished and self._backlog:
+            # The last pass ran out of time: go on where it stopped (starting from the
+            # top again, a pass that always runs out of time would never end).
+            targets = list(self._backlog)
+        elif call.full:
             listing = list_workspace(root, self._ignore)
             targets = [p for p in listing.files if self.applies_to(p)]
             present = set(targets)
@@ -178,10 +183,13 @@ class PatternProbe:
             call.problems += list(listing.problems)[:MAX_LISTED]
         else:
             targets = list(paths)
-        queue = list(dict.fromkeys([*targets, *self._backlog]))
+        # What an earlier call left goes first, and one file at least is done however late
+        # it is: a pass that runs out of time again still moves forward.
+        queue = list(dict.fromkeys([*self._backlog, *targets]))
         self._backlog = {}
         for index, path in enumerate(queue):
-            if self._budget_s is not None and self._clock() - started > self._budget_s:
+            if (index > 0 and self._budget_s is not None
+                    and self._clock() - started > self._budget_s):
                 self._backlog = dict.fromkeys(queue[index:])
                 call.deferred = len(self._backlog)
                 break
@@ -199,6 +207,7 @@ class PatternProbe:
         for path in call.gone:
             self.learner.forget(path)
             self._measured.pop(path, None)
+        self._pass_unfinished = bool(self._backlog) and (call.full or self._pass_unfinished)
         result = self._result(call)
         cache.commit()
         return result
@@ -217,6 +226,7 @@ class PatternProbe:
             self._measured.clear()
             self._reported.clear()
             self._backlog.clear()
+            self._pass_unfinished = False
         self._root = real
         # The thresholds decide which functions are findings: other thresholds, other rows.
         self._cache = ResultCache.for_workspace(real, self.name, repr(self._thresholds),

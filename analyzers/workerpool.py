@@ -206,10 +206,13 @@ class WorkerPool:
         self.start(len(tasks))
         busy: list[_Worker] = []
         finished = False
+        sent = 0
         try:
             while True:
                 now = time.monotonic()
-                may_start = stop_at is None or now < stop_at
+                # One task at least, however late: a caller whose preparation alone outlasts
+                # its budget must still move forward, call after call.
+                may_start = stop_at is None or now < stop_at or sent == 0
                 for worker in self._workers:
                     if may_start and waiting and worker.ready and worker.task is None:
                         index = waiting.popleft()
@@ -226,6 +229,7 @@ class WorkerPool:
                         worker.task = index
                         worker.deadline = time.monotonic() + self.timeout_s
                         busy.append(worker)
+                        sent += 1
                 if not busy and (not waiting or not may_start):
                     finished = True
                     return
