@@ -235,6 +235,10 @@ def activity_event(*, session_id: str, capability: str, activity_type: str,
     if isinstance(outcome, AnalysisResult):
         success, message = True, None
         data = to_json(outcome.data)
+        if outcome.remaining and isinstance(data, dict):
+            # One name for every analyzer's "files left for the next call", so a user (or
+            # a scenario) can tell from the log whether a first pass is still going.
+            data.setdefault("remaining", outcome.remaining)
     elif isinstance(outcome, BaseException):
         success, message = False, error_message(outcome)
         data = to_json(error_details(outcome))

@@ -204,3 +204,15 @@ def test_the_event_covers_every_column_of_the_spec_row() -> None:
 def test_an_empty_summary_ends_the_line_at_the_time() -> None:
     quick = Measurement(89.2, 1.0, 2.0, 10.0, 10.0)
     assert describe("error_recovery", quick, AnalysisResult("")) == "Error recovery: 89ms"
+
+
+def test_files_left_for_the_next_call_are_recorded_under_one_name() -> None:
+    def data(result: AnalysisResult) -> object:
+        return activity_event(session_id="s1", capability="code_indexer", activity_type="index",
+                              measurement=None, outcome=result).result_data
+
+    assert data(AnalysisResult("busy", {"pending": 7}, remaining=7)) == {"pending": 7,
+                                                                         "remaining": 7}
+    assert data(AnalysisResult("done", {"pending": 0})) == {"pending": 0}
+    # An analyzer's own "remaining" is its own business: it is not overwritten.
+    assert data(AnalysisResult("x", {"remaining": "few"}, remaining=2)) == {"remaining": "few"}

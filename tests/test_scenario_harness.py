@@ -15,10 +15,11 @@ from daemon.scenarios.settings import Settings
 
 
 @pytest.mark.parametrize("data, left", [
-    ({"pending": 3, "files_indexed": 9}, 3),  # the code indexer
-    ({"deferred": 2}, 2),  # the security scanner and the pattern probe
-    ({"pending": 0, "deferred": 0}, 0),
-    ({"pending": True}, 0),  # not a count
+    ({"remaining": 3, "pending": 3, "files_indexed": 9}, 3),  # what every activity says
+    ({"remaining": 2, "deferred": 2}, 2),
+    ({"pending": 4, "deferred": 4}, 0),  # an analyzer's own words do not count: the runner's do
+    ({"files_indexed": 9}, 0),  # none left: no key
+    ({"remaining": True}, 0),  # not a count
     ([1, 2], 0),
 ])
 def test_files_left_reads_what_the_call_recorded(data: object, left: int) -> None:

@@ -29,10 +29,10 @@ from daemon.tester import AnalyzerFactory, RealWorldTester
 #: (the safety stop at 90 % CPU would end the very run that measures the load).
 SCENARIO_CPU_MAX = 100.0
 SETTLE_S = 0.1
-#: How a budgeted analyzer's ``result_data`` says how many files its call left for the
-#: next: the code indexer's ``pending``, the security scanner's and pattern probe's
-#: ``deferred``. The runner calls it again until none are left (its ``remaining``).
-LEFT_OVER_KEYS = ("pending", "deferred")
+#: How an activity's ``result_data`` says how many files its call left for the next (an
+#: analyzer working to a time budget); absent when none. The session calls the analyzer
+#: again until none are left.
+LEFT_OVER_KEYS = ("remaining",)
 
 
 @dataclass(frozen=True)
