@@ -358,12 +358,23 @@ SUGGESTIONS = Projection("improvement_suggestions", ("improvement_suggestions",)
                          {SuggestionMade: _suggestion_row})
 
 
+def _workspace_of(session_id: str, state: State) -> str:
+    """The workspace a session watches: findings are per workspace, because the same file
+    (the same fingerprint) in two workspaces is two findings, each resolved on its own.
+    A session's ``project_path`` never changes after its start, so reading it here keeps
+    replay equal to incremental catch-up."""
+    session = state.get("test_sessions", (session_id,))
+    return str(session["project_path"]) if session is not None else ""
+
+
 def _finding_detected(rec: Recorded, state: State) -> Sequence[Change]:
     event = rec.event
     assert isinstance(event, FindingDetected)
-    key = (event.fingerprint,)
+    workspace = _workspace_of(event.session_id, state)
+    key = (workspace, event.fingerprint)
     existing = state.get("findings", key)
     return (Put("findings", key, {
+        "workspace": workspace,
         "fingerprint": event.fingerprint,
         "session_id": event.session_id,
         "capability": event.capability,
@@ -384,13 +395,14 @@ def _finding_detected(rec: Recorded, state: State) -> Sequence[Change]:
 def _finding_resolved(rec: Recorded, state: State) -> Sequence[Change]:
     event = rec.event
     assert isinstance(event, FindingResolved)
-    key = (event.fingerprint,)
+    key = (_workspace_of(event.session_id, state), event.fingerprint)
     existing = state.get("findings", key)
     if existing is None or existing["resolved_at"] is not None:
         return ()
     return (Put("findings", key, {**existing, "resolved_at": rec.ts}),)
 
 
+# Reads test_sessions (a session's workspace), so it comes after SESSIONS in PROJECTIONS.
 FINDINGS = Projection("findings", ("findings",), {
     FindingDetected: _finding_detected,
     FindingResolved: _finding_resolved,

@@ -10,7 +10,7 @@ from __future__ import annotations
 APPLICATION_ID = 0x52574C44
 # Bump when a projection's tables or rules change; an older database is then
 # brought forward by dropping the projections and replaying the log.
-SCHEMA_VERSION = 3  # 2: learned_patterns; 3: quarantined_files
+SCHEMA_VERSION = 4  # 2: learned_patterns; 3: quarantined_files; 4: findings per workspace
 
 EVENTS_DDL = """
 CREATE TABLE IF NOT EXISTS events (
@@ -158,7 +158,8 @@ CREATE TABLE session_stats (
 """,
     "findings": """
 CREATE TABLE findings (
-    fingerprint TEXT PRIMARY KEY,      -- stable across line moves; never the secret itself
+    workspace TEXT NOT NULL,           -- the watched project (test_sessions.project_path)
+    fingerprint TEXT NOT NULL,         -- stable across line moves; never the secret itself
     session_id TEXT NOT NULL,          -- the session that saw it last
     capability TEXT NOT NULL,
     rule TEXT NOT NULL,
@@ -171,9 +172,11 @@ CREATE TABLE findings (
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL,
     resolved_at TEXT,                  -- NULL while the finding is open
-    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    PRIMARY KEY (workspace, fingerprint)
 );
 CREATE INDEX idx_findings_path ON findings(path);
+CREATE INDEX idx_findings_session ON findings(session_id);
 CREATE INDEX idx_findings_open ON findings(resolved_at);
 """,
     "files": """
@@ -254,7 +257,7 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "issues": ("issue_id",),
     "improvement_suggestions": ("suggestion_id",),
     "session_stats": ("session_id",),
-    "findings": ("fingerprint",),
+    "findings": ("workspace", "fingerprint"),
     "files": ("workspace", "path"),
     "learned_patterns": ("session_id", "shape", "path", "line"),
     "quarantined_files": ("workspace", "capability", "path"),

@@ -226,24 +226,36 @@ def _finding(session: str, line: int = 3) -> ev.FindingDetected:
 
 def test_findings_track_first_seen_last_seen_resolution_and_reopening() -> None:
     state = DictState()
+    state.feed(ev.SessionStarted("s1", "/w", 5), ev.SessionStarted("s2", "/w", 5))
     state.feed(ev.FindingResolved("s1", "fp"))  # resolving the unknown is a no-op
     assert state.tables["findings"] == {}
     (first,) = state.feed(_finding("s1"))
     (second,) = state.feed(_finding("s1", line=7))
-    finding = state.row("findings", "fp")
+    finding = state.row("findings", "/w", "fp")
     assert (finding["first_seen"], finding["last_seen"], finding["line"]) == (first, second, 7)
-    assert finding["resolved_at"] is None
+    assert finding["resolved_at"] is None and finding["workspace"] == "/w"
 
     (resolved,) = state.feed(ev.FindingResolved("s1", "fp"))
     state.feed(ev.FindingResolved("s1", "fp"))  # a second resolution keeps the first time
-    assert state.row("findings", "fp")["resolved_at"] == resolved
+    assert state.row("findings", "/w", "fp")["resolved_at"] == resolved
 
-    (reopened,) = state.feed(_finding("s2"))
-    finding = state.row("findings", "fp")
+    (reopened,) = state.feed(_finding("s2"))  # another session on the same workspace
+    finding = state.row("findings", "/w", "fp")
     assert finding["resolved_at"] is None
     assert (finding["first_seen"], finding["last_seen"]) == (first, reopened)
     assert finding["session_id"] == "s2"
     assert finding["created_at"] == sql_timestamp(first)
+
+
+def test_the_same_finding_in_two_workspaces_is_two_findings() -> None:
+    # A vendored file in two projects: fixing one must not close the other's.
+    state = DictState()
+    state.feed(ev.SessionStarted("a", "/proj/a", 5), ev.SessionStarted("b", "/proj/b", 5))
+    state.feed(_finding("a"), _finding("b"))
+    assert sorted(state.tables["findings"]) == [("/proj/a", "fp"), ("/proj/b", "fp")]
+    state.feed(ev.FindingResolved("a", "fp"))
+    assert state.row("findings", "/proj/a", "fp")["resolved_at"] is not None
+    assert state.row("findings", "/proj/b", "fp")["resolved_at"] is None
 
 
 # --- files ----------------------------------------------------------------------------

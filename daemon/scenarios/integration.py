@@ -107,9 +107,12 @@ def _agreeing(settings: Settings, copy: Path, plan: list[Edit], session_id: str
 
 def _count_mismatches(db_path: Path, sessions: list[str]) -> int:
     mismatches = 0
-    fingerprints = harness.scalar(db_path, "SELECT COUNT(DISTINCT json_extract(payload, "
-                                           "'$.fingerprint')) FROM events "
-                                           "WHERE type = 'finding_detected'")
+    # One findings row per workspace and fingerprint: both sessions' copies count.
+    fingerprints = harness.scalar(
+        db_path, "SELECT COUNT(*) FROM (SELECT DISTINCT s.project_path, "
+                 "json_extract(e.payload, '$.fingerprint') FROM events AS e "
+                 "JOIN test_sessions AS s USING (session_id) "
+                 "WHERE e.type = 'finding_detected')")
     findings = harness.scalar(db_path, "SELECT COUNT(*) FROM findings")
     mismatches += int(fingerprints != findings)
     for session_id in sessions:
