@@ -13,7 +13,6 @@ scenarios copy it again themselves; nothing outside ``tmp_path`` is written.
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import sysconfig
 import time
@@ -25,7 +24,6 @@ from analyzers.walk import DEFAULT_IGNORED_DIRS
 from daemon.cli import main
 from daemon.scenarios import SCENARIOS
 
-OPT_IN_VARIABLE = "REALWORLD_BENCHMARKS"
 EXCLUDED_DIRS = frozenset({"test", "tests", "idlelib", "site-packages"}) | DEFAULT_IGNORED_DIRS
 # --duration bounds each session, first pass included: continuous and integration edit
 # for what is left of it, load and learning end when done (their defaults suffice).
@@ -34,16 +32,6 @@ ARGS = {"continuous": ["--duration", "2m"], "integration": ["--duration", "4m"],
         "error-recovery": ["--duration", "2m"]}
 
 pytestmark = pytest.mark.benchmark
-
-
-@pytest.fixture(autouse=True)
-def _on_demand_only(request: pytest.FixtureRequest) -> None:
-    if os.environ.get(OPT_IN_VARIABLE, "").strip() == "1":
-        return
-    if str(request.config.getoption("markexpr", default="") or "").strip() == "benchmark":
-        return
-    pytest.skip(f"benchmark: run with `pytest tests/benchmarks -m benchmark -s` "
-                f"or {OPT_IN_VARIABLE}=1")
 
 
 @pytest.fixture(scope="module")
