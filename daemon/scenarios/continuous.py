@@ -43,7 +43,7 @@ BARS = (
     Bar("planted_findings_found", "min", 1.0,
         "every planted shell=True call is reported by the security scanner"),
     Bar("pickup_p95_ms", "max", 10_000.0, "an edit is analyzed within 10 s"),
-    Bar("error_rate", "max", 0.05, "the spec's 'good' success rate is 95 % or better"),
+    harness.ERROR_RATE_BAR,
     Bar("rss_growth_mb", "max", 20.0,
         "fitted RSS growth after warm-up; daemon.analysis ignores less than 20 MB as warm-up"),
     harness.BACKLOG_BAR,
@@ -173,8 +173,7 @@ def _outcome(db_path: Path, session_id: str, plan: Sequence[Edit],
     metrics = harness.rows(db_path, "SELECT * FROM performance_metrics WHERE session_id = ? "
                                     "AND timestamp >= ? ORDER BY timestamp",
                            (session_id, warmed_at))
-    worked = [a for a in activities if a["capability"] != "error_recovery"]
-    failed = sum(1 for a in worked if not a["success"])
+    worked = harness.analyzer_calls(activities)
     recoveries = sum(1 for a in activities if a["capability"] == "error_recovery")
     indexed = sum(_files_indexed(a) for a in worked if a["capability"] == "code_indexer")
     minutes = _minutes(str(session["start_time"]), str(session["end_time"] or ""))
@@ -193,7 +192,7 @@ def _outcome(db_path: Path, session_id: str, plan: Sequence[Edit],
         "findings": (findings, ""),
         "planted_findings_found": (len(found) / len(risky) if risky else 1.0, "ratio"),
         "activities": (len(worked), ""),
-        "error_rate": (failed / len(worked) if worked else 0.0, "ratio"),
+        "error_rate": (harness.error_rate(worked), "ratio"),
         "recovery_events": (recoveries, ""),
         "rss_slope_mb_per_hour": (trend.slope_mb_per_hour, "MB/h"),
         "rss_growth_mb": (trend.growth_mb, "MB"),

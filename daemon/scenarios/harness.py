@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from analyzers.code_search import search
 from analyzers.index_location import index_path_for_log
@@ -80,6 +80,21 @@ BASELINE = "first pass (not over)"
 #: profiled) before it measures says how much was still left when it could wait no longer.
 BACKLOG_BAR = Bar(BACKLOG, "max", 0.0, "the analyzers got through every file within "
                                        "--duration (raise it for a big project)")
+ActivityRow = TypeVar("ActivityRow", bound=Mapping[str, Any])
+
+ERROR_RATE_BAR = Bar("error_rate", "max", 0.05,
+                     "the spec's 'good' success rate is 95 % or better")
+
+
+def analyzer_calls(activities: Sequence[ActivityRow]) -> list[ActivityRow]:
+    """The analyzers' own calls: recovery steps are measured apart, not as errors."""
+    return [a for a in activities if a.get("capability") != "error_recovery"]
+
+
+def error_rate(calls: Sequence[Mapping[str, Any]]) -> float:
+    return sum(1 for a in calls if not a.get("success")) / len(calls) if calls else 0.0
+
+
 CATCH_UP_SHARE = 0.25  # of the time left for a driver, kept for the last edits' analysis
 CATCH_UP_MAX_S = 15.0
 

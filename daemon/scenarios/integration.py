@@ -41,7 +41,7 @@ BARS = (
         "each planted call is reported by the scanner and found by search"),
     Bar("count_mismatches", "max", 0.0, "projections agree with the events they come from"),
     Bar("verify_failures", "max", 0.0, "hash chain intact, projections equal a replay"),
-    Bar("error_rate", "max", 0.05, "the spec's 'good' success rate is 95 % or better"),
+    harness.ERROR_RATE_BAR,
     harness.BACKLOG_BAR,
 )
 
@@ -138,8 +138,7 @@ def _outcome(settings: Settings, copies: list[Path], plans: list[list[Edit]],
     marks = ", ".join("?" for _ in sessions)
     activities = harness.rows(db_path, "SELECT capability, success FROM activities "
                                        f"WHERE session_id IN ({marks})", sessions)
-    worked = [a for a in activities if a["capability"] != "error_recovery"]
-    failed = sum(1 for a in worked if not a["success"])
+    worked = harness.analyzer_calls(activities)
     metrics = metrics_of({
         "writers": (len(sessions), ""),
         "edits": (sum(len(p) for p in plans), ""),
@@ -149,7 +148,7 @@ def _outcome(settings: Settings, copies: list[Path], plans: list[list[Edit]],
         "count_mismatches": (_count_mismatches(db_path, sessions), ""),
         "events_verified": (report.events, ""),
         "verify_failures": (0 if report.ok else 1 + len(report.mismatches), ""),
-        "error_rate": (failed / len(worked) if worked else 0.0, "ratio"),
+        "error_rate": (harness.error_rate(worked), "ratio"),
         harness.BACKLOG: (left.files, "files"),
     })
     notes = [f"{len(sessions)} testers on one log, each on its own copy of {settings.project}",

@@ -49,7 +49,7 @@ BARS = (
         "the spec: 5+ concurrent operations (follows --concurrency)"),
     Bar("capabilities_under_load", "min", 5.0, "every analyzer ran during the load"),
     Bar("peak_rss_mb", "max", 1024.0, "this process and its workers, at the worst moment"),
-    Bar("error_rate", "max", 0.05, "the spec's 'good' success rate is 95 % or better"),
+    harness.ERROR_RATE_BAR,
     harness.BACKLOG_BAR,
 )
 
@@ -264,10 +264,9 @@ def _measure(settings: Settings, timed: Sequence[tuple[float, float, int]],
     no_search = Unmeasured("no search ran: the index held no symbols")
     latencies = [(end - start) * 1000.0 for start, end, _ in timed]
     searches: list[Interval] = [(s, e, "code_search") for s, e, _ in timed]
-    worked = [a for a in activities if a.get("capability") != "error_recovery"]
+    worked = harness.analyzer_calls(activities)
     calls = activity_intervals(worked)
     under_load = [c for c in calls if c[0] < load_end and c[1] > load_start]
-    failed = sum(1 for a in worked if not a.get("success"))
     search_s = max(search_end - load_start, 1e-9)
     analyzer_s = [e - s for s, e, _ in calls]
     return metrics_of({
@@ -285,7 +284,7 @@ def _measure(settings: Settings, timed: Sequence[tuple[float, float, int]],
         "capabilities_under_load": (len(active_in(searches + calls, load_start, load_end)),
                                     ""),
         "peak_rss_mb": (peak_rss_mb, "MB"),
-        "error_rate": (failed / len(worked) if worked else 0.0, "ratio"),
+        "error_rate": (harness.error_rate(worked), "ratio"),
         harness.BACKLOG: (backlog, "files"),
     })
 
