@@ -375,12 +375,10 @@ class RealWorldTester:
         if orphans:
             self._writer.put(Envelope(SessionEnded(sid, "expired", "its process ended without "
                                                    "ending it")) for sid in orphans)
-            self._writer.flush(10.0)
-            self.catch_up()
+            self.catch_up()  # writes what is queued first
 
     def _judge(self, session_id: str) -> None:
         """Record what the analysis concludes (issues, suggestions, score), idempotently."""
-        self._writer.flush(10.0)
         self.catch_up()
         try:
             events = judgement_events(load_analysis(self.db, session_id))
@@ -388,8 +386,7 @@ class RealWorldTester:
             raise ValueError(f"unknown session {session_id!r}") from None
         if events:
             self._writer.put(Envelope(e) for e in events)
-            self._writer.flush(10.0)
-            self.catch_up()
+            self.catch_up()  # writes what is queued first
 
     def _session_ended(self, session: Session) -> None:
         try:
