@@ -18,14 +18,13 @@ measured like every other capability, with plain SQL over ``activities``.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from analyzers.base import safe_text, to_json
 from daemon.events import ActivityRecorded, new_id
+from daemon.snapshot import FileState, read_state
 
 CAPABILITY = "error_recovery"
 ACTIVITY_TYPE = "recovery"
@@ -40,7 +39,6 @@ CRASHES_TO_QUARANTINE = 2
 MAX_FOLLOW_UP_ROUNDS = 12
 #: Paths named one by one in a recovery activity's data.
 MAX_LISTED = 20
-_HASH_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -77,21 +75,11 @@ def split_for_isolation(paths: Sequence[str]) -> list[tuple[str, ...]]:
 
 
 def content_digest(root: Path, path: str) -> str | None:
-    """SHA-256 of a workspace file's bytes; ``None`` when it cannot be read (gone, a
-    directory now, unreadable): such a file is released rather than kept in quarantine."""
-    try:
-        fd = os.open(root / path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
-                     | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
-        return None
-    digest = hashlib.sha256()
-    try:
-        with open(fd, "rb", closefd=True) as stream:
-            while chunk := stream.read(_HASH_CHUNK):
-                digest.update(chunk)
-    except OSError:
-        return None
-    return digest.hexdigest()
+    """SHA-256 of a workspace file's bytes, read the way the watcher reads them; ``None``
+    when it cannot be read (gone, a directory or a link now, unreadable): such a file is
+    released rather than kept in quarantine."""
+    state = read_state(str(root), path, max_hash_bytes=None)
+    return state.content_hash if isinstance(state, FileState) else None
 
 
 @dataclass(frozen=True)
