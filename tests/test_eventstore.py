@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -10,10 +11,12 @@ from pathlib import Path
 
 import pytest
 from conftest import append_all, envelopes, event_rows, plain_connect, snapshot
+from hypothesis import given
+from hypothesis import strategies as st
 
 from daemon import events as ev
 from daemon.database import Database, DatabaseError, transaction
-from daemon.eventstore import EventStore, chain_rows, read_events
+from daemon.eventstore import EventStore, chain_rows, load_payload, read_events
 from daemon.hashchain import GENESIS_HASH, first_break
 from daemon.projector import catch_up
 from daemon.schema import APPLICATION_ID, PROJECTION_TABLES, SCHEMA_VERSION
@@ -279,3 +282,32 @@ def test_an_older_database_is_brought_forward_by_replay(tmp_path: Path, old_vers
     assert snapshot(migrated) == expected
     assert event_rows(migrated) == log
     assert verify(migrated).ok
+
+
+# --- parsing payloads ---------------------------------------------------------------
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20)
+
+
+@given(_json_values, st.booleans())
+def test_payload_parsing_gives_what_json_loads_gives(value: object, ascii_only: bool) -> None:
+    text = json.dumps(value, ensure_ascii=ascii_only)  # NaN, huge ints, lone surrogates too
+    assert repr(load_payload(text)) == repr(json.loads(text))
+
+
+@pytest.mark.parametrize("text", [
+    "NaN", "[Infinity, -Infinity]", str(2**70), str(-(2**64)), str(2**63), str(2**64 - 1),
+    str(-(2**63) - 1), "0.12345678901234567890123", '"\\udcff"', "1e400",
+    '{"a": 1, "a": 2}', " {} ", "-0", "-0.0", "1E-400",
+])
+def test_payload_parsing_edge_cases_match_json(text: str) -> None:
+    assert repr(load_payload(text)) == repr(json.loads(text))
+
+
+@pytest.mark.parametrize("text", ["", "{", "[1,]", "{} x", "'a'", "nul"])
+def test_malformed_payloads_raise_what_json_raises(text: str) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        load_payload(text)
