@@ -10,14 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import unprivileged
 
 from analyzers.base import FULL_PASS, AnalysisResult, to_json
 from analyzers.code_indexer import CodeIndexer
 from analyzers.index_location import default_index_path
 from analyzers.index_store import IndexStore
 from analyzers.registry import discover
-
-is_root = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def write(root: Path, relative: str, content: bytes) -> Path:
@@ -29,7 +28,10 @@ def write(root: Path, relative: str, content: bytes) -> Path:
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
+    return build_tree(tmp_path / "ws")
+
+
+def build_tree(root: Path) -> Path:
     write(root, "pkg/__init__.py", b"VERSION = '1.0'\n")
     write(root, "pkg/shapes.py", b"class Circle:\n    def area(self):\n        return 3\n")
     write(root, "pkg/util.py", b"def helper(x):\n    return x\n\nasync def fetch():\n    pass\n")
@@ -273,23 +275,38 @@ def test_symlink_loops_and_links_are_not_followed(tmp_path: Path, index_path: Pa
     assert batch.data["skipped_not_regular"] == 3 and batch.data["errors"] == 0
 
 
-@pytest.mark.skipif(is_root or os.name != "posix", reason="root reads mode 000 files")
-def test_an_unreadable_file_is_an_error_and_keeps_its_last_content(
-        tree: Path, indexer: CodeIndexer, index_path: Path) -> None:
-    indexer.analyze(tree, FULL_PASS)
-    secret = tree / "pkg/util.py"
-    write(tree, "pkg/util.py", b"def changed(): pass\n")
-    secret.chmod(0)
-    try:
-        result = indexer.analyze(tree, ["pkg/util.py"])
-        full = indexer.analyze(tree, FULL_PASS)
-    finally:
-        secret.chmod(0o644)
-    assert result.data["errors"] == 1
-    assert result.data["error_samples"][0]["path"] == "pkg/util.py"
-    assert "Permission" in result.data["error_samples"][0]["error"]
-    assert full.data["errors"] == 1 and full.data["files_removed"] == 0
-    assert contents(index_path)["pkg/util.py"][0] == (1, "def helper(x):")
+INDEX_SCRIPT = """
+import json
+import sys
+from pathlib import Path
+from analyzers.base import FULL_PASS
+from analyzers.code_indexer import CodeIndexer
+root, index_path, alone = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
+indexer = CodeIndexer(index_path=index_path)
+try:  # each named file as a batch of its own, then a full pass
+    passes = [[path] for path in alone] + [FULL_PASS]
+    print(json.dumps([dict(indexer.analyze(root, paths).data) for paths in passes]))
+finally:
+    indexer.close()
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="mode 000 files")
+def test_an_unreadable_file_is_an_error_and_keeps_its_last_content() -> None:
+    # As root, the indexer runs as nobody (see unprivileged), which must own its index.
+    with unprivileged.sandbox() as box:
+        tree = build_tree(box.dir / "ws")
+        index_path = box.dir / "state" / "log.index.db"
+        box.run(INDEX_SCRIPT, tree, index_path)
+        secret = tree / "pkg/util.py"
+        write(tree, "pkg/util.py", b"def changed(): pass\n")
+        secret.chmod(0)
+        result, full = box.run(INDEX_SCRIPT, tree, index_path, "pkg/util.py")
+        assert result["errors"] == 1
+        assert result["error_samples"][0]["path"] == "pkg/util.py"
+        assert "Permission" in result["error_samples"][0]["error"]
+        assert full["errors"] == 1 and full["files_removed"] == 0
+        assert contents(index_path)["pkg/util.py"][0] == (1, "def helper(x):")
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs")

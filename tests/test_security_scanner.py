@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import unprivileged
 
 from analyzers.base import FULL_PASS, AnalysisResult, Analyzer, FileFailure
 from analyzers.baseline import BaselineEntry, write_baseline
@@ -222,20 +223,32 @@ def test_odd_files_are_skipped_or_scanned_never_raised(
     assert batch.findings == () and batch.data["errors"] == 0
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a mode-000 file anyway")
-def test_an_unreadable_file_is_a_problem_not_an_error(
-        tmp_path: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
-    root = tmp_path / "locked"
-    root.mkdir()
-    secret = root / "secret.env"
-    secret.write_text(f"KEY={AWS_ID}\n")
-    secret.chmod(0)
-    try:
-        result = make_scanner().analyze(root, FULL_PASS)
-    finally:
-        secret.chmod(0o600)
-    assert result.data["files_skipped"] == {"error": 1}
-    assert result.data["problem_files"][0]["path"] == "secret.env"
+SCAN_SCRIPT = """
+import json
+import sys
+from pathlib import Path
+from analyzers.base import FULL_PASS
+from analyzers.security_scanner import SecurityScanner
+root, cache_path, salt = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+scanner = SecurityScanner(salt=salt.encode(), processes=2, cache_path=cache_path)
+try:
+    print(json.dumps(dict(scanner.analyze(root, FULL_PASS).data)))
+finally:
+    scanner.close()
+"""
+
+
+def test_an_unreadable_file_is_a_problem_not_an_error() -> None:
+    # As root, the scanner runs as nobody (see unprivileged), which must own its cache.
+    with unprivileged.sandbox() as box:
+        root = box.dir / "locked"
+        root.mkdir()
+        secret = root / "secret.env"
+        secret.write_text(f"KEY={AWS_ID}\n")
+        secret.chmod(0)
+        data = box.run(SCAN_SCRIPT, root, box.dir / "caches" / "results-0.db", SALT.decode())
+    assert data["files_skipped"] == {"error": 1}
+    assert data["problem_files"][0]["path"] == "secret.env"
 
 
 def test_a_module_with_a_100000_element_literal_is_bounded(

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+import unprivileged
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -129,68 +127,27 @@ def test_a_missing_root_is_reported(tmp_path: Path) -> None:
 
 
 UNREADABLE_SCRIPT = """
+import json
 import sys
 from daemon.ignore import IgnoreRules
 from daemon.snapshot import scan
 root = sys.argv[1]
 result = scan(root, IgnoreRules.load(root))
-print(sorted(result.files))
-print(sorted((e.path, e.kind) for e in result.errors))
+print(json.dumps({"files": sorted(result.files),
+                  "errors": sorted((e.path, e.kind) for e in result.errors)}))
 """
 
 
 def test_unreadable_files_and_directories_are_errors() -> None:
-    # Root reads mode-000 files anyway, so as root the scan runs as "nobody".
-    base = Path(tempfile.mkdtemp())
-    try:
-        base.chmod(0o755)
-        write(base, "ok.txt", "fine")
-        write(base, "locked.txt", "secret").chmod(0o000)
-        write(base, "closed/inner.txt", "x")
-        (base / "closed").chmod(0o000)
-        if os.geteuid() != 0:
-            result = scan(base, IgnoreRules.load(base))
-            files = sorted(result.files)
-            errors = sorted((e.path, e.kind) for e in result.errors)
-        else:
-            python = _python_for_nobody()
-            if python is None:
-                pytest.skip("no Python here can run as an unprivileged user")
-            project = str(Path(__file__).resolve().parent.parent)
-            proc = subprocess.run(
-                [python, "-c", UNREADABLE_SCRIPT, str(base)],
-                user=65534, group=65534, capture_output=True, text=True, check=True,
-                env={"PYTHONPATH": project + os.pathsep + _site_packages()}, cwd="/",
-            )
-            lines = proc.stdout.splitlines()
-            files, errors = ast.literal_eval(lines[0]), ast.literal_eval(lines[1])
-        assert files == ["ok.txt"]
-        assert errors == [("closed", "unreadable"), ("locked.txt", "unreadable")]
-    finally:
-        (base / "closed").chmod(0o755)
-        shutil.rmtree(base)
-
-
-def _site_packages() -> str:
-    import pathspec
-
-    return str(Path(pathspec.__file__).resolve().parent.parent)
-
-
-def _python_for_nobody() -> str | None:
-    """A Python >= 3.10 that user 65534 may run and that finds pathspec."""
-    candidates = [sys.executable, shutil.which("python3"), "/usr/bin/python3"]
-    for python in dict.fromkeys(c for c in candidates if c):
-        try:
-            subprocess.run(
-                [python, "-c", "import sys, pathspec; assert sys.version_info >= (3, 10)"],
-                user=65534, group=65534, capture_output=True, check=True, cwd="/",
-                env={"PYTHONPATH": _site_packages()}, timeout=10,
-            )
-        except (OSError, subprocess.SubprocessError):
-            continue
-        return python
-    return None
+    with unprivileged.sandbox() as box:
+        write(box.dir, "ok.txt", "fine")
+        write(box.dir, "locked.txt", "secret").chmod(0o000)
+        write(box.dir, "closed/inner.txt", "x")
+        (box.dir / "closed").chmod(0o000)
+        out = box.run(UNREADABLE_SCRIPT, box.dir)
+    assert out["files"] == ["ok.txt"]
+    assert [tuple(e) for e in out["errors"]] == [("closed", "unreadable"),
+                                                 ("locked.txt", "unreadable")]
 
 
 def test_previous_state_skips_reading_unchanged_files(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+import unprivileged
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,8 +19,6 @@ from analyzers.languages import OTHER, language_of
 from analyzers.walk import list_workspace
 from analyzers.workspace import WorkspaceAnalyzer
 from daemon.hashchain import canonical_json
-
-is_root = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def write(root: Path, relative: str, content: bytes) -> None:
@@ -163,17 +162,25 @@ def test_a_file_vanishing_mid_census_is_harmless(tmp_path: Path) -> None:
         thread.join()
 
 
-@pytest.mark.skipif(is_root, reason="root reads everything")
-def test_unreadable_file_and_directory_are_errors(tmp_path: Path) -> None:
-    write(tmp_path, "secret.py", b"x\n")
-    write(tmp_path, "locked/inner.py", b"x\n")
-    (tmp_path / "secret.py").chmod(0)
-    (tmp_path / "locked").chmod(0)
-    try:
-        data = WorkspaceAnalyzer().analyze(tmp_path, FULL_PASS).data
-        assert data["errors"] == 2 and data["files"] == 0
-    finally:
-        (tmp_path / "locked").chmod(0o755)
+CENSUS_SCRIPT = """
+import json
+import sys
+from pathlib import Path
+from analyzers.base import FULL_PASS
+from analyzers.workspace import WorkspaceAnalyzer
+print(json.dumps(dict(WorkspaceAnalyzer().analyze(Path(sys.argv[1]), FULL_PASS).data)))
+"""
+
+
+def test_unreadable_file_and_directory_are_errors() -> None:
+    # Root reads everything, so as root the census runs as nobody (see unprivileged).
+    with unprivileged.sandbox() as box:
+        write(box.dir, "secret.py", b"x\n")
+        write(box.dir, "locked/inner.py", b"x\n")
+        (box.dir / "secret.py").chmod(0)
+        (box.dir / "locked").chmod(0)
+        data = box.run(CENSUS_SCRIPT, box.dir)
+    assert data["errors"] == 2 and data["files"] == 0
 
 
 def test_links_directories_and_fifos_are_skipped_without_blocking(tmp_path: Path) -> None:
