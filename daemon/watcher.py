@@ -57,8 +57,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import watchdog.events
 from watchdog.events import (
-    EVENT_TYPE_ATTRIB,
     EVENT_TYPE_CLOSED,
     EVENT_TYPE_CREATED,
     EVENT_TYPE_DELETED,
@@ -67,7 +67,6 @@ from watchdog.events import (
     DirCreatedEvent,
     DirDeletedEvent,
     DirMovedEvent,
-    FileAttribEvent,
     FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
@@ -109,10 +108,16 @@ DEFAULT_WATCH_SHARE = 0.5
 DEFAULT_POLLING_INTERVAL = 1.0
 MAX_RESTART_BACKOFF = 60.0
 
+# watchdog 7 (Python >= 3.11) reports a chmod or touch as an event of its own; watchdog 6,
+# which Python 3.10 gets, reports it as a modification. Either may be a change to us.
+EVENT_TYPE_ATTRIB: str = getattr(watchdog.events, "EVENT_TYPE_ATTRIB", "attrib")
+_ATTRIB_EVENTS: list[type[FileSystemEvent]] = [
+    cls for cls in (getattr(watchdog.events, "FileAttribEvent", None),) if cls is not None]
+
 # What the handler is asked for: no open/close-no-write/access events, so our own
 # reads while hashing wake nobody up.
 _EVENT_FILTER: list[type[FileSystemEvent]] = [
-    FileCreatedEvent, FileModifiedEvent, FileAttribEvent, FileClosedEvent,
+    FileCreatedEvent, FileModifiedEvent, *_ATTRIB_EVENTS, FileClosedEvent,
     FileDeletedEvent, FileMovedEvent, DirCreatedEvent, DirDeletedEvent, DirMovedEvent,
 ]
 _WATCHDOG_LOGGERS = ("watchdog.observers.inotify_c", "watchdog.observers.inotify")
