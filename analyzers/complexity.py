@@ -33,6 +33,7 @@ from radon.metrics import h_visit_ast, mi_compute, mi_rank  # type: ignore[impor
 from radon.visitors import Class, ComplexityVisitor, Function  # type: ignore[import-untyped]
 
 from analyzers.base import Finding
+from analyzers.pyparse import parse_python
 
 CAPABILITY = "pattern_probe"
 COMPLEXITY_RULE = "complexity"
@@ -94,7 +95,7 @@ def measure_complexity(source: str, path: str,
     """The report for one module; raises ``SyntaxError``/``ValueError`` for text that does
     not parse and ``RecursionError`` for a tree too deep for radon's recursive visitors
     (the caller confines both to the file)."""
-    module = ast.parse(source) if tree is None else tree
+    module = parse_python(source) if tree is None else tree
     visitor = ComplexityVisitor.from_ast(module)
     functions = tuple(_flatten(visitor))
     maintainability = _maintainability(source, module, visitor.total_complexity)

@@ -57,6 +57,7 @@ from analyzers.complexity import ComplexityReport, ComplexityThresholds, measure
 from analyzers.learner import DEFAULT_MAX_FILES, MistakeLearner
 from analyzers.mistakes import Detection, Profile, detect, detect_text, warnings
 from analyzers.profile_data import profile_from_data, profile_to_data
+from analyzers.pyparse import parse_python
 from analyzers.result_cache import (
     COMMIT_EVERY_ROWS,
     COMMIT_EVERY_SECONDS,
@@ -382,7 +383,7 @@ class PatternProbe:
 
 def _parse(text: str) -> tuple[ast.Module | None, str]:
     try:
-        return ast.parse(text), ""
+        return parse_python(text), ""
     except RecursionError:
         return None, "too deeply nested"
     except (SyntaxError, ValueError):  # ValueError: a NUL byte in the source

@@ -20,6 +20,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from analyzers.pyparse import parse_python
+
 PYTHON_SUFFIXES: tuple[str, ...] = (".py", ".pyi", ".pyw")
 
 CLASS, FUNCTION, ASYNC_FUNCTION = "class", "function", "async_function"
@@ -88,7 +90,7 @@ def extract_symbols(source: str, module: str, lines: Sequence[str] | None = None
     """Every definition in ``source``; ``lines`` (``source`` split by line) when the caller
     has them already, used to turn ``ast``'s byte offsets into character columns."""
     try:
-        tree = ast.parse(source)
+        tree = parse_python(source)
     except PARSE_ERRORS as exc:
         return SymbolScan((), _parse_error(exc))
     if lines is None:

@@ -47,6 +47,8 @@ from bandit.core import manager as b_manager
 from bandit.core import test_set as b_test_set
 from bandit.core import utils as b_utils
 
+from analyzers.pyparse import parse_python
+
 # Severity and confidence as bandit spells them.
 BANDIT_LEVELS = ("UNDEFINED", "LOW", "MEDIUM", "HIGH")
 
@@ -113,7 +115,7 @@ class BanditRules:
     def scan(self, data: bytes, filename: str) -> PyScan:
         """bandit's issues for one file; raises what ``ast.parse`` raises (SyntaxError,
         ValueError for NUL bytes, RecursionError, MemoryError) for the caller to record."""
-        tree = ast.parse(data)
+        tree = parse_python(data)
         nosec = nosec_lines(data) if b"nosec" in data else {}
         walk = _Walk(self._tests, filename, data, nosec)
         walk.run(tree)

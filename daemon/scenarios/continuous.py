@@ -14,7 +14,6 @@ analyzers to catch up with them.
 
 from __future__ import annotations
 
-import ast
 import json
 import random
 import time
@@ -22,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from analyzers.pyparse import parse_python
 from analyzers.walk import list_workspace
 from daemon.analysis import memory_trend
 from daemon.scenarios import harness
@@ -91,7 +91,7 @@ def parsable_modules(root: Path) -> list[str]:
         try:
             if file.is_symlink() or not file.is_file():
                 continue
-            ast.parse(file.read_bytes())
+            parse_python(file.read_bytes())
         except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         found.append(path)
