@@ -10,13 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import unprivileged
 
 from analyzers.base import FULL_PASS, AnalysisResult, to_json
 from analyzers.code_indexer import CodeIndexer
 from analyzers.index_location import default_index_path
 from analyzers.index_store import IndexStore
 from analyzers.registry import discover
+
+import unprivileged
 
 
 def write(root: Path, relative: str, content: bytes) -> Path:

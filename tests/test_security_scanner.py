@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import unprivileged
 
 from analyzers.base import FULL_PASS, AnalysisResult, Analyzer, FileFailure
 from analyzers.baseline import BaselineEntry, write_baseline
 from analyzers.fingerprint import salt_id
 from analyzers.security_scanner import SecurityScanner
 from analyzers.workerpool import WorkerPool
+
+import unprivileged
 
 SALT = b"test-salt-" * 4
 AWS_ID = "AKIAZ3MQ7RT2XW5NPK4E"

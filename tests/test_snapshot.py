@@ -10,7 +10,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import unprivileged
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +30,8 @@ from daemon.snapshot import (
     scan,
     state_from_row,
 )
+
+import unprivileged
 
 
 def write(root: Path, rel: str, data: bytes | str = b"x") -> Path:

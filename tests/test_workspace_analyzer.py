@@ -9,7 +9,6 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-import unprivileged
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +18,8 @@ from analyzers.languages import OTHER, language_of
 from analyzers.walk import list_workspace
 from analyzers.workspace import WorkspaceAnalyzer
 from daemon.hashchain import canonical_json
+
+import unprivileged
 
 
 def write(root: Path, relative: str, content: bytes) -> None:
