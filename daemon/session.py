@@ -11,9 +11,10 @@ import contextlib
 import hashlib
 import os
 import socket
+import stat
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,6 +24,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 
 from analyzers.base import Analyzer, safe_text
+from analyzers.walk import list_workspace
 from daemon.coalesce import DEFAULT_MAX_PENDING
 from daemon.config import ResourceLimits
 from daemon.database import Database
@@ -245,6 +247,8 @@ class Session:
             catch_up(self._db)
             self._runner.quarantine = quarantined_files(self._db, str(self.spec.project))
             if self.spec.mode == "once":
+                # No watcher rescan here to see sizes, so one listing finds what is too big.
+                self._report_oversized_files(self._workspace_sizes())
                 self._runner.run_full_pass()
                 # "One full pass" means every file: analyzers working to a time budget
                 # are called until they have none left.
@@ -355,23 +359,40 @@ class Session:
                               ".gitignore", reproducible=True))
 
     def _report_oversized(self, changes: Sequence[Change]) -> None:
+        self._report_oversized_files(
+            (change.current_path, change.state.size)
+            for change in changes if change.state is not None)
+
+    def _report_oversized_files(self, sizes: Iterable[tuple[str, int]]) -> None:
         """A file too big to analyze is news once per session: analyzers skip it quietly."""
         cap = self.spec.max_file_bytes
-        for change in changes:
-            state = change.state
-            if state is None or state.size <= cap:
+        for path, size in sizes:
+            if size <= cap:
                 continue
-            key = f"too_large:{change.current_path}"
+            key = f"too_large:{path}"
             if key in self._raised_issues:
                 continue
             self._raised_issues.add(key)
             self._emit(IssueDetected(
                 self.session_id, _issue_id(self.session_id, key), "info", "realworld",
                 "file_too_large",
-                description=f"{safe_text(change.current_path)}: {state.size:,} bytes, above "
+                description=f"{safe_text(path)}: {size:,} bytes, above "
                             f"max_file_bytes ({cap:,}); analyzers skip it",
                 suggested_fix="Ignore generated or data files in .gitignore, or raise "
                               "max_file_bytes in the config", reproducible=True))
+
+    def _workspace_sizes(self) -> Iterator[tuple[str, int]]:
+        """(path, size) of every regular file the watcher would watch, links not followed."""
+        spec = self.spec
+        rules = IgnoreRules.load(spec.project, database_paths=spec.database_paths,
+                                 extra_globs=spec.ignore_globs)
+        for path in list_workspace(spec.project, rules.is_ignored).files:
+            try:
+                info = os.lstat(spec.project / path)
+            except OSError:
+                continue  # gone, or unreadable: the analyzers' own pass reports that
+            if stat.S_ISREG(info.st_mode):
+                yield path, info.st_size
 
     def _check_errors(self) -> None:
         decision = check_errors(self.spec.limits, self._runner.consecutive_errors)

@@ -278,6 +278,21 @@ def test_a_file_above_the_size_cap_is_an_issue_once(rig: Rig) -> None:
     assert session.running
 
 
+def test_a_single_pass_reports_a_file_above_the_size_cap_too(rig: Rig) -> None:
+    with open(rig.project / "dump.sql", "wb") as big:
+        big.truncate(50 * 1024 * 1024)
+    (rig.project / ".gitignore").write_text("ignored.bin\n")
+    with open(rig.project / "ignored.bin", "wb") as big:
+        big.truncate(50 * 1024 * 1024)  # ignored: no issue
+    os.symlink(rig.project / "dump.sql", rig.project / "link.sql")  # a link: not a file
+    session = rig.session(mode="once", max_file_bytes=1024 * 1024)
+    session.start()
+    wait_for(lambda: not session.running)
+    assert rig.rows("SELECT severity, issue_type, description FROM issues") == [
+        ("info", "file_too_large", "dump.sql: 52,428,800 bytes, above max_file_bytes "
+                                   "(1,048,576); analyzers skip it")]
+
+
 def test_suspend_is_not_an_end_and_a_resume_catches_up(rig: Rig) -> None:
     session = rig.session(interval=0.2)
     session.start()
