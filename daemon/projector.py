@@ -1,16 +1,17 @@
 """Applies the pure projections to SQLite, exactly once per event.
 
-A batch is read, projected and written together with the advanced
-checkpoints in one transaction, so a crash at any instant leaves either the
-whole batch applied or none of it. Rows a batch touches are kept in an
-identity map and written once at its end, which is what makes a replay of
-100,000 events cheap.
+A batch is read, projected and written together with the advanced checkpoints
+in one transaction (a long catch-up puts several batches in one, each under a
+savepoint), so a crash at any instant leaves either the whole batch applied or
+none of it. Rows a batch touches are kept in an identity map and written once
+at its end, which is what makes a replay of 100,000 events cheap.
 """
 
 from __future__ import annotations
 
 import functools
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from daemon.projections import PROJECTIONS, Append, Change, Handler, Key, Projec
 from daemon.schema import PRIMARY_KEYS, PROJECTION_TABLES
 
 DEFAULT_BATCH = 5_000
+#: Seconds of batches per transaction: how long a catch-up may hold the write lock.
+DEFAULT_COMMIT_AFTER = 1.0
 
 
 @functools.cache
@@ -127,10 +130,12 @@ class Projector:
     """Brings every projection up to the end of the log."""
 
     def __init__(self, db: Database, projections: Sequence[Projection] = PROJECTIONS,
-                 batch_size: int = DEFAULT_BATCH) -> None:
+                 batch_size: int = DEFAULT_BATCH,
+                 commit_after: float = DEFAULT_COMMIT_AFTER) -> None:
         self._conn = db.connect()
         self._projections = tuple(projections)
         self._batch_size = batch_size
+        self._commit_after = commit_after
 
     def close(self) -> None:
         self._conn.close()
@@ -145,12 +150,33 @@ class Projector:
         applied = 0
         position = 0
         batches = 0
-        while max_batches is None or batches < max_batches:
-            count, position = self._apply_batch()
-            applied += count
-            batches += 1
-            if count == 0:
-                break
+        done = False
+        while not done and (max_batches is None or batches < max_batches):
+            failure: Exception | None = None
+            # Batches bound the memory; a transaction takes batches for up to
+            # ``commit_after`` seconds, since each commit of a long replay costs a WAL
+            # checkpoint and its fsyncs (a tenth of a replay, at one commit per batch).
+            with transaction(self._conn) as conn:
+                began = time.monotonic()
+                while True:
+                    conn.execute("SAVEPOINT projector_batch")
+                    try:
+                        count, position = self._apply_batch()
+                    except Exception as exc:
+                        # Keep the batches before it: projections stand where they can.
+                        conn.execute("ROLLBACK TO projector_batch")
+                        failure = exc
+                        break
+                    finally:
+                        conn.execute("RELEASE projector_batch")
+                    applied += count
+                    batches += 1
+                    done = count == 0
+                    if (done or batches == max_batches
+                            or time.monotonic() - began >= self._commit_after):
+                        break
+            if failure is not None:
+                raise failure
         return CatchUp(applied, position)
 
     def _checkpoints(self) -> dict[str, int]:
@@ -171,25 +197,26 @@ class Projector:
         return tuple(found)
 
     def _apply_batch(self) -> tuple[int, int]:
-        with transaction(self._conn) as conn:
-            # Read inside the write lock: a concurrent projector may have moved them.
-            positions = self._checkpoints()
-            start = min(positions.values(), default=0)
-            work = UnitOfWork(conn)
-            # Rows stream from the cursor: a large batch is never all in memory at once.
-            with closing(select_rows(conn, start, self._batch_size)) as rows:
-                count, last = self._project(rows, positions, start, work)
-            if count == 0:
-                return 0, start
-            work.flush()
-            now = format_ts(utc_now())
-            conn.executemany(
-                "INSERT INTO projection_checkpoints (projection, position, updated_at) "
-                "VALUES (?, ?, ?) ON CONFLICT (projection) DO UPDATE "
-                "SET position = excluded.position, updated_at = excluded.updated_at "
-                "WHERE projection_checkpoints.position < excluded.position",
-                [(projection.name, last, now) for projection in self._projections])
-            return count, last
+        """Project one batch and advance the checkpoints, inside the caller's transaction."""
+        conn = self._conn
+        # Read inside the write lock: a concurrent projector may have moved them.
+        positions = self._checkpoints()
+        start = min(positions.values(), default=0)
+        work = UnitOfWork(conn)
+        # Rows stream from the cursor: a large batch is never all in memory at once.
+        with closing(select_rows(conn, start, self._batch_size)) as rows:
+            count, last = self._project(rows, positions, start, work)
+        if count == 0:
+            return 0, start
+        work.flush()
+        now = format_ts(utc_now())
+        conn.executemany(
+            "INSERT INTO projection_checkpoints (projection, position, updated_at) "
+            "VALUES (?, ?, ?) ON CONFLICT (projection) DO UPDATE "
+            "SET position = excluded.position, updated_at = excluded.updated_at "
+            "WHERE projection_checkpoints.position < excluded.position",
+            [(projection.name, last, now) for projection in self._projections])
+        return count, last
 
     def _project(self, rows: Iterable[StoredRow], positions: Mapping[str, int], start: int,
                  work: UnitOfWork) -> tuple[int, int]:

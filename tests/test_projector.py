@@ -147,6 +147,20 @@ def test_foreign_event_types_are_skipped_and_known_unreadable_ones_stop_the_batc
     assert scalar(db, "SELECT overall_score FROM test_sessions") == 10.0
 
 
+def test_batches_share_a_transaction_and_an_unreadable_event_keeps_those_before_it(
+        db: Database) -> None:
+    append_all(db, [ev.SessionStarted("s", "/p", 1)]
+               + [ev.SessionScored("s", float(i)) for i in range(5)])
+    bad = append_raw(db, ev.SessionScored.TYPE, 99, canonical_json({"overall_score": 1.0}))
+    append_all_after(db, [ev.SessionScored("s", 50.0)])
+    # Batches of two, all in one transaction: the fourth holds the unreadable event.
+    with (Projector(db, batch_size=2, commit_after=60.0) as projector,
+          pytest.raises(UnknownEventType)):
+        projector.catch_up()
+    assert set(checkpoints(db).values()) == {bad - 1}
+    assert scalar(db, "SELECT overall_score FROM test_sessions") == 4.0
+
+
 # --- concurrency ----------------------------------------------------------------------
 
 SESSIONS = ("c-1", "c-2", "c-3")
