@@ -69,8 +69,7 @@ def load_payload(text: str) -> Any:
 class _Shape:
     """How to rebuild a current-version event of one class straight from its fields."""
 
-    names: tuple[str, ...]  # every field, in declaration order, ``session_id`` included
-    payload_keys: frozenset[str]  # the same less ``session_id``: a complete payload
+    payload_keys: frozenset[str]  # every field but ``session_id``: a complete payload
     post_init: bool
 
 
@@ -110,7 +109,7 @@ def _find_shape(cls: type[Event]) -> _Shape | None:
     if (tuple(a.name for a in arguments) != names
             or any(a.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for a in arguments)):
         return None  # an InitVar, an init=False field or a hand-written __init__
-    return _Shape(names, frozenset(names) - {"session_id"}, hasattr(cls, "__post_init__"))
+    return _Shape(frozenset(names) - {"session_id"}, hasattr(cls, "__post_init__"))
 
 
 class Decoder:
@@ -118,8 +117,8 @@ class Decoder:
     when it was made; one decoder serves a batch of rows.
 
     An event of its class's current version whose payload holds exactly its fields is
-    rebuilt the way ``pickle`` rebuilds a dataclass, by filling its ``__dict__`` (in field
-    order) and then running its ``__post_init__`` checks, which gives the same object as
+    rebuilt the way ``pickle`` rebuilds a dataclass, by setting its ``__dict__`` and then
+    running its ``__post_init__`` checks, which gives the same object as
     calling the class at a fraction of the cost of a frozen dataclass's ``__init__``.
     Everything else goes through :func:`from_payload`: upcasting, defaults, and errors.
     """
@@ -137,11 +136,11 @@ class Decoder:
         if cls is not None and version == cls.VERSION and type(data) is dict:
             shape = _shape(cls)
             if shape is not None and data.keys() == shape.payload_keys:
-                fields = dict.fromkeys(shape.names)
-                fields.update(data)
-                fields["session_id"] = session_id
+                # The parsed dict, freshly made and ours, becomes the instance's __dict__;
+                # its key order is the payload's, which nothing reads (fields() is the order).
+                data["session_id"] = session_id
                 event = object.__new__(cls)
-                object.__setattr__(event, "__dict__", fields)
+                object.__setattr__(event, "__dict__", data)
                 if shape.post_init:
                     event.__post_init__()  # type: ignore[attr-defined]
                 return Recorded(seq, event_id, ts, event, prev_hash, digest, payload)
