@@ -18,14 +18,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from daemon.database import Database, create_projections, drop_projections, transaction
-from daemon.events import Event, UnknownEventType, format_ts, utc_now
+from daemon.events import Event, Recorded, UnknownEventType, format_ts, utc_now
 from daemon.eventstore import Decoder, StoredRow, select_rows
-from daemon.projections import PROJECTIONS, Append, Change, Handler, Key, Projection, Put
+from daemon.projections import (
+    PROJECTIONS,
+    Append,
+    Change,
+    Fold,
+    Handler,
+    Key,
+    Projection,
+    Put,
+)
 from daemon.schema import PRIMARY_KEYS, PROJECTION_TABLES
 
 DEFAULT_BATCH = 5_000
 #: Seconds of batches per transaction: how long a catch-up may hold the write lock.
 DEFAULT_COMMIT_AFTER = 1.0
+
+
+#: A projection that handles an event type, its handler, and its fold for it if any.
+Route = tuple[Projection, Handler, Fold | None]
 
 
 @functools.cache
@@ -51,6 +64,16 @@ def _insert_sql(table: str, columns: tuple[str, ...], upsert_on: tuple[str, ...]
             f"ON CONFLICT ({', '.join(upsert_on)}) DO UPDATE SET {updates}")
 
 
+@dataclass
+class _Run:
+    """Consecutive events of one type that a projection folds at once."""
+
+    fold: Fold
+    event_type: type[Event]
+    tables: tuple[str, ...]
+    records: list[Recorded]
+
+
 class UnitOfWork:
     """The projections' :class:`State` during one batch: reads see earlier changes in it."""
 
@@ -59,8 +82,14 @@ class UnitOfWork:
         self._rows: dict[tuple[str, Key], Mapping[str, Any] | None] = {}
         self._dirty: dict[tuple[str, Key], Mapping[str, Any] | None] = {}
         self._appends: dict[str, list[Mapping[str, Any]]] = {}
+        self._runs: dict[str, _Run] = {}  # projection name -> its deferred run
+        self._run_tables: dict[str, str] = {}  # table -> projection with a deferred run
 
     def get(self, table: str, key: Key) -> Mapping[str, Any] | None:
+        if self._run_tables:
+            owner = self._run_tables.get(table)
+            if owner is not None:
+                self.settle(owner)  # a read sees every event before it
         slot = (table, key)
         try:
             return self._rows[slot]
@@ -72,6 +101,28 @@ class UnitOfWork:
             zip([d[0] for d in cursor.description], found, strict=True))
         self._rows[slot] = row
         return row
+
+    def defer(self, projection: Projection, event_type: type[Event], fold: Fold,
+              recorded: Recorded) -> None:
+        """Add ``recorded`` to ``projection``'s run of ``event_type``, folded when settled."""
+        run = self._runs.get(projection.name)
+        if run is not None:
+            if run.event_type is event_type:
+                run.records.append(recorded)
+                return
+            self.settle(projection.name)
+        self._runs[projection.name] = _Run(fold, event_type, projection.tables, [recorded])
+        for table in projection.tables:
+            self._run_tables[table] = projection.name
+
+    def settle(self, projection_name: str) -> None:
+        """Apply the projection's deferred run, if it has one."""
+        run = self._runs.pop(projection_name, None)
+        if run is None:
+            return
+        for table in run.tables:
+            del self._run_tables[table]
+        self.apply(run.fold(run.records, self))
 
     def apply(self, changes: Iterable[Change]) -> None:
         rows, dirty, appends = self._rows, self._dirty, self._appends
@@ -88,6 +139,8 @@ class UnitOfWork:
                 dirty[slot] = row
 
     def flush(self) -> None:
+        for name in list(self._runs):
+            self.settle(name)
         puts: dict[str, list[Mapping[str, Any]]] = {}
         deletes: dict[str, list[Key]] = {}
         for (table, key), row in self._dirty.items():
@@ -184,16 +237,18 @@ class Projector:
         known = dict(rows.fetchall())
         return {p.name: int(known.get(p.name, 0)) for p in self._projections}
 
-    def _handlers(self, event_type: type[Event]) -> tuple[tuple[str, Handler], ...]:
-        """The projections that handle ``event_type``, in order, each with its handler."""
-        found: list[tuple[str, Handler]] = []
+    def _handlers(self, event_type: type[Event]) -> tuple[Route, ...]:
+        """The projections that handle ``event_type``, in order, each with its handler and
+        fold (``None`` when it has none)."""
+        found: list[Route] = []
         for projection in self._projections:
             if type(projection).apply is not Projection.apply:
-                found.append((projection.name, projection.apply))  # it dispatches itself
+                # It dispatches itself.
+                found.append((projection, projection.apply, None))
             else:
                 handler = projection.handlers.get(event_type)
                 if handler is not None:
-                    found.append((projection.name, handler))
+                    found.append((projection, handler, projection.folds.get(event_type)))
         return tuple(found)
 
     def _apply_batch(self) -> tuple[int, int]:
@@ -225,7 +280,7 @@ class Projector:
         decode = Decoder()
         # Usually every projection stands at ``start``; then each row is new to all.
         lagging = any(position != start for position in positions.values())
-        dispatch: dict[type[Event], tuple[tuple[str, Handler], ...]] = {}
+        dispatch: dict[type[Event], tuple[Route, ...]] = {}
         count, last = 0, start
         for row in rows:
             count += 1
@@ -242,12 +297,16 @@ class Projector:
             if handlers is None:
                 handlers = dispatch[event_type] = self._handlers(event_type)
             if lagging:
-                for name, handler in handlers:
-                    if positions[name] < last:
+                for projection, handler, _ in handlers:
+                    if positions[projection.name] < last:
                         apply(handler(recorded, work))
             else:
-                for _, handler in handlers:
-                    apply(handler(recorded, work))
+                for projection, handler, fold in handlers:
+                    if fold is not None:
+                        work.defer(projection, event_type, fold, recorded)
+                    else:
+                        work.settle(projection.name)  # its run came first
+                        apply(handler(recorded, work))
         return count, last
 
 

@@ -7,11 +7,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import (
+    EVENT_STRATEGIES,
     REPO_ROOT,
     append_all,
     append_raw,
@@ -24,11 +26,11 @@ from hypothesis import strategies as st
 
 from daemon import events as ev
 from daemon.database import Database
-from daemon.events import UnknownEventType
+from daemon.events import Recorded, UnknownEventType
 from daemon.eventstore import EventStore
 from daemon.hashchain import canonical_json
-from daemon.projections import PROJECTIONS
-from daemon.projector import Projector, catch_up, rebuild
+from daemon.projections import PROJECTIONS, Change, Projection, Put, State
+from daemon.projector import Projector, UnitOfWork, catch_up, rebuild
 
 
 def checkpoints(db: Database) -> dict[str, int]:
@@ -86,6 +88,53 @@ def test_any_batching_gives_the_rows_of_one_full_replay(events: list[ev.Event],
         assert set(checkpoints(incremental).values()) <= {len(stamped)}
         rebuild(incremental)
         assert snapshot(incremental) == expected
+
+
+# Mostly activities, between starts, ends and the events that read a session's row.
+_activity_heavy = st.lists(st.one_of(
+    *[EVENT_STRATEGIES[ev.ActivityRecorded]] * 6,
+    *(EVENT_STRATEGIES[t] for t in (ev.SessionStarted, ev.SessionEnded, ev.SessionScored,
+                                    ev.FindingDetected, ev.FindingResolved,
+                                    ev.MetricSampled))), max_size=60)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=_activity_heavy)
+def test_runs_folded_at_once_give_the_rows_of_one_event_at_a_time(
+        events: list[ev.Event]) -> None:
+    stamped = envelopes(events)
+    with tempfile.TemporaryDirectory(prefix="rw-fold-") as tmp:
+        rows = []
+        for batch_size in (1, 10_000):  # a run of one is the per-event handler
+            db = Database.open(Path(tmp) / f"batch-{batch_size}.db", create=True)
+            with EventStore(db) as store:
+                store.append(stamped)
+            with Projector(db, batch_size=batch_size) as projector:
+                projector.catch_up()
+            rows.append(snapshot(db))
+        assert rows[0] == rows[1]
+
+
+def test_a_deferred_run_is_folded_in_order_before_its_tables_are_read(db: Database) -> None:
+    folded: list[list[int]] = []
+
+    def fold(records: Sequence[Recorded], state: State) -> Sequence[Change]:
+        folded.append([r.seq for r in records])
+        return [Put("test_sessions", ("s",), {"runs": len(folded)})]
+
+    owner = Projection("owner", ("test_sessions",), handlers={})
+    events = [ev.SessionScored("s", 1.0)] * 3 + [ev.SessionEnded("s", "completed")]
+    conn = db.connect()
+    try:
+        work = UnitOfWork(conn)
+        for seq, event in enumerate(events, 1):
+            work.defer(owner, type(event), fold, Recorded(seq, f"e{seq}", "t", event, "", ""))
+        assert folded == [[1, 2, 3]]  # a new event type closed the first run
+        assert work.get("issues", ("x",)) is None and folded == [[1, 2, 3]]
+        assert work.get("test_sessions", ("s",)) == {"runs": 2}
+        assert folded == [[1, 2, 3], [4]]
+    finally:
+        conn.close()
 
 
 def test_catch_up_reports_progress_and_stops_at_max_batches(db: Database) -> None:
