@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,9 @@ class CacheLayout:
     verify: str | None = None
 
 
+_opening = threading.Lock()
+
+
 def connect_writer(path: Path, layout: CacheLayout,
                    not_ours: Callable[[str], Exception] = NotOurs) -> sqlite3.Connection:
     """A connection to the cache at ``path``, created, upgraded or rebuilt as needed.
@@ -56,17 +60,23 @@ def connect_writer(path: Path, layout: CacheLayout,
     when the file may well be fine but cannot be written now (locked, read-only, disk full).
     """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not is_ours_or_absent(path, layout.application_id):
-        raise not_ours(f"{path} exists and is not a realworld {layout.what}; not touching it")
-    try:
-        return _prepare(path, layout)
-    except sqlite3.OperationalError:
-        raise  # locked, read-only, out of disk: the file may be fine, so leave it be
-    except sqlite3.DatabaseError as exc:
-        # Ours by its header but corrupt (torn, truncated, malformed): it is a cache.
-        log.warning("%s %s is corrupt (%s); rebuilding it", layout.what, path, exc)
-        delete(path)
-        return _prepare(path, layout)
+    # The analyzers of a session open their caches at once (the security scanner and the
+    # pattern probe share the result cache): one found the other's file half made, a
+    # SQLite file that was not yet ours, or locked while it turned to WAL. One at a time.
+    with _opening:
+        if not is_ours_or_absent(path, layout.application_id):
+            raise not_ours(
+                f"{path} exists and is not a realworld {layout.what}; not touching it")
+        try:
+            return _prepare(path, layout)
+        except sqlite3.OperationalError:
+            raise  # locked, read-only, out of disk: the file may be fine, so leave it be
+        except sqlite3.DatabaseError as exc:
+            # Ours by its header but corrupt (torn, truncated, malformed): it is a cache.
+            log.warning("%s %s is corrupt (%s); rebuilding it", layout.what, path, exc)
+            delete(path)
+            return _prepare(path, layout)
+
 
 
 def _prepare(path: Path, layout: CacheLayout) -> sqlite3.Connection:

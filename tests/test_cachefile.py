@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,33 @@ def test_delete_takes_the_wal_and_its_friends(tmp_path: Path) -> None:
     delete(path)
     delete(path)  # twice is fine
     assert list(tmp_path.iterdir()) == []
+
+
+def _open_at_once(path: Path, openers: int) -> list[BaseException]:
+    """``openers`` threads open the same new cache at the same moment; what they raised."""
+    start = threading.Barrier(openers)
+    failures: list[BaseException] = []
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            connect_writer(path, LAYOUT).close()
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(openers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return failures
+
+
+def test_analyzers_opening_a_new_cache_at_once_all_get_it(tmp_path: Path) -> None:
+    # The security scanner and the pattern probe open <db>.results.db together when a
+    # session starts; one of them found it half made and called it somebody else's.
+    for attempt in range(30):
+        path = tmp_path / f"cache-{attempt}.db"
+        assert _open_at_once(path, 4) == []
+        with closing(sqlite3.connect(path)) as conn:
+            assert schema_version(conn) == LAYOUT.version
