@@ -273,8 +273,7 @@ class Session:
     def _watch(self) -> None:
         spec = self.spec
         catch_up(self._db)  # the files projection must be current before we compare with it
-        rules = IgnoreRules.load(spec.project, database_paths=spec.database_paths,
-                                 extra_globs=spec.ignore_globs)
+        rules = self._ignore_rules()
         known = known_files(self._db, rules.root)
         watcher = Watcher(spec.project, rules, known, settle=spec.settle_seconds,
                           max_pending=spec.max_pending)
@@ -381,12 +380,16 @@ class Session:
                 suggested_fix="Ignore generated or data files in .gitignore, or raise "
                               "max_file_bytes in the config", reproducible=True))
 
+    def _ignore_rules(self) -> IgnoreRules:
+        """What the watcher leaves out: .gitignore files, our databases, configured globs."""
+        spec = self.spec
+        return IgnoreRules.load(spec.project, database_paths=spec.database_paths,
+                                extra_globs=spec.ignore_globs)
+
     def _workspace_sizes(self) -> Iterator[tuple[str, int]]:
         """(path, size) of every regular file the watcher would watch, links not followed."""
         spec = self.spec
-        rules = IgnoreRules.load(spec.project, database_paths=spec.database_paths,
-                                 extra_globs=spec.ignore_globs)
-        for path in list_workspace(spec.project, rules.is_ignored).files:
+        for path in list_workspace(spec.project, self._ignore_rules().is_ignored).files:
             try:
                 info = os.lstat(spec.project / path)
             except OSError:
