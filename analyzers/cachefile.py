@@ -78,7 +78,6 @@ def connect_writer(path: Path, layout: CacheLayout,
             return _prepare(path, layout)
 
 
-
 def _prepare(path: Path, layout: CacheLayout) -> sqlite3.Connection:
     # check_same_thread=False: the runner calls an analyzer from a new thread each time,
     # never two at once, so the connection is never shared concurrently.

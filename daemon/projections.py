@@ -81,7 +81,9 @@ class Projection:
     handlers: Mapping[type[Event], Handler]
     #: For event types whose consecutive events (among those this projection handles)
     #: can be handled at once: replay meets runs of thousands of activities per session,
-    #: and a fold makes each run one row update instead of one per event.
+    #: and a fold makes each run one row update instead of one per event. A fold must
+    #: read only this projection's own tables: it runs when the run is settled, after
+    #: events of other projections that came later in the log.
     folds: Mapping[type[Event], Fold] = field(default_factory=dict)
 
     def apply(self, recorded: Recorded, state: State) -> Sequence[Change]:
