@@ -11,6 +11,7 @@ the assertions stay in the test.
 from __future__ import annotations
 
 import ast
+import atexit
 import functools
 import json
 import os
@@ -88,12 +89,31 @@ def sandbox() -> Iterator[Sandbox]:
 
 def _child_env() -> dict[str, str]:
     # The project is installed editable through a .pth file, which PYTHONPATH entries
-    # do not process, hence the checkout itself. The whole site-packages dir, not one
+    # do not process, hence the packages themselves. The whole site-packages dir, not one
     # package's, because the script may import any dependency (radon, bandit, orjson...).
     paths = sysconfig.get_paths()
     inherited = os.environ.get("PYTHONPATH", "").split(os.pathsep)
-    entries = [str(REPO_ROOT), paths["purelib"], paths["platlib"], *inherited]
+    project = _readable_project() if AS_ROOT else str(REPO_ROOT)
+    entries = [project, paths["purelib"], paths["platlib"], *inherited]
     return {"PYTHONPATH": os.pathsep.join(dict.fromkeys(e for e in entries if e))}
+
+
+@functools.cache
+def _readable_project() -> str:
+    """A copy of the project's packages that nobody can read, made once per run: the
+    checkout may lie in a directory only root can enter (a clone in a mktemp dir)."""
+    top = Path(tempfile.mkdtemp(prefix="unprivileged-src-"))
+    top.chmod(0o755)
+    for package in ("daemon", "analyzers"):
+        shutil.copytree(REPO_ROOT / package, top / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    for parent, dirs, files in os.walk(top):
+        for name in dirs:
+            os.chmod(os.path.join(parent, name), 0o755)
+        for name in files:
+            os.chmod(os.path.join(parent, name), 0o644)
+    atexit.register(shutil.rmtree, top, True)
+    return str(top)
 
 
 def _imports_of(script: str) -> str:
