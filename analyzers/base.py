@@ -160,6 +160,19 @@ class Excluding(Protocol):
     def exclude(self, paths: frozenset[str]) -> None: ...
 
 
+@runtime_checkable
+class Interruptible(Protocol):
+    """An analyzer whose running call can be asked to finish early (optional).
+
+    The session calls ``interrupt`` from another thread when it ends. The call in
+    progress (and any later one) stops at its next file boundary and returns what it
+    did, counting the rest in ``remaining``; ``interrupt`` itself returns at once and
+    closes nothing, because the call is still using what it holds.
+    """
+
+    def interrupt(self) -> None: ...
+
+
 _LABELS: Mapping[str, str] = {
     "workspace_analyzer": "Workspace analysis",
     "code_assistant": "Code assistance",

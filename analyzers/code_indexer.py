@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -115,6 +116,7 @@ class CodeIndexer:
         self._pending: dict[str, bool] = {}
         self._pass_unfinished = False  # the pending paths are the rest of a full pass
         self._excluded: frozenset[str] = frozenset()
+        self._interrupted = threading.Event()
 
     # --- the protocol -------------------------------------------------------------
 
@@ -124,6 +126,10 @@ class CodeIndexer:
     def exclude(self, paths: frozenset[str]) -> None:
         """Quarantined paths (the whole set): never opened until the runner releases them."""
         self._excluded = frozenset(paths)
+
+    def interrupt(self) -> None:
+        """The session is ending: the running call stops after the file it is on."""
+        self._interrupted.set()
 
     def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult:
         store = self._open(root)
@@ -220,15 +226,18 @@ class CodeIndexer:
                     done += 1
                     if (done >= self._commit_every
                             or time.monotonic() - started >= COMMIT_EVERY_SECONDS
-                            or time.monotonic() >= deadline):
+                            or self._out_of_time(deadline)):
                         break
                 else:
                     return
-            if time.monotonic() >= deadline:
+            if self._out_of_time(deadline):
                 self._pending.update(queue)
                 tally.pending = len(self._pending)
                 return
             now = _now()
+
+    def _out_of_time(self, deadline: float) -> bool:
+        return self._interrupted.is_set() or time.monotonic() >= deadline
 
     def _one(self, store: IndexStore, root: str, path: str, previous: KnownFile | None,
              trust_stat: bool, tally: _Tally, now: str) -> None:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import ast
 import os
+import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -143,6 +144,7 @@ class PatternProbe:
         self._backlog: dict[str, None] = {}  # paths a budget left for later, in order
         self._pass_unfinished = False  # the backlog is the rest of a full pass
         self._excluded: frozenset[str] = frozenset()
+        self._interrupted = threading.Event()
         self._root: str | None = None
         self._cache: ResultCache | None = None
         self._cache_options: dict[str, Any] = {
@@ -160,6 +162,10 @@ class PatternProbe:
     def exclude(self, paths: frozenset[str]) -> None:
         """Quarantined paths (the whole set): never opened until the runner releases them."""
         self._excluded = frozenset(paths)
+
+    def interrupt(self) -> None:
+        """The session is ending: the running call stops before its next file."""
+        self._interrupted.set()
 
     def close(self) -> None:
         """Write what the cache holds in its buffer (the session is ending)."""
@@ -189,7 +195,8 @@ class PatternProbe:
         queue = list(dict.fromkeys([*self._backlog, *targets]))
         self._backlog = {}
         for index, path in enumerate(queue):
-            if (index > 0 and self._budget_s is not None
+            if self._interrupted.is_set() or (
+                    index > 0 and self._budget_s is not None
                     and self._clock() - started > self._budget_s):
                 self._backlog = dict.fromkeys(queue[index:])
                 call.deferred = len(self._backlog)

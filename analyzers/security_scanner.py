@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -115,6 +116,7 @@ class SecurityScanner:
             "commit_every": commit_every, "commit_seconds": commit_seconds}
         self._cache: ResultCache | None = None
         self._excluded: frozenset[str] = frozenset()
+        self._interrupted = threading.Event()
         self._reset()
 
     def _reset(self) -> None:
@@ -136,6 +138,15 @@ class SecurityScanner:
     def exclude(self, paths: frozenset[str]) -> None:
         """Quarantined paths (the whole set): never opened until the runner releases them."""
         self._excluded = frozenset(paths)
+
+    def interrupt(self) -> None:
+        """The session is ending: files not yet scanned are left for the next session,
+        and the workers holding one are stopped (they are processes: nothing of ours is
+        closed under a thread)."""
+        self._interrupted.set()
+        pool = self._pool
+        if pool is not None:
+            pool.interrupt()
 
     def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult:
         started = time.monotonic()
@@ -171,7 +182,10 @@ class SecurityScanner:
         sizes: list[int] = []
         touched: list[str] = []
         cached = 0
-        for path in targets:
+        for position, path in enumerate(targets):
+            if self._interrupted.is_set():
+                self._pending.update(dict.fromkeys(targets[position:]))
+                break
             if path in self._excluded:
                 skipped["quarantined"] += 1
                 continue
@@ -205,12 +219,13 @@ class SecurityScanner:
             tasks, digests, started, problems, touched, skipped, gone, failures)
         for path in deferred:
             self._pending[path] = None
+        deferred_count = len(self._pending)
         findings, resolved, baselined = self._report(
             touched, gone, everything=baseline_changed)
         self._cache.commit()
         return self._result(findings, resolved, baselined, scanned=scanned, cached=cached,
                             skipped=skipped, errors=errors, problems=problems,
-                            deferred=len(deferred), python_files=python_files,
+                            deferred=deferred_count, python_files=python_files,
                             rule_errors=rule_errors, salt=salt, failures=failures)
 
     def close(self) -> None:
@@ -350,6 +365,8 @@ class SecurityScanner:
         if self._pool is None:
             self._pool = WorkerPool(make_file_scanner, self._load_salt(),
                                     processes=self._processes, timeout_s=self._file_timeout_s)
+            if self._interrupted.is_set():  # interrupt() ran before there was a pool to stop
+                self._pool.interrupt()
         return self._pool
 
     def _report(self, touched: Iterable[str], gone: Iterable[str], *, everything: bool

@@ -171,6 +171,9 @@ class WorkerPool:
         self._workers: list[_Worker] = []
         self._start_failures = 0
         self.restarts = 0  # workers replaced after a task's timeout or crash
+        # interrupt() writes to one end, so a run blocked in wait() for its workers wakes.
+        self._wake_up, self._waker = socket.socketpair()
+        self._interrupted = False
 
     @property
     def size(self) -> int:
@@ -180,9 +183,22 @@ class WorkerPool:
         """The worker processes still running (an exited one is reaped here)."""
         return tuple(w.process.pid for w in self._workers if w.process.poll() is None)
 
+    @property
+    def interrupted(self) -> bool:
+        return self._interrupted
+
+    def interrupt(self) -> None:
+        """Stop at once, from any thread: a running :meth:`run` kills the workers that
+        hold a task (their tasks are not yielded) and returns; no task starts again."""
+        self._interrupted = True
+        with contextlib.suppress(OSError):
+            self._waker.send(b"!")
+
     def start(self, count: int) -> None:
         """Start workers now (up to ``count``), so their start-up overlaps the caller's
         own work; :meth:`run` waits for them to be ready."""
+        if self._interrupted:
+            return
         for worker in [w for w in self._workers if w.process.poll() is not None]:
             self._workers.remove(worker)  # exited while idle
             worker.kill()
@@ -193,6 +209,8 @@ class WorkerPool:
         workers, self._workers = self._workers, []
         for worker in workers:
             worker.stop()
+        self._wake_up.close()
+        self._waker.close()
 
     def run(self, tasks: Sequence[T], *, stop_at: float | None = None
             ) -> Iterator[tuple[int, Outcome[Any]]]:
@@ -200,7 +218,8 @@ class WorkerPool:
 
         With ``stop_at`` (a ``time.monotonic()`` value) no task is started after it;
         tasks not started are simply not yielded. Closing the iterator early leaves
-        the workers that still hold a task killed, so no stale answer is read later.
+        the workers that still hold a task killed, so no stale answer is read later;
+        so does :meth:`interrupt`.
         """
         waiting = deque(range(len(tasks)))
         self.start(len(tasks))
@@ -208,7 +227,7 @@ class WorkerPool:
         finished = False
         sent = 0
         try:
-            while True:
+            while not self._interrupted:
                 now = time.monotonic()
                 # One task at least, however late: a caller whose preparation alone outlasts
                 # its budget must still move forward, call after call.
@@ -239,7 +258,10 @@ class WorkerPool:
         finally:
             if not finished:
                 for worker in busy:
-                    self._replace(worker)
+                    if self._interrupted:
+                        self._retire(worker)  # ending: no replacement to start
+                    else:
+                        self._replace(worker)
 
     def _collect(self, busy: list[_Worker]) -> Iterator[tuple[int, Outcome[Any]]]:
         now = time.monotonic()
@@ -249,7 +271,12 @@ class WorkerPool:
             deadlines.append(now + 0.5)
         timeout = max(0.0, min(deadlines) - now) if deadlines else 0.5
         watched = {id(w.conn): w for w in busy + starting}
-        for item in wait([w.conn for w in watched.values()], timeout=timeout):
+        ready = wait([self._wake_up, *(w.conn for w in watched.values())], timeout=timeout)
+        if self._interrupted:
+            return  # the run ends; the wake-up byte stays, so later waits end at once too
+        for item in ready:
+            if item is self._wake_up:
+                continue
             worker = watched[id(item)]
             try:
                 kind, value = worker.conn.recv()
@@ -297,6 +324,11 @@ class WorkerPool:
 
     def _spawn(self) -> _Worker:
         return _Worker(self._initializer, self._argument, self._idle_exit_s)
+
+    def _retire(self, worker: _Worker) -> None:
+        worker.kill()
+        if worker in self._workers:
+            self._workers.remove(worker)
 
     def _replace(self, worker: _Worker, *, restart: bool = True) -> None:
         worker.kill()

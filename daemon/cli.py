@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
@@ -28,12 +29,14 @@ from daemon.gates import FAIL_ON_LEVELS, gate, parse_score
 from daemon.history import list_sessions
 from daemon.liveness import process_alive
 from daemon.logsetup import configure_logging
-from daemon.projector import catch_up, rebuild
+from daemon.projector import catch_up
 from daemon.query import FORMATS, QueryError, QueryResult, render, render_table, run_query
+from daemon.replay import rebuild
 from daemon.report_command import ReportUsageError
 from daemon.scenario_command import ScenarioUsageError
 from daemon.search_command import SearchUsageError
 from daemon.verify import verify
+from daemon.write_errors import cause, describe_write_error
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 REPORT_FORMATS = report_command.FORMATS
@@ -67,9 +70,16 @@ def _open_db(args: argparse.Namespace, *, create: bool = False) -> Database:
 
 
 def _fresh(db: Database) -> Database:
-    """Projections catch up before every read; a read-only file is read as it stands."""
+    """Projections catch up before every read; a read-only file, or one on a full disk,
+    is read as it stands."""
     if db.is_writable():
-        catch_up(db)
+        try:
+            catch_up(db)
+        except sqlite3.OperationalError as exc:
+            if cause(exc) is None:
+                raise
+            sys.stderr.write(f"realworld: warning: projections not caught up "
+                             f"({describe_write_error(exc)}); reading them as they stand\n")
     return db
 
 
@@ -115,6 +125,8 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"chain: ok ({report.events} events)\n")
     else:
         out.write(f"chain: broken at seq {report.chain_break.seq}: {report.chain_break.reason}\n")
+    if report.note:
+        out.write(f"note: {report.note}\n")
     if not report.mismatches:
         out.write(f"projections: ok (every table equals a replay up to seq {report.position})\n")
     for mismatch in report.mismatches:
@@ -138,7 +150,10 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
             db_path=resolve_db_path(args.db, config), config_interval=config.monitor_interval)
     except RunUsageError as exc:
         raise UsageError(str(exc)) from None
-    session_id, status = run_foreground(options, config, out)
+    outcome = run_foreground(options, config, out)
+    session_id, status = outcome.session_id, outcome.status
+    if status == "error":
+        sys.stderr.write(f"realworld: the session ended in error: {outcome.reason}\n")
     if options.report or options.save_report:
         db = Database.open(options.db_path)
         text = render_session_report(db, session_id, options.report_format)
@@ -286,6 +301,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
             CompareUsageError, SearchUsageError, FindingsUsageError, ScenarioUsageError) as exc:
         err.write(f"realworld: error: {exc}\n")
         return EXIT_USAGE
+    except (sqlite3.Error, OSError) as exc:
+        if cause(exc) is None:
+            raise
+        # Disk full, read-only, permissions, I/O: what the user can act on, in one line.
+        err.write(f"realworld: error: {describe_write_error(exc)}\n")
+        return EXIT_FAILED
     except KeyboardInterrupt:
         err.write("realworld: interrupted\n")
         return 130

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -12,14 +13,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from types import FrameType
 from typing import TextIO
+
+import structlog
 
 from daemon.config import ENV_DURATION, ENV_INTERVAL, Config
 from daemon.console import CapabilityCount, UpdateView, activity_line, update_block
 from daemon.durations import parse_minutes, parse_seconds
 from daemon.events import ActivityRecorded
 from daemon.tester import RealWorldTester
+from daemon.wakeup import WOKEN, Wakeup
+from daemon.write_errors import describe_write_error
+
+log = structlog.get_logger("realworld.run")
 
 DEFAULT_RUN_MINUTES = 2.0  # the spec's "Quick 2-minute test"
 
@@ -87,6 +93,14 @@ class _Console:
             self._out.flush()
 
     def update(self, tester: RealWorldTester, number: int, started: float) -> None:
+        """One update block; skipped (the session decides what a failure means) when the
+        figures cannot be read."""
+        try:
+            self._update(tester, number, started)
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("update_skipped", reason=describe_write_error(exc))
+
+    def _update(self, tester: RealWorldTester, number: int, started: float) -> None:
         monitor = tester.monitor_activities()
         metrics = tester.collect_metrics()
         [row] = [s for s in monitor["sessions"] if s["session_id"] == self.session_id] or [{}]
@@ -113,43 +127,51 @@ class _Console:
             self._out.flush()
 
 
-def _terminate_as_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+@dataclass(frozen=True)
+class RunOutcome:
+    session_id: str
+    status: str  # completed | stopped | error | ...
+    reason: str  # why it ended, in a person's words
 
 
-def run_foreground(options: RunOptions, config: Config, out: TextIO) -> tuple[str, str]:
-    """Run the session to its end (or Ctrl-C / SIGTERM); returns (session id, status)."""
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
-    tester = RealWorldTester(options.db_path, config=config)
-    try:
-        tester.monitor_interval = options.monitor_interval
-        console = _Console(out, options)
-        if not options.quiet:
-            tester.add_activity_listener(console.activity)
-        session_id = tester.start_test_session(options.project, options.minutes,
-                                               mode=options.mode)
-        console.session_id = session_id
-        session = tester.session(session_id)
-        assert session is not None
-        started = time.monotonic()
-        updates = 0
+def run_foreground(options: RunOptions, config: Config, out: TextIO) -> RunOutcome:
+    """Run the session to its end (or Ctrl-C / SIGTERM).
+
+    The main thread blocks on one :class:`~daemon.wakeup.Wakeup`: the session's end,
+    a signal, or the next update's time, whichever comes first.
+    """
+    with Wakeup() as wakeup, wakeup.signals((signal.SIGINT, signal.SIGTERM)):
+        tester = RealWorldTester(options.db_path, config=config)
         try:
-            while not session.wait(options.monitor_interval):
-                if not options.quiet:
-                    updates += 1
-                    console.update(tester, updates, started)
-        except KeyboardInterrupt:
-            out.write("\nInterrupted: stopping the session and writing the report...\n")
-            out.flush()
-            tester.stop_session(session_id)
-        status = tester.session_stats(session_id)["status"]
-        return session_id, str(status)
-    finally:
-        tester.close()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+            tester.monitor_interval = options.monitor_interval
+            console = _Console(out, options)
+            if not options.quiet:
+                tester.add_activity_listener(console.activity)
+            session_id = tester.start_test_session(options.project, options.minutes,
+                                                   mode=options.mode)
+            console.session_id = session_id
+            session = tester.session(session_id)
+            assert session is not None
+            session.on_done(wakeup.wake)
+            started = time.monotonic()
+            updates = 0
+            next_update = started + options.monitor_interval
+            while session.running:
+                arrived = wakeup.wait(max(0.0, next_update - time.monotonic()))
+                if any(number != WOKEN for number in arrived):
+                    out.write("\nInterrupted: stopping the session and writing the report...\n")
+                    out.flush()
+                    tester.stop_session(session_id)
+                    break
+                if session.running and time.monotonic() >= next_update:
+                    next_update += options.monitor_interval
+                    if not options.quiet:
+                        updates += 1
+                        console.update(tester, updates, started)
+            # The session's own word: on a full disk its end is not in the projections.
+            return RunOutcome(session_id, session.status, session.end_reason)
+        finally:
+            tester.close()
 
 
 def write_text(path: Path, text: str) -> None:

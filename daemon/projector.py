@@ -17,7 +17,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
-from daemon.database import Database, create_projections, drop_projections, transaction
+from daemon.database import Database, transaction
 from daemon.events import Event, Recorded, UnknownEventType, format_ts, utc_now
 from daemon.eventstore import Decoder, StoredRow, select_rows
 from daemon.projections import (
@@ -314,15 +314,3 @@ def catch_up(db: Database) -> CatchUp:
     """Bring the projections up to date; what every read does first."""
     with Projector(db) as projector:
         return projector.catch_up()
-
-
-def rebuild(db: Database) -> CatchUp:
-    """Drop every projection and replay the whole log into fresh tables."""
-    conn = db.connect()
-    try:
-        with transaction(conn):
-            drop_projections(conn)
-            create_projections(conn)
-    finally:
-        conn.close()
-    return catch_up(db)

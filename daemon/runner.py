@@ -37,6 +37,7 @@ from analyzers.base import (
     Analyzer,
     Excluding,
     FileFailure,
+    Interruptible,
     is_transient,
     safe_text,
 )
@@ -79,6 +80,9 @@ OnActivity = Callable[[ActivityRecorded], None]
 
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_WORKERS = 2
+#: How long an ending session waits for running calls to reach a file boundary. Well
+#: inside the 5 s a service gets to stop, with the log's own flush after it.
+STOP_GRACE_S = 2.5
 
 
 @dataclass
@@ -146,9 +150,16 @@ class Runner:
         self._max_workers = max_workers
         self._on_activity = on_activity
         self._meter = meter if meter is not None else Meter()
-        self._lock = threading.Lock()  # guards _busy and every _Call's flags
+        self._lock = threading.Lock()  # guards _busy, _running, _closing and _Call flags
+        self._settled = threading.Condition(self._lock)  # notified as each call returns
         self._batch_lock = threading.Lock()
         self._busy: set[str] = set()
+        self._running: list[_Call] = []  # launched and not yet returned, abandoned included
+        self._stopping = threading.Event()
+        self._stop_deadline = 0.0
+        self._outbox: queue.SimpleQueue[_Call | None] | None = None  # the batch's, if any
+        self._closing: set[str] = set()  # closed by their call's thread when it returns
+        self._closed = False
         self._consecutive_errors = 0
         self._errors_by_capability: dict[str, int] = {}
         self._retry = retry if retry is not None else RetryPolicy()
@@ -174,6 +185,68 @@ class Runner:
         """Capabilities whose timed-out call is still running (they are skipped meanwhile)."""
         with self._lock:
             return frozenset(self._busy)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def request_stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Begin the end without waiting: no new call starts, running ones are interrupted
+        (see :class:`~analyzers.base.Interruptible`) and have ``grace_s`` from the first
+        request to return. Many runners asked first wind down together."""
+        with self._lock:
+            first = not self._stopping.is_set()
+            if first:
+                self._stop_deadline = time.monotonic() + grace_s
+                self._stopping.set()
+            outbox = self._outbox
+        if outbox is not None:
+            outbox.put(None)  # wakes a batch waiting on its calls to see the deadline
+        if not first:
+            return
+        for analyzer in self._analyzers:
+            if isinstance(analyzer, Interruptible):
+                try:
+                    analyzer.interrupt()
+                except Exception:  # a broken hook costs the early stop, not the others'
+                    log.exception("%s.interrupt failed", analyzer.name)
+
+    def stop(self, grace_s: float = STOP_GRACE_S) -> frozenset[str]:
+        """:meth:`request_stop`, then wait for the calls until the grace is over. The
+        analyzers whose call still runs after that are returned; nothing is closed."""
+        self.request_stop(grace_s)
+        with self._lock:
+            self._settled.wait_for(lambda: not self._running,
+                                   timeout=max(0.0, self._stop_deadline - time.monotonic()))
+            return frozenset(c.analyzer.name for c in self._running)
+
+    def close(self, grace_s: float = STOP_GRACE_S) -> frozenset[str]:
+        """Stop, then release what the analyzers hold (``close()``, where they have it).
+
+        An analyzer whose call outlived the grace is closed by that call's own thread
+        once it returns, never under it: a connection closed while another thread steps
+        through a statement is a use after free in the sqlite3 module (SIGSEGV). Returns
+        those analyzers."""
+        self.stop(grace_s)
+        with self._lock:
+            if self._closed:
+                return frozenset(self._closing)
+            self._closed = True
+            still = {c.analyzer.name for c in self._running}
+            self._closing |= still
+        for analyzer in self._analyzers:
+            if analyzer.name not in still:
+                self._close_analyzer(analyzer)
+        return frozenset(still)
+
+    @staticmethod
+    def _close_analyzer(analyzer: Analyzer) -> None:
+        close = getattr(analyzer, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception as exc:
+                log.warning("closing %s failed: %s", analyzer.name, exc)
 
     def run_batch(self, paths: Sequence[str]) -> list[ActivityRecorded]:
         """Call each analyzer that applies to any of ``paths`` (relative, ``/``-separated)
@@ -403,11 +476,17 @@ class Runner:
             finished: list[tuple[_Call, Outcome]] = []
             for analyzer, exc in refused:
                 recorded.append(self._record(analyzer, None, exc))
-            outbox: queue.SimpleQueue[_Call] = queue.SimpleQueue()
+            outbox: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+            self._outbox = outbox
             waiting = deque(calls)
             running: list[_Call] = []
             try:
                 while waiting or running:
+                    if self._stopping.is_set():
+                        waiting.clear()  # the session ends: what was not started waits for
+                        #                  the next one (the caches make that cheap)
+                        if not running or time.monotonic() >= self._stop_deadline:
+                            break
                     while waiting and len(running) < self._max_workers:
                         call = waiting.popleft()
                         if self._is_busy(call.analyzer.name):
@@ -418,16 +497,22 @@ class Runner:
                                 self._episode_step_done(call.episode)
                             continue
                         self._tell_quarantined(call.analyzer)
-                        self._launch(call, outbox)
+                        if not self._launch(call, outbox):
+                            waiting.clear()  # stop() came first
+                            break
                         running.append(call)
                     if not running:
                         break
                     deadline = min(c.launched_at for c in running) + self._timeout_s
+                    if self._stopping.is_set():
+                        deadline = min(deadline, self._stop_deadline)
                     try:
                         done = outbox.get(timeout=max(0.0, deadline - time.monotonic()))
                     except queue.Empty:
                         pass
                     else:
+                        if done is None:
+                            continue  # stop() woke us: look at its deadline
                         running.remove(done)
                         assert done.outcome is not None
                         recorded.append(self._record(done.analyzer, done.measurement,
@@ -440,7 +525,9 @@ class Runner:
                                                      timeout, call))
                         finished.append((call, timeout))
             finally:
-                # Only if emit raised: calls still out there must not overlap the next batch's.
+                self._outbox = None
+                # Emit raised, or the session ends: calls still out there are left to finish
+                # on their own, unrecorded, and never overlap another call to their analyzer.
                 for call in running:
                     self._abandon(call)
             return recorded, finished
@@ -452,11 +539,18 @@ class Runner:
             except Exception:  # a broken hook costs the exclusion, not the call
                 log.exception("%s.exclude failed", analyzer.name)
 
-    def _launch(self, call: _Call, outbox: queue.SimpleQueue[_Call]) -> None:
+    def _launch(self, call: _Call, outbox: queue.SimpleQueue[_Call | None]) -> bool:
+        """Start the call's thread; False once the runner is stopping (checked under the
+        lock ``close`` takes, so no call starts on an analyzer being closed)."""
         call.launched_at = time.monotonic()
+        with self._lock:
+            if self._stopping.is_set():
+                return False
+            self._running.append(call)
         thread = threading.Thread(target=self._work, args=(call, outbox), daemon=True,
                                   name=f"realworld-{call.analyzer.name}")
         thread.start()
+        return True
 
     def _expired(self, running: list[_Call]) -> list[_Call]:
         now = time.monotonic()
@@ -493,7 +587,7 @@ class Runner:
 
     # --- the worker -----------------------------------------------------------
 
-    def _work(self, call: _Call, outbox: queue.SimpleQueue[_Call]) -> None:
+    def _work(self, call: _Call, outbox: queue.SimpleQueue[_Call | None]) -> None:
         outcome: Outcome
         measurement: Measurement | None = None
         try:
@@ -509,11 +603,17 @@ class Runner:
             call.measurement = measurement
             call.outcome = outcome
             call.finished = True
-            if call.abandoned:
+            self._running.remove(call)
+            self._settled.notify_all()
+            close_now = call.analyzer.name in self._closing
+            self._closing.discard(call.analyzer.name)
+            if not call.abandoned:
+                outbox.put(call)
+            else:
                 self._busy.discard(call.analyzer.name)
                 log.info("abandoned %s call returned after its deadline", call.analyzer.name)
-                return
-            outbox.put(call)
+        if close_now:  # the session ended while this call ran; it was left for us to close
+            self._close_analyzer(call.analyzer)
 
     def _attempts(self, call: _Call) -> Outcome:
         """Call the analyzer, again after a backoff while it fails transiently (a locked or

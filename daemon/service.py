@@ -10,18 +10,17 @@ workspaces and end those for removed ones.
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 import structlog
 
 from daemon.config import Config, default_state_db, load_config, resolve_db_path
 from daemon.sdnotify import Notifier
 from daemon.tester import RealWorldTester
+from daemon.wakeup import Wakeup
 
 log = structlog.get_logger("realworld.daemon")
 
@@ -63,29 +62,42 @@ class Daemon:
         self._workspaces = _workspaces(options, self._config)
         self.db_path = resolve_db_path(options.db, self._config, default=default_state_db())
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._stop = threading.Event()
-        self._reload = threading.Event()
+        # Signals, stop and reload requests all arrive here; the main thread waits on it.
+        self._wakeup = Wakeup()
+        self._stopping = False
         self._sessions: dict[Path, str] = {}
         self._ended_at: dict[Path, float] = {}
         self._tester: RealWorldTester | None = None
 
     def request_stop(self) -> None:
-        self._stop.set()
+        """From any thread (a test, a signal delivered elsewhere): stop as SIGTERM does."""
+        self._wakeup.post(signal.SIGTERM)
 
     def request_reload(self) -> None:
-        self._reload.set()
+        self._wakeup.post(signal.SIGHUP)
 
     def run(self) -> int:
+        """Serve until SIGTERM/SIGINT (or :meth:`request_stop`); SIGHUP reloads."""
+        with self._wakeup.signals((signal.SIGTERM, signal.SIGINT, signal.SIGHUP)):
+            try:
+                return self._serve()
+            finally:
+                self._wakeup.close()
+
+    def _serve(self) -> int:
         tester = RealWorldTester(self.db_path, config=self._config)
         self._tester = tester
         try:
             for workspace in self._workspaces:
+                if self._stopping:
+                    break
                 self._start(tester, workspace)
             self._wait_for_first_scans(tester)
-            self._notifier.ready(self._status_line(tester))
-            log.info("ready", workspaces=[str(w) for w in self._workspaces],
-                     db=str(self.db_path))
-            self._loop(tester)
+            if not self._stopping:
+                self._notifier.ready(self._status_line(tester))
+                log.info("ready", workspaces=[str(w) for w in self._workspaces],
+                         db=str(self.db_path))
+                self._loop(tester)
         finally:
             self._notifier.stopping()
             log.info("stopping")
@@ -93,6 +105,15 @@ class Daemon:
             tester.close()
             log.info("stopped")
         return 0
+
+    def _take(self, timeout: float) -> bool:
+        """Wait for a signal or request (or ``timeout``); False once told to stop."""
+        for number in self._wakeup.wait(timeout):
+            if number in (signal.SIGTERM, signal.SIGINT):
+                self._stopping = True
+            elif number == signal.SIGHUP and self._tester is not None and not self._stopping:
+                self._apply_reload(self._tester)
+        return not self._stopping
 
     # --- internals -------------------------------------------------------------------
 
@@ -103,20 +124,19 @@ class Daemon:
 
     def _wait_for_first_scans(self, tester: RealWorldTester) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
-        for session_id in self._sessions.values():
-            session = tester.session(session_id)
-            while session is not None and not self._stop.is_set():
-                if session.first_scan.wait(0.2) or time.monotonic() > deadline:
-                    break
-                self._ping()
+        sessions = [s for s in map(tester.session, self._sessions.values()) if s is not None]
+        for session in sessions:
+            session.on_first_scan(self._wakeup.wake)
+        while not all(s.first_scan.is_set() for s in sessions):
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._take(min(left, self._tick())):
+                return
+            self._ping()
 
     def _loop(self, tester: RealWorldTester) -> None:
         last_status = 0.0
-        while not self._stop.wait(self._tick()):
+        while self._take(self._tick()):
             self._ping()
-            if self._reload.is_set():
-                self._reload.clear()
-                self._apply_reload(tester)
             self._restart_failed(tester)
             now = time.monotonic()
             if now - last_status >= STATUS_EVERY_S:
@@ -168,20 +188,6 @@ class Daemon:
                 f"{monitor['total_activities']} activities, {monitor['total_errors']} errors")
 
 
-def install_signal_handlers(daemon: Daemon) -> None:
-    def stop(signum: int, frame: FrameType | None) -> None:
-        daemon.request_stop()
-
-    def reload(signum: int, frame: FrameType | None) -> None:
-        daemon.request_reload()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGHUP, reload)
-
-
 def run_daemon(config_path: str | None, db: str | None, workspaces: Sequence[str]) -> int:
-    daemon = Daemon(DaemonOptions(config_path, db, tuple(workspaces)))
-    install_signal_handlers(daemon)
-    return daemon.run()
+    return Daemon(DaemonOptions(config_path, db, tuple(workspaces))).run()
 

@@ -47,12 +47,14 @@ from daemon.runner import Runner
 from daemon.safety import SafetyState, check_errors, check_resources
 from daemon.snapshot import Change, FileState, ScanError, path_to_sql, state_from_row
 from daemon.watcher import Watcher, file_changed_events, rescanned_event
-from daemon.writer import EventWriter
+from daemon.writer import EventWriter, WriterClosed
 
 log = structlog.get_logger("realworld.session")
 
 POLL_SECONDS = 0.05
-JOIN_SECONDS = 3.0
+#: After the runner's calls have stopped (see ``runner.STOP_GRACE_S``), how long the end
+#: waits for the session's thread to leave what it was doing between calls.
+JOIN_SECONDS = 1.0
 #: Without a configured ``max_file_bytes``, the security scanner's cap, the largest of the
 #: built-in analyzers': above it no analyzer reads a file.
 LARGEST_ANALYZER_CAP = 8 * 1024 * 1024
@@ -123,7 +125,12 @@ class Session:
         self._sampler = ResourceSampler(spec.project)
         self._safety = SafetyState()
         self._stop = threading.Event()
+        self._done = threading.Event()  # set once ended or suspended: what wait() blocks on
+        self._done_callbacks: list[Callable[[], None]] = []
         self._end_lock = threading.Lock()
+        # Guards the callback lists only: the session's thread takes it on its way out
+        # while another thread may hold _end_lock and be joining it.
+        self._callbacks_lock = threading.Lock()
         self._thread = threading.Thread(target=self._main, daemon=True,
                                         name=f"realworld-session-{spec.session_id}")
         self._raised_issues: set[str] = set()
@@ -134,6 +141,7 @@ class Session:
         self.last_sample: ResourceSample | None = None
         self.suspended = False
         self.first_scan = threading.Event()  # set once the baseline pass is recorded
+        self._first_scan_callbacks: list[Callable[[], None]] = []
         self._log = log.bind(session_id=spec.session_id)
 
     @property
@@ -177,58 +185,108 @@ class Session:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the session has ended (or was suspended); False on timeout."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.running:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return False
-            self._stop.wait(0.1 if left is None else min(0.1, left))
-        return True
+        return self._done.wait(timeout)
+
+    def on_done(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (on the ending thread) once the session has ended or was
+        suspended; at once if it already has."""
+        with self._callbacks_lock:
+            if not self._done.is_set():
+                self._done_callbacks.append(callback)
+                return
+        callback()
+
+    def on_first_scan(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the baseline pass is recorded (or will never be); at
+        once if it already is."""
+        with self._callbacks_lock:
+            if not self.first_scan.is_set():
+                self._first_scan_callbacks.append(callback)
+                return
+        callback()
+
+    def _first_scan_done(self) -> None:
+        with self._callbacks_lock:
+            self.first_scan.set()
+            callbacks, self._first_scan_callbacks = self._first_scan_callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def _finish(self) -> None:
+        """Under ``_end_lock``: wake whoever waits for the end."""
+        with self._callbacks_lock:
+            self._done.set()
+            callbacks, self._done_callbacks = self._done_callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                self._log.exception("on_done_failed")
 
     def _halt(self) -> None:
+        """Stop the work in order: no new call, running calls told to stop at their next
+        file and waited for (bounded), the session's thread joined, and only then what
+        the analyzers hold released, by whoever is last to use it."""
         self._stop.set()
         for job in ("sample", "expire"):
             with contextlib.suppress(JobLookupError):  # already ran, or never scheduled
                 self._scheduler.remove_job(f"{self.session_id}:{job}")
+        self._runner.stop()
         if threading.current_thread() is not self._thread and self._thread.is_alive():
             self._thread.join(JOIN_SECONDS)
-        # Analyzers may hold worker processes and index connections: release them now
-        # rather than at interpreter exit.
-        for analyzer in self._runner.analyzers:
-            close = getattr(analyzer, "close", None)
-            if callable(close):
-                try:
-                    close()
-                except Exception as exc:
-                    self._log.warning("analyzer_close_failed", analyzer=analyzer.name,
-                                      error=str(exc))
+        left_running = self._runner.close()
+        if left_running:  # each is closed by its call's own thread when it returns
+            self._log.warning("analyzer_calls_left_running", analyzers=sorted(left_running))
 
     def request_stop(self) -> None:
         """Ask the session's thread to wind down without waiting for it; ``suspend`` or
         ``end`` follows. Stopping many sessions, asking all first lets them wind down
         together instead of one join after another."""
         self._stop.set()
+        self._runner.request_stop()
 
     def suspend(self) -> None:
         """Stop working without ending: the daemon's shutdown, so a restart resumes it."""
-        with self._end_lock:
-            if self.ended_at is not None or self.suspended:
+        with self._ending() as mine:
+            if not mine or self.ended_at is not None or self.suspended:
                 return
             self.suspended = True
             self._halt()
             self._writer.flush(10.0)
+            self._finish()
         self._log.info("session_suspended")
 
+    @contextlib.contextmanager
+    def _ending(self) -> Iterator[bool]:
+        """The end lock; the session's own thread does not wait for it (whoever holds it
+        is ending the session and joining that very thread), and gets False."""
+        mine = self._end_lock.acquire(blocking=threading.current_thread() is not self._thread)
+        try:
+            yield mine
+        finally:
+            if mine:
+                self._end_lock.release()
+
     def end(self, status: str = "stopped", reason: str = "") -> None:
-        """End the session once: stop watching, record the end, make it durable."""
-        with self._end_lock:
-            if self.ended_at is not None or self.suspended:
+        """End the session once: stop watching, record the end, make it durable.
+
+        When the log cannot be written, the session ends in ``error`` with the log's
+        reason (disk full, ...), and its end is recorded once the log takes writes again.
+        """
+        with self._ending() as mine:
+            if not mine or self.ended_at is not None or self.suspended:
                 return
             self._halt()
+            failure = self._writer.failure
+            if failure is not None and status != "error":
+                status, reason = "error", f"the event log cannot be written: {failure.reason}"
             self.status, self.end_reason = status, reason
-            self._emit(SessionEnded(self.session_id, status, reason))
-            self._writer.flush(10.0)
-            self._log.info("session_ended", status=status, reason=reason)
+            self._writer.put_eventually([Envelope(SessionEnded(self.session_id, status,
+                                                               reason))])
+            if self._writer.flush(10.0):
+                self._log.info("session_ended", status=status, reason=reason)
+            else:
+                self._log.error("session_end_not_recorded", status=status, reason=reason)
             if self._on_end is not None:
                 # Before ended_at is set, so whoever waits for the end also waits for this.
                 try:
@@ -236,6 +294,7 @@ class Session:
                 except Exception:
                     self._log.exception("on_end_failed")
             self.ended_at = datetime.now(timezone.utc)
+            self._finish()
 
     # --- the session's thread -------------------------------------------------------
 
@@ -255,11 +314,14 @@ class Session:
                 while self._runner.unfinished and not self._stop.is_set():
                     self._runner.run_full_pass(only=self._runner.unfinished)
                 self._writer.flush(10.0)
-                self.first_scan.set()
+                self._first_scan_done()
                 self._check_errors()
                 self.end("completed", "single pass finished")
                 return
             self._watch()
+        except WriterClosed as exc:
+            # Said once, by the writer (disk full, ...); the end carries the reason.
+            self.end("error", f"the event log cannot be written: {exc.reason}")
         except Exception as exc:
             if self._stop.is_set():
                 # Shutting down: a call that outlived the join may find the writer closed.
@@ -268,7 +330,7 @@ class Session:
             self._log.exception("session_failed")
             self.end("error", f"{type(exc).__name__}: {exc}")
         finally:
-            self.first_scan.set()  # nobody waits forever for a scan that will not come
+            self._first_scan_done()  # nobody waits forever for a scan that will not come
 
     def _watch(self) -> None:
         spec = self.spec
@@ -290,7 +352,7 @@ class Session:
             self._runner.run_full_pass()
             self._check_errors()
             self._writer.flush(10.0)  # "recorded": readers (the daemon's READY) see it
-            self.first_scan.set()
+            self._first_scan_done()
             next_probe = time.monotonic() + spec.probe_interval
             while not self._stop.is_set():
                 if time.monotonic() >= next_probe:
@@ -310,6 +372,7 @@ class Session:
                     0.0, min(POLL_SECONDS, deadline - time.monotonic()))
                 if self._stop.wait(pause):
                     break
+                self._check_log()
                 if self._safety.throttled:
                     continue  # changes keep settling in the watcher; analyzers are paused
                 drained = watcher.drain()
@@ -397,6 +460,13 @@ class Session:
             if stat.S_ISREG(info.st_mode):
                 yield path, info.st_size
 
+    def _check_log(self) -> None:
+        """A quiet session emits nothing for a while: it learns of a log it can no longer
+        write here, not at its next change."""
+        failure = self._writer.failure
+        if failure is not None:
+            raise WriterClosed(str(failure), failure.reason)
+
     def _check_errors(self) -> None:
         decision = check_errors(self.spec.limits, self._runner.consecutive_errors)
         if decision.action == "stop":
@@ -405,8 +475,18 @@ class Session:
     # --- scheduled jobs -------------------------------------------------------------
 
     def _sample(self) -> None:
+        """The scheduler's job: a failure is one log line and the session's decision,
+        never a traceback from APScheduler's executor."""
         if not self.running:
             return
+        try:
+            self._take_sample()
+        except WriterClosed as exc:
+            self.end("error", f"the event log cannot be written: {exc.reason}")
+        except Exception as exc:
+            self._log.error("sample_failed", error=f"{type(exc).__name__}: {exc}")
+
+    def _take_sample(self) -> None:
         sample = self._sampler.sample()
         self.last_sample = sample
         self._emit(*sample_metrics(self.session_id, sample))

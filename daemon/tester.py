@@ -48,6 +48,7 @@ from daemon.reporting import (
 )
 from daemon.resources import ResourceSampler
 from daemon.session import LARGEST_ANALYZER_CAP, Session, SessionSpec
+from daemon.write_errors import describe_write_error
 from daemon.writer import EventWriter
 
 log = structlog.get_logger("realworld.tester")
@@ -125,8 +126,9 @@ class RealWorldTester:
         self._projector_lock = threading.Lock()
         self._sampler = ResourceSampler(Path.cwd())
         self._scheduler = BackgroundScheduler(timezone=timezone.utc)
-        self._scheduler.add_job(self.catch_up, "interval", seconds=CATCH_UP_SECONDS,
+        self._scheduler.add_job(self._scheduled_catch_up, "interval", seconds=CATCH_UP_SECONDS,
                                 id="catch-up", max_instances=1, coalesce=True)
+        self._catch_up_failure = ""  # the last reason a scheduled catch-up failed
         self._scheduler.start()
         self._closed = False
         self._expire_orphans()
@@ -167,6 +169,9 @@ class RealWorldTester:
         with self._lock:
             if self._closed:
                 raise RuntimeError("this RealWorldTester is closed")
+            # A log that could not be written (a full disk) is tried again by each new
+            # session: the daemon restarts failed ones, and the first write says if not.
+            self._writer.resume()
             session_id = resume_id or self._new_session_id()
             spec = SessionSpec(
                 session_id=session_id, project=project,
@@ -346,7 +351,10 @@ class RealWorldTester:
             self._scheduler.shutdown(wait=False)
         with self._projector_lock:
             if not self._closed:
-                self._projector.catch_up()
+                try:
+                    self._projector.catch_up()
+                except sqlite3.Error as exc:  # the log is safe; the next read catches up
+                    self._catch_up_failed(exc)
                 self._projector.close()
                 self._store.close()
                 self._closed = True
@@ -388,7 +396,25 @@ class RealWorldTester:
             self._writer.put(Envelope(e) for e in events)
             self.catch_up()  # writes what is queued first
 
+    def _scheduled_catch_up(self) -> None:
+        """The scheduler's job: a failure is one log line when it first happens (or
+        changes), not a traceback every two seconds."""
+        try:
+            self.catch_up()
+        except Exception as exc:
+            self._catch_up_failed(exc)
+        else:
+            self._catch_up_failure = ""
+
+    def _catch_up_failed(self, exc: BaseException) -> None:
+        reason = describe_write_error(exc)
+        if reason != self._catch_up_failure:
+            log.error("projections_not_caught_up", reason=reason)
+        self._catch_up_failure = reason
+
     def _session_ended(self, session: Session) -> None:
+        if self._writer.failure is not None:
+            return  # nothing to judge with: the verdict could not be written either
         try:
             self._judge(session.session_id)
         except Exception as exc:  # a report problem must not lose the session's end

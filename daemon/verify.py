@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from daemon.database import Database, transaction
-from daemon.eventstore import chain_rows, read_rows
+from daemon.database import Database
+from daemon.eventstore import chain_rows
 from daemon.hashchain import ChainBreak, first_break
-from daemon.projector import Projector, catch_up
+from daemon.projector import catch_up
+from daemon.replay import scratch_replay
 from daemon.schema import PRIMARY_KEYS, PROJECTION_TABLES
+from daemon.write_errors import cause, describe_write_error
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class VerifyReport:
     position: int  # the log position the projections were compared at
     chain_break: ChainBreak | None
     mismatches: tuple[TableMismatch, ...] = field(default=())
+    note: str = ""  # why the projections were compared short of the log's end, if they were
 
     @property
     def ok(self) -> bool:
@@ -58,23 +59,6 @@ def _compare_table(live: sqlite3.Connection, replay: sqlite3.Connection,
     return None
 
 
-def _replay_into(scratch: Database, live: sqlite3.Connection, position: int) -> None:
-    conn = scratch.connect()
-    try:
-        after = 0
-        while after < position:
-            rows = [r for r in read_rows(live, after, 10_000) if r[0] <= position]
-            if not rows:
-                break
-            with transaction(conn):
-                conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            after = rows[-1][0]
-    finally:
-        conn.close()
-    with Projector(scratch) as projector:
-        projector.catch_up()
-
-
 def _truncation(conn: sqlite3.Connection) -> ChainBreak | None:
     """A chain cut off at its end still links; projections that got further show the cut."""
     last = int(conn.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0)
@@ -96,13 +80,19 @@ def verify(db: Database) -> VerifyReport:
             # parse), so the chain break is the whole verdict.
             events = live.execute("SELECT COUNT(*) FROM events").fetchone()[0]
             return VerifyReport(events, _projected_position(live), broken)
+        note = ""
         if db.is_writable():
-            catch_up(db)
+            try:
+                catch_up(db)
+            except sqlite3.OperationalError as exc:
+                if cause(exc) is None:
+                    raise
+                # A full disk (or a file we may not write): the projections are compared
+                # where they stand, which proves as much about them.
+                note = f"projections not caught up first: {describe_write_error(exc)}"
         events = live.execute("SELECT COUNT(*) FROM events").fetchone()[0]
         position = _projected_position(live)
-        with tempfile.TemporaryDirectory(prefix="realworld-verify-") as scratch_dir:
-            scratch = Database.open(Path(scratch_dir) / "replay.db", create=True)
-            _replay_into(scratch, live, position)
+        with scratch_replay(live, position) as (scratch, _):
             replayed = scratch.connect_readonly()
             try:
                 mismatches = tuple(
@@ -112,4 +102,4 @@ def verify(db: Database) -> VerifyReport:
                 replayed.close()
     finally:
         live.close()
-    return VerifyReport(events, position, None, mismatches)
+    return VerifyReport(events, position, None, mismatches, note)

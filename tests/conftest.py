@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from daemon.database import Database
 from daemon.events import Envelope, Event, format_ts
 from daemon.eventstore import EventStore
 from daemon.hashchain import GENESIS_HASH, event_hash
+from daemon.projector import catch_up
 from daemon.schema import PRIMARY_KEYS, PROJECTION_TABLES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -93,6 +96,35 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     pytest.skip(f"benchmark: run with `pytest tests/benchmarks -m benchmark -s` "
                 f"or {BENCHMARKS_VARIABLE}=1")
+
+
+def mount(target: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["mount", *options, target.as_posix()], capture_output=True,
+                          text=True, check=False)
+
+
+@contextmanager
+def small_filesystem(where: Path, size: str) -> Iterator[Path]:
+    """A real file system of ``size`` (a tmpfs, ``mount -o size=``) at ``where``, to fill up:
+    it needs root, which CI has; elsewhere the test skips and says why."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    where.mkdir()
+    mounted = mount(where, "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs")
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        if subprocess.run(["umount", where.as_posix()], check=False).returncode != 0:
+            subprocess.run(["umount", "-l", where.as_posix()], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 3 MB file system: less than a session on this repository writes in a second."""
+    with small_filesystem(tmp_path / "small", "3m") as where:
+        yield where
 
 
 @pytest.fixture
@@ -271,3 +303,21 @@ any_event: st.SearchStrategy[Event] = st.one_of(*EVENT_STRATEGIES.values())
 
 def event_lists(min_size: int = 0, max_size: int = 40) -> st.SearchStrategy[list[Event]]:
     return st.lists(any_event, min_size=min_size, max_size=max_size)
+
+
+def activity_events(n: int, session_id: str = "s-one", *, note_chars: int = 0) -> list[Event]:
+    """``n`` security scanner calls, one in seven failed; ``note_chars`` pads each payload."""
+    note = {"note": "x" * note_chars} if note_chars else {}
+    return [ev.ActivityRecorded(session_id, f"act-{i}", "security_scanner", "scan",
+                                response_time_ms=float(i), success=i % 7 != 0,
+                                result_data={"i": i, **note})
+            for i in range(n)]
+
+
+def activity_log(path: Path, n: int, *, note_chars: int = 0) -> Database:
+    """A log of one session with ``n`` activities (``n + 1`` events), projected."""
+    db = Database.open(path, create=True)
+    append_all(db, [ev.SessionStarted("s-one", "/work/project", 5),
+                    *activity_events(n, note_chars=note_chars)])
+    catch_up(db)
+    return db

@@ -22,7 +22,8 @@ from daemon.database import Database
 from daemon.events import Envelope, PatternLearned, SessionStarted
 from daemon.eventstore import EventStore, read_events
 from daemon.learned import load_learned, seed_analyzers
-from daemon.projector import catch_up, rebuild
+from daemon.projector import catch_up
+from daemon.replay import rebuild
 from daemon.runner import Runner
 from daemon.scenarios.labelled import (
     Accuracy,

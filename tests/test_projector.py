@@ -30,7 +30,8 @@ from daemon.events import Recorded, UnknownEventType
 from daemon.eventstore import EventStore
 from daemon.hashchain import canonical_json
 from daemon.projections import PROJECTIONS, Change, Projection, Put, State
-from daemon.projector import Projector, UnitOfWork, catch_up, rebuild
+from daemon.projector import Projector, UnitOfWork, catch_up
+from daemon.replay import rebuild
 
 
 def checkpoints(db: Database) -> dict[str, int]:

@@ -300,3 +300,108 @@ def test_configuration_is_checked(store: EventStore, workspace: Path) -> None:
         make_runner(store, workspace, [Scripted("one")], timeout_s=0)
     with pytest.raises(ValueError):
         make_runner(store, workspace, [Scripted("one")], max_workers=0)
+
+
+# --- an orderly stop -------------------------------------------------------------------
+
+
+class Working:
+    """An analyzer that works file by file until told to stop, and knows whether anything
+    was closed under it (the use after close that crashed the indexer with SIGSEGV)."""
+
+    name = "working"
+    activity_type = "work"
+
+    def __init__(self, *, honours_interrupt: bool = True) -> None:
+        self.honours_interrupt = honours_interrupt
+        self.started = threading.Event()
+        self.release = threading.Event()  # lets a call that ignores interrupts return
+        self.interrupted = threading.Event()
+        self.in_call = False
+        self.closed_during_call = False
+        self.closed_by: str | None = None
+        self.closed = threading.Event()
+
+    def applies_to(self, path: str) -> bool:
+        return True
+
+    def interrupt(self) -> None:
+        self.interrupted.set()
+
+    def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult:
+        self.in_call = True
+        self.started.set()
+        try:
+            for done in range(10_000):
+                if self.honours_interrupt and self.interrupted.is_set():
+                    return AnalysisResult(f"{done} files", remaining=10_000 - done)
+                if self.release.wait(0.01):
+                    return AnalysisResult("released")
+            return AnalysisResult("all files")
+        finally:
+            self.in_call = False
+
+    def close(self) -> None:
+        self.closed_during_call = self.in_call
+        self.closed_by = threading.current_thread().name
+        self.closed.set()
+
+
+def run_in_background(runner: Runner) -> threading.Thread:
+    thread = threading.Thread(target=runner.run_full_pass, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_stop_interrupts_a_running_call_and_waits_for_it(store: EventStore, workspace: Path,
+                                                         db: Database) -> None:
+    analyzer = Working()
+    runner = make_runner(store, workspace, [analyzer])
+    batch = run_in_background(runner)
+    assert analyzer.started.wait(5)
+    started = time.monotonic()
+    still_running = runner.stop(grace_s=5.0)
+    assert still_running == frozenset()
+    assert time.monotonic() - started < 1.0  # it stopped at its next file, not the grace
+    batch.join(5)
+    assert not batch.is_alive()
+    [activity] = logged_activities(db)
+    assert activity.success and activity.result_data["remaining"] > 0
+
+
+def test_nothing_starts_after_stop(store: EventStore, workspace: Path, db: Database) -> None:
+    analyzer = Working()
+    runner = make_runner(store, workspace, [analyzer])
+    runner.stop()
+    assert runner.run_full_pass() == []
+    assert runner.run_batch(["src/app.py"]) == []
+    assert not analyzer.started.is_set()
+    assert logged_activities(db) == []
+
+
+def test_close_never_closes_an_analyzer_under_its_running_call(
+        store: EventStore, workspace: Path, db: Database) -> None:
+    analyzer = Working(honours_interrupt=False)
+    runner = make_runner(store, workspace, [analyzer])
+    batch = run_in_background(runner)
+    assert analyzer.started.wait(5)
+    started = time.monotonic()
+    left = runner.close(grace_s=0.3)
+    assert left == frozenset({"working"})
+    assert 0.3 <= time.monotonic() - started < 2.0  # bounded by the grace
+    batch.join(2)
+    assert not batch.is_alive()  # the batch gave the call up at the grace
+    assert analyzer.closed_by is None  # not closed yet: its call still runs
+    analyzer.release.set()
+    assert analyzer.closed.wait(5)
+    assert analyzer.closed_by == "realworld-working"  # closed by the call's own thread
+    assert not analyzer.closed_during_call
+    assert logged_activities(db) == []  # a call given up at the end is not recorded
+
+
+def test_close_releases_idle_analyzers_at_once(store: EventStore, workspace: Path) -> None:
+    analyzer = Working()
+    runner = make_runner(store, workspace, [analyzer])
+    assert runner.close() == frozenset()
+    assert analyzer.closed_by == threading.current_thread().name
+    assert runner.close() == frozenset()  # twice is fine

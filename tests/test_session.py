@@ -334,3 +334,69 @@ def test_a_session_whose_thread_fails_ends_in_error(rig: Rig) -> None:
     assert session.end_reason
     assert rig.ended == ["s-1"]
     assert session.first_scan.is_set()  # nobody waits for a scan that will not come
+
+
+# --- ending while a call runs ----------------------------------------------------------
+
+
+class Unstoppable:
+    """A call that ignores interrupts for ``seconds`` and records whether it was closed
+    under it (what crashed the indexer with SIGSEGV at the end of a first pass)."""
+
+    name = "unstoppable"
+    activity_type = "analysis"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.started = threading.Event()
+        self.in_call = False
+        self.closed_during_call: bool | None = None
+
+    def applies_to(self, path: str) -> bool:
+        return True
+
+    def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult:
+        self.in_call = True
+        self.started.set()
+        time.sleep(self.seconds)
+        self.in_call = False
+        return AnalysisResult("done")
+
+    def close(self) -> None:
+        self.closed_during_call = self.in_call
+
+
+def test_waiting_for_a_slow_end_uses_no_cpu(rig: Rig) -> None:
+    """The busy-wait class of bug: ``wait`` spun a core while the session wound down."""
+    analyzer = Unstoppable(4.0)
+    session = rig.session(mode="continuous", analyzers=[analyzer])
+    session.start()
+    assert analyzer.started.wait(10)
+    cpu: list[float] = []
+
+    def waiter() -> None:
+        before = time.thread_time()
+        assert session.wait(30)
+        cpu.append(time.thread_time() - before)
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    started = time.monotonic()
+    session.end("stopped", "test")  # waits out the runner's grace: seconds
+    thread.join(30)
+    assert time.monotonic() - started >= 2.0
+    assert cpu and cpu[0] < 0.05, f"the waiting thread used {cpu} s of CPU"
+
+
+def test_an_end_during_a_call_closes_nothing_under_it(rig: Rig) -> None:
+    analyzer = Unstoppable(4.0)
+    session = rig.session(mode="continuous", analyzers=[analyzer])
+    session.start()
+    assert analyzer.started.wait(10)
+    started = time.monotonic()
+    session.end("stopped", "test")
+    assert time.monotonic() - started < 5.0  # bounded: the grace, then the join
+    assert analyzer.closed_during_call is None  # left to its own thread
+    wait_for(lambda: analyzer.closed_during_call is not None, timeout=10)
+    assert analyzer.closed_during_call is False
+    assert rig.types().count("session_ended") == 1

@@ -132,8 +132,10 @@ def test_a_failed_write_is_reported_not_hidden(db: Database) -> None:
         assert writer.flush(5.0) is True
         writer.put([Envelope(SessionStarted("s-2", "/ws", 5), event_id="same-id")])
         assert writer.flush(5.0) is False  # not durable: flush must not claim it is
-        assert isinstance(writer.failure, sqlite3.IntegrityError)
-        with pytest.raises(WriterClosed, match="failed"):
+        assert writer.failure is not None
+        assert isinstance(writer.failure.__cause__, sqlite3.IntegrityError)
+        assert writer.failure.reason.startswith("IntegrityError: events is append-only")
+        with pytest.raises(WriterClosed, match="cannot be written"):
             writer.put([metric(1)])
     finally:
         writer.close()
@@ -180,3 +182,49 @@ def test_flushed_events_survive_kill_9(tmp_path: Path) -> None:
     assert done.stdout.splitlines()[-1:] == ["flushed"], done.stderr
     assert done.returncode == -9
     assert count(path) == 250
+
+
+def fill(directory: Path) -> Path:
+    """Fill the file system ``directory`` is on; the filler, to delete and free it again."""
+    filler = directory / "filler"
+    with open(filler, "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_full_disk_is_named_and_the_writer_takes_writes_again_once_freed(
+        small_disk: Path) -> None:
+    db = Database.open(small_disk / "log.db", create=True)
+    store = EventStore(db)
+    writer = EventWriter(store)
+    try:
+        writer.put([metric(1)])
+        assert writer.flush(5.0)
+        filler = fill(small_disk)
+        writer.put([metric(n) for n in range(2, 3000)])  # more pages than are left
+        assert writer.flush(10.0) is False
+        assert writer.failure is not None
+        assert writer.failure.reason == "disk full"
+        with pytest.raises(WriterClosed) as refused:
+            writer.put([metric(3001)])
+        assert refused.value.reason == writer.failure.reason
+        writer.put_eventually([Envelope(SessionStarted("s-owed", "/ws", 5))])  # kept
+        filler.unlink()
+        assert writer.resume() is True
+        assert writer.flush(10.0) is True
+        assert writer.resume() is False  # nothing to resume from
+    finally:
+        writer.close()
+        store.close()
+    conn = db.connect_readonly()
+    try:
+        types = [t for (t,) in conn.execute("SELECT type FROM events ORDER BY seq")]
+    finally:
+        conn.close()
+    assert types[0] == "metric_sampled"
+    assert types[-1] == "session_started"  # the owed event, once the disk had room
