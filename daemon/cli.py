@@ -15,12 +15,14 @@ from typing import NoReturn, TextIO
 
 from daemon import (
     __version__,
+    backup_command,
     compare_command,
     findings_command,
     report_command,
     scenario_command,
     search_command,
 )
+from daemon.backup_command import BackupUsageError
 from daemon.compare_command import CompareUsageError
 from daemon.config import ConfigError, load_config, resolve_db_path
 from daemon.database import Database, DatabaseError, Durability
@@ -281,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     search_command.register(commands, common)
     findings_command.register(commands, common)
     scenario_command.register(commands, common)
+    backup_command.register(commands, common)
     return parser
 
 
@@ -298,7 +301,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
         command: Command = args.run
         return command(args, out)
     except (UsageError, ConfigError, DatabaseError, QueryError, ReportUsageError,
-            CompareUsageError, SearchUsageError, FindingsUsageError, ScenarioUsageError) as exc:
+            CompareUsageError, SearchUsageError, FindingsUsageError, ScenarioUsageError,
+            BackupUsageError) as exc:
         err.write(f"realworld: error: {exc}\n")
         return EXIT_USAGE
     except (sqlite3.Error, OSError) as exc:
