@@ -21,11 +21,11 @@ GROUP = "realworld.analyzers"
 
 #: name -> "module:attribute", exactly as the entry points in pyproject.toml declare them.
 BUILTINS: Mapping[str, str] = {
-    "workspace_analyzer": "analyzers.workspace:WorkspaceAnalyzer",
-    "code_indexer": "analyzers.code_indexer:CodeIndexer",
-    "code_search": "analyzers.code_search:CodeSearch",
-    "security_scanner": "analyzers.security_scanner:SecurityScanner",
-    "pattern_probe": "analyzers.pattern_probe:PatternProbe",
+    "workspace_analyzer": "analyzers.workspace.analyzer:WorkspaceAnalyzer",
+    "code_indexer": "analyzers.code_index.indexer:CodeIndexer",
+    "code_search": "analyzers.code_index.search:CodeSearch",
+    "security_scanner": "analyzers.security.scanner:SecurityScanner",
+    "pattern_probe": "analyzers.patterns.probe:PatternProbe",
 }
 
 

@@ -8,13 +8,13 @@ __version__ = "0.1.0"
 __all__ = ["RealWorldTester", "__version__"]
 
 if TYPE_CHECKING:
-    from daemon.tester import RealWorldTester
+    from daemon.app.tester import RealWorldTester
 
 
 def __getattr__(name: str) -> Any:
     # Lazy, so `realworld query` does not pay for the scheduler and watchdog imports.
     if name == "RealWorldTester":
-        from daemon.tester import RealWorldTester
+        from daemon.app.tester import RealWorldTester
 
         return RealWorldTester
     raise AttributeError(f"module 'daemon' has no attribute {name!r}")

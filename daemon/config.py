@@ -19,7 +19,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-from daemon.coalesce import DEFAULT_MAX_PENDING
+from daemon.watch.coalesce import DEFAULT_MAX_PENDING
 
 DEFAULT_DB_PATH = "realworld_testing.db"
 ENV_DB = "REALWORLD_TESTING_DB"

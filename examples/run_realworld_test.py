@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 try:
-    from daemon.cli import main
+    from daemon.cli.main import main
 except ImportError:  # run from a checkout without `pip install`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from daemon.cli import main
+    from daemon.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main(["run", *sys.argv[1:]]))

@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 from hypothesis import strategies as st
 
-from daemon import events as ev
-from daemon.database import Database
-from daemon.events import Envelope, Event, format_ts
-from daemon.eventstore import EventStore
-from daemon.hashchain import GENESIS_HASH, event_hash
-from daemon.projector import catch_up
-from daemon.schema import PRIMARY_KEYS, PROJECTION_TABLES
+from daemon.log import events as ev
+from daemon.log.database import Database
+from daemon.log.events import Envelope, Event, format_ts
+from daemon.log.hashchain import GENESIS_HASH, event_hash
+from daemon.log.schema import PRIMARY_KEYS, PROJECTION_TABLES
+from daemon.log.store import EventStore
+from daemon.projections.projector import catch_up
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BASE_TIME = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from daemon.database import Database
-from daemon.events import (
+from daemon.log.database import Database
+from daemon.log.events import (
     ActivityRecorded,
     Envelope,
     IssueDetected,
@@ -15,8 +15,8 @@ from daemon.events import (
     SuggestionMade,
     new_id,
 )
-from daemon.eventstore import EventStore
-from daemon.projector import catch_up
+from daemon.log.store import EventStore
+from daemon.projections.projector import catch_up
 
 SPEC_SESSION = "test_20260203_121500"  # the id the spec's example queries name
 

@@ -2,7 +2,7 @@
 
 Sessions are written as events through the real EventStore and projected, so the commands
 read real projection rows. ``run_command`` builds a ``realworld`` parser holding only the
-commands under test, mirroring :func:`daemon.cli.main`'s mapping of one-line errors to
+commands under test, mirroring :func:`daemon.cli.main.main`'s mapping of one-line errors to
 exit 2, so these tests do not depend on how the lead wires the commands into the CLI.
 """
 
@@ -15,11 +15,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from daemon.cli import UsageError, _common_options, _Parser
-from daemon.compare_command import CompareUsageError
+from daemon.cli.compare import CompareUsageError
+from daemon.cli.main import UsageError, _common_options, _Parser
+from daemon.cli.report import ReportUsageError
 from daemon.config import ConfigError
-from daemon.database import Database, DatabaseError
-from daemon.events import (
+from daemon.log.database import Database, DatabaseError
+from daemon.log.events import (
     ActivityRecorded,
     Envelope,
     Event,
@@ -30,9 +31,8 @@ from daemon.events import (
     format_ts,
     new_id,
 )
-from daemon.eventstore import EventStore
-from daemon.projector import catch_up
-from daemon.report_command import ReportUsageError
+from daemon.log.store import EventStore
+from daemon.projections.projector import catch_up
 
 Call = tuple[str, float, bool]  # capability, response ms, success
 

@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
-from daemon.analysis import (
+from daemon.log.events import Envelope, IssueDetected, IssueUpdated, SuggestionMade
+from daemon.log.store import EventStore
+from daemon.projections.projector import catch_up
+from daemon.read.analysis.analysis import (
     IssueSpec,
     SessionAnalysis,
     SuggestionSpec,
@@ -23,9 +26,6 @@ from daemon.analysis import (
     to_api_dict,
     top_issues,
 )
-from daemon.events import Envelope, IssueDetected, IssueUpdated, SuggestionMade
-from daemon.eventstore import EventStore
-from daemon.projector import catch_up
 
 from logbuilders import SPEC_SESSION, spec_session_log
 

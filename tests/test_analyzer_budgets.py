@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from analyzers.base import FULL_PASS, AnalysisResult, Analyzer
-from analyzers.code_indexer import CodeIndexer
-from analyzers.pattern_probe import PatternProbe
-from analyzers.security_scanner import SecurityScanner
+from analyzers.code_index.indexer import CodeIndexer
+from analyzers.patterns.probe import PatternProbe
+from analyzers.security.scanner import SecurityScanner
 
 FILES = 12
 TINY = 1e-6  # seconds: every call is over budget before it starts

@@ -22,8 +22,8 @@ from analyzers.base import (
     safe_text,
     to_json,
 )
-from analyzers.workspace import WorkspaceAnalyzer
-from daemon.hashchain import canonical_json
+from analyzers.workspace.analyzer import WorkspaceAnalyzer
+from daemon.log.hashchain import canonical_json
 
 
 class Minimal:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import activity_events, activity_log, envelopes, event_rows, plain_connect
 
-from daemon.backup import (
+from daemon.log.backup import (
     BackupRefused,
     backup,
     before_restore_path,
@@ -23,9 +23,9 @@ from daemon.backup import (
     restore,
     side_files,
 )
-from daemon.database import Database
-from daemon.events import Envelope, Event, SessionStarted
-from daemon.eventstore import EventStore
+from daemon.log.database import Database
+from daemon.log.events import Envelope, Event, SessionStarted
+from daemon.log.store import EventStore
 
 NOW = datetime(2026, 2, 3, 12, 15, 0, tzinfo=timezone.utc)
 

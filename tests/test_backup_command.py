@@ -27,8 +27,8 @@ from conftest import (
     small_filesystem,
 )
 
-from daemon.cli import main
-from daemon.database import Database
+from daemon.cli.main import main
+from daemon.log.database import Database
 
 import unprivileged
 
@@ -36,9 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 APPENDER = """
 import sys, time
-from daemon.database import Database
-from daemon.events import ActivityRecorded, Envelope, new_id
-from daemon.eventstore import EventStore
+from daemon.log.database import Database
+from daemon.log.events import ActivityRecorded, Envelope, new_id
+from daemon.log.store import EventStore
 
 with EventStore(Database.open(sys.argv[1])) as store:
     n = 0
@@ -54,9 +54,9 @@ with EventStore(Database.open(sys.argv[1])) as store:
 
 SESSION_HOLDER = """
 import os, socket, sys, time
-from daemon.database import Database
-from daemon.events import Envelope, SessionStarted
-from daemon.eventstore import EventStore
+from daemon.log.database import Database
+from daemon.log.events import Envelope, SessionStarted
+from daemon.log.store import EventStore
 
 with EventStore(Database.open(sys.argv[1])) as store:
     store.append([Envelope(SessionStarted("s-held", "/work/project", 5, pid=os.getpid(),
@@ -67,7 +67,7 @@ time.sleep(120)
 
 CONNECTION_HOLDER = """
 import sys, time
-from daemon.database import Database
+from daemon.log.database import Database
 
 conn = Database.open(sys.argv[1]).connect()
 conn.execute("SELECT COUNT(*) FROM events").fetchone()
@@ -78,9 +78,9 @@ time.sleep(120)
 # Appends, then dies before SQLite can checkpoint: the new events live only in the -wal.
 WAL_LEAVER = """
 import os, signal, sys
-from daemon.database import Database
-from daemon.events import ActivityRecorded, Envelope, new_id
-from daemon.eventstore import EventStore
+from daemon.log.database import Database
+from daemon.log.events import ActivityRecorded, Envelope, new_id
+from daemon.log.store import EventStore
 
 store = EventStore(Database.open(sys.argv[1]))
 store.append([Envelope(ActivityRecorded("s-late", new_id(), "code_search", "search",
@@ -91,7 +91,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 CLI_AS_CHILD = """
 import contextlib, io, json, sys
-from daemon.cli import main
+from daemon.cli.main import main
 
 out, err = io.StringIO(), io.StringIO()
 with contextlib.redirect_stderr(err):

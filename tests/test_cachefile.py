@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzers.cachefile import (
+from analyzers.common.cachefile import (
     CacheLayout,
     NotOurs,
     connect_writer,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.cli import main
+from daemon.cli.main import main
 
 from logbuilders import SPEC_SESSION, spec_session_log
 
@@ -71,9 +71,9 @@ def test_query_formats(db_path: Path) -> None:
 
 
 def test_query_sees_events_appended_since_the_last_catch_up(db_path: Path) -> None:
-    from daemon.database import Database
-    from daemon.events import Envelope, SessionStarted
-    from daemon.eventstore import EventStore
+    from daemon.log.database import Database
+    from daemon.log.events import Envelope, SessionStarted
+    from daemon.log.store import EventStore
 
     with EventStore(Database.open(db_path)) as store:
         store.append([Envelope(SessionStarted("later", "/elsewhere", 1))])

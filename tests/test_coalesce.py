@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from daemon.coalesce import Coalescer, Overflow, RawEvent, Settled
+from daemon.watch.coalesce import Coalescer, Overflow, RawEvent, Settled
 
 
 def kinds(settled: tuple[Settled, ...]) -> dict[str, tuple[str, str | None]]:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from analyzers.base import FULL_PASS, AnalysisResult, to_json
-from analyzers.code_indexer import CodeIndexer
-from analyzers.index_location import default_index_path
-from analyzers.index_store import IndexStore
+from analyzers.code_index.indexer import CodeIndexer
+from analyzers.code_index.store import IndexStore
+from analyzers.common.locations import default_index_path
 from analyzers.registry import discover
 
 import unprivileged
@@ -281,7 +281,7 @@ import json
 import sys
 from pathlib import Path
 from analyzers.base import FULL_PASS
-from analyzers.code_indexer import CodeIndexer
+from analyzers.code_index.indexer import CodeIndexer
 root, index_path, alone = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
 indexer = CodeIndexer(index_path=index_path)
 try:  # each named file as a batch of its own, then a full pass

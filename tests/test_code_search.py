@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from analyzers.base import FULL_PASS, to_json
-from analyzers.code_indexer import CodeIndexer
-from analyzers.code_search import (
+from analyzers.code_index.indexer import CodeIndexer
+from analyzers.code_index.pysymbols import split_lines
+from analyzers.code_index.search import (
     DEFINITION,
     PART,
     PART_OTHER_CASE,
@@ -23,8 +24,7 @@ from analyzers.code_search import (
     percentile,
     search,
 )
-from analyzers.index_store import MAX_LINE_CHARS, IndexStore
-from analyzers.pysymbols import split_lines
+from analyzers.code_index.store import MAX_LINE_CHARS, IndexStore
 
 MODELS = """\
 class Widget:

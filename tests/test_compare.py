@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sessionlogs import START, Call, add_session, run_command
 
-from daemon.compare_command import register
+from daemon.cli.compare import register
 
 BASE: list[Call] = [("code_search", 100.0, True), ("code_search", 110.0, True),
                     ("security_scanner", 1000.0, True), ("security_scanner", 1100.0, True)]

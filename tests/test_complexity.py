@@ -13,7 +13,7 @@ from radon.complexity import cc_visit
 from radon.metrics import mi_visit
 from radon.raw import analyze
 
-from analyzers.complexity import (
+from analyzers.patterns.complexity import (
     ComplexityThresholds,
     finding_fingerprint,
     measure_complexity,

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from daemon.console import RULE, CapabilityCount, UpdateView, activity_line, update_block
+from daemon.read.render.console import (
+    RULE,
+    CapabilityCount,
+    UpdateView,
+    activity_line,
+    update_block,
+)
 
 # Copied from the spec's "Console Report" section.
 SPEC_ACTIVITY_LINES = """\

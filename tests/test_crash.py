@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT
 
-from daemon.database import Database
-from daemon.projections import PROJECTIONS
-from daemon.projector import catch_up
-from daemon.verify import verify
+from daemon.log.database import Database
+from daemon.projections.catalog import PROJECTIONS
+from daemon.projections.projector import catch_up
+from daemon.projections.verify import verify
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 
@@ -32,10 +32,10 @@ import os
 import random
 import sys
 
-from daemon import events as ev
-from daemon.database import Database
-from daemon.eventstore import EventStore
-from daemon.projector import Projector
+from daemon.log import events as ev
+from daemon.log.database import Database
+from daemon.log.store import EventStore
+from daemon.projections.projector import Projector
 
 db = Database.open(sys.argv[1])
 ack = os.open(sys.argv[2], os.O_WRONLY | os.O_APPEND | os.O_CREAT)

@@ -3,7 +3,7 @@
 Each test starts ``python -m daemon daemon --workspace WS --db DB --config CFG`` as a
 subprocess on a fresh temporary workspace, changes files with the ordinary OS calls an
 editor or a build would use, and compares the ``files`` projection with the disk: the
-same paths, sizes and SHA-256 content hashes (what :mod:`daemon.snapshot` stores). The
+same paths, sizes and SHA-256 content hashes (what :mod:`daemon.watch.snapshot` stores). The
 projection is read as ``realworld query`` reads it: catch the projections up, then a
 read-only SQLite connection; the first test also reads it through the CLI itself.
 
@@ -44,9 +44,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from daemon.database import Database
-from daemon.projector import catch_up
-from daemon.snapshot import path_from_sql
+from daemon.log.database import Database
+from daemon.projections.projector import catch_up
+from daemon.watch.snapshot import path_from_sql
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or not hasattr(signal, "SIGKILL"),

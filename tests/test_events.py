@@ -13,9 +13,9 @@ import pytest
 from conftest import EVENT_STRATEGIES, any_event, append_all, append_raw, plain_connect
 from hypothesis import given, settings
 
-from daemon import events as ev
-from daemon.database import Database
-from daemon.events import (
+from daemon.log import events as ev
+from daemon.log.database import Database
+from daemon.log.events import (
     Event,
     Payload,
     UnknownEventType,
@@ -25,10 +25,10 @@ from daemon.events import (
     to_payload,
     upcaster,
 )
-from daemon.eventstore import read_events
-from daemon.hashchain import canonical_json
-from daemon.projector import catch_up
-from daemon.verify import verify
+from daemon.log.hashchain import canonical_json
+from daemon.log.store import read_events
+from daemon.projections.projector import catch_up
+from daemon.projections.verify import verify
 
 
 def _declared_event_classes() -> list[type[Event]]:

@@ -14,13 +14,13 @@ from conftest import append_all, envelopes, event_rows, plain_connect, snapshot
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon import events as ev
-from daemon.database import Database, DatabaseError, transaction
-from daemon.eventstore import EventStore, chain_rows, load_payload, read_events
-from daemon.hashchain import GENESIS_HASH, first_break
-from daemon.projector import catch_up
-from daemon.schema import APPLICATION_ID, PROJECTION_TABLES, SCHEMA_VERSION
-from daemon.verify import verify
+from daemon.log import events as ev
+from daemon.log.database import Database, DatabaseError, transaction
+from daemon.log.hashchain import GENESIS_HASH, first_break
+from daemon.log.schema import APPLICATION_ID, PROJECTION_TABLES, SCHEMA_VERSION
+from daemon.log.store import EventStore, chain_rows, load_payload, read_events
+from daemon.projections.projector import catch_up
+from daemon.projections.verify import verify
 
 
 def _some_events(session: str = "s-1", n: int = 5) -> list[ev.Event]:

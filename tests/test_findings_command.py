@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from analyzers.security_scanner import SecurityScanner
-from daemon.database import Database
-from daemon.events import Envelope, SessionStarted
-from daemon.eventstore import EventStore
-from daemon.findings_command import load_findings, register
-from daemon.projector import catch_up
-from daemon.reporting import render_report
-from daemon.runner import Runner
+from analyzers.security.scanner import SecurityScanner
+from daemon.cli.findings import load_findings, register
+from daemon.log.database import Database
+from daemon.log.events import Envelope, SessionStarted
+from daemon.log.store import EventStore
+from daemon.projections.projector import catch_up
+from daemon.read.reporting import render_report
+from daemon.run.runner import Runner
 
 REPO = Path(__file__).resolve().parent.parent
 SALT = b"findings-test-salt-32-bytes-long"
@@ -125,7 +125,7 @@ def test_all_shows_resolved_findings_and_sessions_filter(
 
 
 def test_unknown_session_is_a_usage_error(scanned: tuple[Database, Path]) -> None:
-    from daemon.cli import UsageError
+    from daemon.cli.main import UsageError
 
     db, _ = scanned
     with pytest.raises(UsageError, match="no session 'nope'"):

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from daemon.cli import UsageError, _Parser
-from daemon.gates import FAIL_ON_LEVELS, gate, parse_score
-from daemon.reporting import analysis_dict
+from daemon.cli.main import UsageError, _Parser
+from daemon.read.analysis.gates import FAIL_ON_LEVELS, gate, parse_score
+from daemon.read.reporting import analysis_dict
 
 from logbuilders import SPEC_SESSION, spec_session_log
 

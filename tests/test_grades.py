@@ -1,10 +1,10 @@
-"""Every bucket boundary of the spec's quality scales (daemon.grades)."""
+"""Every bucket boundary of the spec's quality scales (daemon.read.analysis.grades)."""
 
 from __future__ import annotations
 
 import pytest
 
-from daemon import grades
+from daemon.read.analysis import grades
 
 
 @pytest.mark.parametrize(("ms", "grade"), [

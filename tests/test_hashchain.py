@@ -14,9 +14,9 @@ from conftest import any_event, envelopes, event_lists
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.events import SessionScored, to_payload
-from daemon.eventstore import encode
-from daemon.hashchain import GENESIS_HASH, ChainRow, canonical_json, event_hash, first_break
+from daemon.log.events import SessionScored, to_payload
+from daemon.log.hashchain import GENESIS_HASH, ChainRow, canonical_json, event_hash, first_break
+from daemon.log.store import encode
 
 CHAIN_FIELDS = tuple(f.name for f in dataclasses.fields(ChainRow))
 INT_FIELDS = ("seq", "version")

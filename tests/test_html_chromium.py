@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.html_report import PALETTE, render_html
-from daemon.reporting import load_analysis, load_series
+from daemon.read.render.html import PALETTE, render_html
+from daemon.read.reporting import load_analysis, load_series
 
 from logbuilders import SPEC_SESSION, spec_session_log
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from daemon.analysis import analyze, to_api_dict
-from daemon.html_report import (
+from daemon.read.analysis.analysis import analyze, to_api_dict
+from daemon.read.analysis.series import Point, Series, SessionSeries, epoch, session_series
+from daemon.read.render.html import (
     MAX_POINTS,
     nice_ceiling,
     render_html,
@@ -19,8 +20,7 @@ from daemon.html_report import (
     thin,
     time_ticks,
 )
-from daemon.reporting import load_analysis, load_series
-from daemon.series import Point, Series, SessionSeries, epoch, session_series
+from daemon.read.reporting import load_analysis, load_series
 
 from logbuilders import SPEC_SESSION, spec_session_log
 

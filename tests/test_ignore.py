@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.ignore import IgnoreRules, compile_rule, normalize
+from daemon.watch.ignore import IgnoreRules, compile_rule, normalize
 
 
 def write(root: Path, rel: str, text: str = "x") -> Path:

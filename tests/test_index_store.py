@@ -9,15 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from analyzers.index_location import (
-    INDEX_ENV,
-    cache_dir,
-    choose_index_path,
-    default_index_path,
-    index_path_for_log,
-    workspace_key,
-)
-from analyzers.index_store import (
+from analyzers.code_index.regex_literals import Literal, fts_query
+from analyzers.code_index.store import (
     APPLICATION_ID,
     MAX_LINE_CHARS,
     SCHEMA_VERSION,
@@ -29,7 +22,14 @@ from analyzers.index_store import (
     line_rowid,
     split_rowid,
 )
-from analyzers.regex_literals import Literal, fts_query
+from analyzers.common.locations import (
+    INDEX_ENV,
+    cache_dir,
+    choose_index_path,
+    default_index_path,
+    index_path_for_log,
+    workspace_key,
+)
 
 NOW = "2024-06-01T08:00:00.000+00:00"
 

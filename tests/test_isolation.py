@@ -8,12 +8,12 @@ import sys
 
 from conftest import REPO_ROOT, run_home
 
-from analyzers.fingerprint import default_salt_path
-from analyzers.index_location import cache_dir
+from analyzers.common.locations import cache_dir
+from analyzers.security.fingerprint import default_salt_path
 from daemon.config import default_config_path, default_state_db
 
-CHILD_PATHS = ("from analyzers.fingerprint import default_salt_path; "
-               "from analyzers.index_location import cache_dir; "
+CHILD_PATHS = ("from analyzers.security.fingerprint import default_salt_path; "
+               "from analyzers.common.locations import cache_dir; "
                "from daemon.config import default_config_path, default_state_db; import os; "
                "print(default_salt_path(), cache_dir(), default_config_path(os.environ), "
                "default_state_db(), sep='\\n')")

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import psutil
 
-from daemon.liveness import process_alive
+from daemon.app.liveness import process_alive
 
 HOST = socket.gethostname()
 

@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 from analyzers.base import AnalysisResult
-from daemon.database import Database
-from daemon.events import ActivityRecorded, Envelope, SessionStarted
-from daemon.eventstore import EventStore, read_events
-from daemon.measure import (
+from daemon.log.database import Database
+from daemon.log.events import ActivityRecorded, Envelope, SessionStarted
+from daemon.log.store import EventStore, read_events
+from daemon.projections.projector import catch_up
+from daemon.run.measure import (
     Failure,
     Measurement,
     Meter,
@@ -24,7 +25,6 @@ from daemon.measure import (
     describe,
     error_message,
 )
-from daemon.projector import catch_up
 
 ACTIVITY_COLUMNS = ("activity_id", "session_id", "timestamp", "capability", "activity_type",
                     "description", "response_time_ms", "cpu_before", "cpu_after",

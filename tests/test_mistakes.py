@@ -8,8 +8,8 @@ import textwrap
 import pytest
 
 from analyzers.base import LearnedPattern
-from analyzers.learner import MistakeLearner
-from analyzers.mistakes import (
+from analyzers.patterns.learner import MistakeLearner
+from analyzers.patterns.mistakes import (
     EMPTY_PARSED,
     MODULE,
     PENDING_CHANGES,

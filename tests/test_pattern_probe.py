@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 
 from analyzers.base import FULL_PASS, AnalysisResult, FileFailure, LearnedPattern
-from analyzers.pattern_probe import PatternProbe
-from daemon.database import Database
-from daemon.events import Envelope, PatternLearned, SessionStarted
-from daemon.eventstore import EventStore, read_events
-from daemon.learned import load_learned, seed_analyzers
-from daemon.projector import catch_up
-from daemon.replay import rebuild
-from daemon.runner import Runner
+from analyzers.patterns.probe import PatternProbe
+from daemon.log.database import Database
+from daemon.log.events import Envelope, PatternLearned, SessionStarted
+from daemon.log.store import EventStore, read_events
+from daemon.projections.projector import catch_up
+from daemon.projections.replay import rebuild
+from daemon.read.learned import load_learned, seed_analyzers
+from daemon.run.runner import Runner
 from daemon.scenarios.labelled import (
     Accuracy,
     cases,
@@ -222,7 +222,7 @@ import json
 import sys
 from pathlib import Path
 from analyzers.base import FULL_PASS
-from analyzers.pattern_probe import PatternProbe
+from analyzers.patterns.probe import PatternProbe
 result = PatternProbe().analyze(Path(sys.argv[1]), FULL_PASS)
 print(json.dumps({"skipped": result.data["skipped"], "failures": len(result.failures)}))
 """
@@ -241,7 +241,7 @@ def test_an_unreadable_file_is_skipped_and_the_rest_is_probed() -> None:
 
 def test_a_crash_on_one_file_costs_only_that_file(workspace: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import analyzers.pattern_probe as module
+    import analyzers.patterns.probe as module
 
     real = module.detect
 

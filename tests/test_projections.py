@@ -10,11 +10,12 @@ import pytest
 from conftest import BASE_TIME, EVENT_STRATEGIES
 from hypothesis import given, settings
 
-from daemon import events as ev
-from daemon.events import Event, Recorded, format_ts, to_payload
-from daemon.eventstore import Decoder
-from daemon.hashchain import canonical_json
-from daemon.projections import (
+from daemon.log import events as ev
+from daemon.log.events import Event, Recorded, format_ts, to_payload
+from daemon.log.hashchain import canonical_json
+from daemon.log.schema import PROJECTION_DDL, PROJECTION_TABLES
+from daemon.log.store import Decoder
+from daemon.projections.catalog import (
     PROJECTIONS,
     Append,
     Change,
@@ -24,7 +25,6 @@ from daemon.projections import (
     _result_data_text,
     sql_timestamp,
 )
-from daemon.schema import PROJECTION_DDL, PROJECTION_TABLES
 
 
 class DictState:

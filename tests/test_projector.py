@@ -24,14 +24,14 @@ from conftest import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon import events as ev
-from daemon.database import Database
-from daemon.events import Recorded, UnknownEventType
-from daemon.eventstore import EventStore
-from daemon.hashchain import canonical_json
-from daemon.projections import PROJECTIONS, Change, Projection, Put, State
-from daemon.projector import Projector, UnitOfWork, catch_up
-from daemon.replay import rebuild
+from daemon.log import events as ev
+from daemon.log.database import Database
+from daemon.log.events import Recorded, UnknownEventType
+from daemon.log.hashchain import canonical_json
+from daemon.log.store import EventStore
+from daemon.projections.catalog import PROJECTIONS, Change, Projection, Put, State
+from daemon.projections.projector import Projector, UnitOfWork, catch_up
+from daemon.projections.replay import rebuild
 
 
 def checkpoints(db: Database) -> dict[str, int]:
@@ -279,8 +279,8 @@ def test_two_projectors_in_threads_apply_each_event_once(db: Database) -> None:
 
 PROJECTOR_PROCESS = """
 import sys
-from daemon.database import Database
-from daemon.projector import Projector
+from daemon.log.database import Database
+from daemon.projections.projector import Projector
 
 db = Database.open(sys.argv[1])
 with Projector(db, batch_size=int(sys.argv[2])) as projector:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from analyzers.pyparse import depth_exceeds, parse_on_large_stack, parse_python
+from analyzers.common.pyparse import depth_exceeds, parse_on_large_stack, parse_python
 
 ORDINARY = textwrap.dedent("""
     import os
@@ -59,7 +59,7 @@ def test_depth_is_measured_without_recursion() -> None:
 
 CRASHER = """
 import sys
-from analyzers.pyparse import parse_python
+from analyzers.common.pyparse import parse_python
 source = "x = " + {kind!r} * {links} + "1"
 try:
     parse_python(source)

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from analyzers.pysymbols import (
+from analyzers.code_index.pysymbols import (
     ASYNC_FUNCTION,
     ASYNC_METHOD,
     ATTRIBUTE,

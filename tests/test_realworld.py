@@ -30,9 +30,9 @@ from typing import Any
 from unittest import mock
 
 from analyzers.base import AnalysisResult
-from analyzers.workspace import WorkspaceAnalyzer
+from analyzers.workspace.analyzer import WorkspaceAnalyzer
 from daemon import RealWorldTester
-from daemon.schema import PROJECTION_DDL
+from daemon.log.schema import PROJECTION_DDL
 
 from testanalyzers import BrokenAnalyzer, SleepingAnalyzer
 

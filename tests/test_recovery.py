@@ -12,11 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from analyzers.base import AnalysisResult, FileFailure, TransientFileError, is_transient
-from daemon.database import Database
-from daemon.events import ActivityRecorded, Envelope, SessionStarted
-from daemon.eventstore import EventStore
-from daemon.projector import catch_up
-from daemon.recovery import (
+from daemon.app.session import quarantined_files
+from daemon.log.database import Database
+from daemon.log.events import ActivityRecorded, Envelope, SessionStarted
+from daemon.log.store import EventStore
+from daemon.projections.projector import catch_up
+from daemon.run.recovery import (
     ISOLATE_SINGLY_AT_MOST,
     Quarantine,
     RetryPolicy,
@@ -24,8 +25,7 @@ from daemon.recovery import (
     recovery_activity,
     split_for_isolation,
 )
-from daemon.runner import Runner
-from daemon.session import quarantined_files
+from daemon.run.runner import Runner
 
 SESSION = "test_20261125_220000"
 FAST = RetryPolicy(attempts=3, base_delay_s=0.001, factor=2.0, max_delay_s=0.01)

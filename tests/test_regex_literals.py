@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzers.regex_literals import (
+from analyzers.code_index.regex_literals import (
     MAX_TRIGRAMS,
     AllOf,
     AnyOf,

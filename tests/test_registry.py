@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from analyzers.registry import BUILTINS, GROUP, discover
-from analyzers.workspace import WorkspaceAnalyzer
+from analyzers.workspace.analyzer import WorkspaceAnalyzer
 
 PLUGIN_SOURCE = """
 from analyzers.base import AnalysisResult

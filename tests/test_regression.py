@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from daemon.regression import (
+from daemon.read.analysis.regression import (
     ADDED,
     FASTER,
     NO_BASELINE,

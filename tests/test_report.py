@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from daemon.analysis import analyze, to_api_dict
-from daemon.report import (
+from daemon.read.analysis.analysis import analyze, to_api_dict
+from daemon.read.render.report import (
     NO_ACTIVITIES,
     banner,
     duration_text,

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from sessionlogs import START, add_session, run_command
 
-from daemon.database import Database
-from daemon.events import FindingDetected
-from daemon.report import NO_ACTIVITIES, render_markdown, render_text
-from daemon.report_command import FORMATS, ReportUsageError, register, render_session_report
-from daemon.reporting import load_analysis
+from daemon.cli.report import FORMATS, ReportUsageError, register, render_session_report
+from daemon.log.database import Database
+from daemon.log.events import FindingDetected
+from daemon.read.render.report import NO_ACTIVITIES, render_markdown, render_text
+from daemon.read.reporting import load_analysis
 
 from logbuilders import SPEC_SESSION, spec_session_log
 

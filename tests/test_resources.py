@@ -5,11 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from daemon.database import Database
-from daemon.events import Envelope, MetricSampled, SessionStarted
-from daemon.eventstore import EventStore
-from daemon.projector import catch_up
-from daemon.resources import ResourceSample, ResourceSampler, sample_metrics
+from daemon.log.database import Database
+from daemon.log.events import Envelope, MetricSampled, SessionStarted
+from daemon.log.store import EventStore
+from daemon.projections.projector import catch_up
+from daemon.run.resources import ResourceSample, ResourceSampler, sample_metrics
 
 
 def test_a_sample_holds_plausible_numbers(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from analyzers.base import Finding
-from analyzers.index_location import choose_cache_path, companion_path, default_index_path
-from analyzers.result_cache import (
+from analyzers.common.locations import choose_cache_path, companion_path, default_index_path
+from analyzers.common.result_cache import (
     ResultCache,
     finding_from_data,
     finding_to_data,

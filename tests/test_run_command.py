@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from daemon.cli import main
-from daemon.foreground import RunOptions, RunUsageError, resolve_options
+from daemon.cli.main import main
+from daemon.cli.run import RunOptions, RunUsageError, resolve_options
 
 ROOT = Path(__file__).resolve().parents[1]
 BANNER = "REAL-WORLD TESTING - IMPROVEMENT REPORT"

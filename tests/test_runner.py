@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from analyzers.base import AnalysisResult, Finding
-from analyzers.workspace import WorkspaceAnalyzer
-from daemon.database import Database
-from daemon.events import ActivityRecorded, Envelope, FindingDetected, SessionStarted
-from daemon.eventstore import EventStore, read_events
-from daemon.projector import catch_up
-from daemon.runner import Runner
+from analyzers.workspace.analyzer import WorkspaceAnalyzer
+from daemon.log.database import Database
+from daemon.log.events import ActivityRecorded, Envelope, FindingDetected, SessionStarted
+from daemon.log.store import EventStore, read_events
+from daemon.projections.projector import catch_up
+from daemon.run.runner import Runner
 
 SESSION = "test_20260203_121500"
 ACTIVITY_COLUMNS = ("activity_id", "session_id", "timestamp", "capability", "activity_type",

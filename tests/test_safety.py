@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from daemon.config import ResourceLimits
-from daemon.resources import ResourceSample
-from daemon.safety import (
+from daemon.run.resources import ResourceSample
+from daemon.run.safety import (
     STRIKES_BEFORE_STOP,
     SafetyState,
     breaches,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.cli import main
+from daemon.cli.main import main
 from daemon.scenarios import SCENARIOS
 
 ROOT = Path(__file__).resolve().parents[1]

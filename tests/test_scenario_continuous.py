@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from daemon.cli import main
+from daemon.cli.main import main
 from daemon.scenarios.continuous import BARS, Edit, default_edits, plan_edits
 from daemon.scenarios.verdict import Metric, Outcome, judge
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from analyzers.pyparse import parse_python
-from daemon.cli import main
+from analyzers.common.pyparse import parse_python
+from daemon.cli.main import main
 from daemon.config import Config
 from daemon.scenarios import error_recovery
 from daemon.scenarios.error_recovery import (

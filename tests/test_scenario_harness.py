@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzers.code_indexer import CodeIndexer
+from analyzers.code_index.indexer import CodeIndexer
 from daemon.config import Config
 from daemon.scenarios import harness
 from daemon.scenarios.settings import Settings

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from daemon.cli import main
+from daemon.cli.main import main
 from daemon.scenarios.integration import BARS
 from daemon.scenarios.verdict import Metric, Outcome, judge
 

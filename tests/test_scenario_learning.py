@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from daemon.cli import main
+from daemon.cli.main import main
 from daemon.scenarios.labelled import LEARNING_SET, cases, score
 from daemon.scenarios.learning import BARS
 from daemon.scenarios.verdict import Metric, Outcome, judge

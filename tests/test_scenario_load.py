@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from daemon.cli import main
+from daemon.cli.main import main
 from daemon.config import Config
 from daemon.scenarios import SCENARIOS
 from daemon.scenarios.load import active_in, peak_overlap

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from daemon.analysis import SessionAnalysis, analyze, to_api_dict
-from daemon.scoring import ScoreBreakdown, compute, overall_score, score_breakdown
+from daemon.read.analysis.analysis import SessionAnalysis, analyze, to_api_dict
+from daemon.read.analysis.scoring import ScoreBreakdown, compute, overall_score, score_breakdown
 
 SID = "s1"
 BASE = datetime(2026, 2, 3, 12, 15, tzinfo=timezone.utc)

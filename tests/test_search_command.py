@@ -12,9 +12,9 @@ from typing import NoReturn
 import pytest
 
 from analyzers.base import FULL_PASS
-from analyzers.code_indexer import CodeIndexer
-from analyzers.index_store import IndexStore
-from daemon.search_command import SearchUsageError, register
+from analyzers.code_index.indexer import CodeIndexer
+from analyzers.code_index.store import IndexStore
+from daemon.cli.search import SearchUsageError, register
 
 
 class HarnessError(Exception):
@@ -22,7 +22,7 @@ class HarnessError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    # As daemon.cli's parser: usage errors are exceptions, not SystemExit.
+    # As daemon.cli.main's parser: usage errors are exceptions, not SystemExit.
     def error(self, message: str) -> NoReturn:
         raise HarnessError(message)
 

@@ -16,12 +16,18 @@ from pathlib import Path
 import pytest
 
 from analyzers.base import Finding
-from analyzers.baseline import BaselineEntry, baseline_path, load_baseline, write_baseline
-from analyzers.fingerprint import SaltError, default_salt_path, fingerprint, load_salt, salt_id
-from analyzers.redact import mask, redact_bandit_message
-from analyzers.secret_rules import is_sequence, looks_like_password, shannon_entropy
-from analyzers.secrets import decode_text, find_secrets
-from analyzers.security_file import FileScanner, FileTask
+from analyzers.security.baseline import BaselineEntry, baseline_path, load_baseline, write_baseline
+from analyzers.security.file_scan import FileScanner, FileTask
+from analyzers.security.fingerprint import (
+    SaltError,
+    default_salt_path,
+    fingerprint,
+    load_salt,
+    salt_id,
+)
+from analyzers.security.redact import mask, redact_bandit_message
+from analyzers.security.secret_rules import is_sequence, looks_like_password, shannon_entropy
+from analyzers.security.secrets import decode_text, find_secrets
 
 _RNG = random.Random(7)
 ALNUM = string.ascii_letters + string.digits

@@ -17,9 +17,9 @@ import pytest
 from bandit.core import config as b_config
 from bandit.core import manager as b_manager
 
-from analyzers.python_rules import BanditRules, PyScan, nosec_lines, quiet_bandit_logging
-from analyzers.redact import redact_bandit_message
-from analyzers.security_file import FileReport, FileScanner, FileTask
+from analyzers.security.file_scan import FileReport, FileScanner, FileTask
+from analyzers.security.python_rules import BanditRules, PyScan, nosec_lines, quiet_bandit_logging
+from analyzers.security.redact import redact_bandit_message
 
 quiet_bandit_logging()
 

@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 
 from analyzers.base import FULL_PASS, AnalysisResult, Analyzer, FileFailure
-from analyzers.baseline import BaselineEntry, write_baseline
-from analyzers.fingerprint import salt_id
-from analyzers.security_scanner import SecurityScanner
-from analyzers.workerpool import WorkerPool
+from analyzers.common.workerpool import WorkerPool
+from analyzers.security.baseline import BaselineEntry, write_baseline
+from analyzers.security.fingerprint import salt_id
+from analyzers.security.scanner import SecurityScanner
 
 import unprivileged
 
@@ -229,7 +229,7 @@ import json
 import sys
 from pathlib import Path
 from analyzers.base import FULL_PASS
-from analyzers.security_scanner import SecurityScanner
+from analyzers.security.scanner import SecurityScanner
 root, cache_path, salt = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 scanner = SecurityScanner(salt=salt.encode(), processes=2, cache_path=cache_path)
 try:
@@ -382,7 +382,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 _FIRST_PASS = """
 import sys
 from pathlib import Path
-from analyzers.security_scanner import SecurityScanner
+from analyzers.security.scanner import SecurityScanner
 scanner = SecurityScanner(salt=bytes.fromhex(sys.argv[3]), processes=1, budget_s=None,
                           cache_path=sys.argv[2], commit_every=5, commit_seconds=0.05)
 scanner.analyze(Path(sys.argv[1]), ())

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.reporting import UnknownSession, load_series
-from daemon.series import epoch, response_series, session_series
+from daemon.read.analysis.series import epoch, response_series, session_series
+from daemon.read.reporting import UnknownSession, load_series
 
 from logbuilders import SPEC_SESSION, spec_session_log
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from daemon.service import Daemon, DaemonOptions, DaemonUsageError
+from daemon.service.daemon import Daemon, DaemonOptions, DaemonUsageError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,14 +16,14 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from analyzers.base import AnalysisResult
-from analyzers.workspace import WorkspaceAnalyzer
+from analyzers.workspace.analyzer import WorkspaceAnalyzer
+from daemon.app.session import Session, SessionSpec, known_files
 from daemon.config import ResourceLimits
-from daemon.database import Database
-from daemon.events import ActivityRecorded
-from daemon.eventstore import EventStore
-from daemon.projector import catch_up
-from daemon.session import Session, SessionSpec, known_files
-from daemon.writer import EventWriter
+from daemon.log.database import Database
+from daemon.log.events import ActivityRecorded
+from daemon.log.store import EventStore
+from daemon.log.writer import EventWriter
+from daemon.projections.projector import catch_up
 
 NO_LIMITS = ResourceLimits(cpu_percent_max=100.0, memory_percent_max=100.0,
                            disk_percent_max=100.0)

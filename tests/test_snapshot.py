@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.ignore import IgnoreRules
-from daemon.snapshot import (
+from daemon.watch.ignore import IgnoreRules
+from daemon.watch.snapshot import (
     STAT_HASH_PREFIX,
     Change,
     FileState,
@@ -130,8 +130,8 @@ def test_a_missing_root_is_reported(tmp_path: Path) -> None:
 UNREADABLE_SCRIPT = """
 import json
 import sys
-from daemon.ignore import IgnoreRules
-from daemon.snapshot import scan
+from daemon.watch.ignore import IgnoreRules
+from daemon.watch.snapshot import scan
 root = sys.argv[1]
 result = scan(root, IgnoreRules.load(root))
 print(json.dumps({"files": sorted(result.files),

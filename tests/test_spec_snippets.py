@@ -37,10 +37,10 @@ from typing import Any
 import pytest
 
 from analyzers.base import AnalysisResult
-from analyzers.workspace import WorkspaceAnalyzer
+from analyzers.workspace.analyzer import WorkspaceAnalyzer
 from daemon import RealWorldTester
+from daemon.app.tester import default_analyzers
 from daemon.config import ResourceLimits
-from daemon.tester import default_analyzers
 
 from testanalyzers import BrokenAnalyzer, SleepingAnalyzer
 

@@ -1,10 +1,10 @@
-"""Descriptive statistics behind the analysis (daemon.stats)."""
+"""Descriptive statistics behind the analysis (daemon.read.analysis.stats)."""
 
 from __future__ import annotations
 
 import pytest
 
-from daemon import stats
+from daemon.read.analysis import stats
 
 
 def test_empty_inputs_answer_zero() -> None:

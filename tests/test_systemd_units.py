@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.cli import build_parser
-from daemon.service import READY_TIMEOUT_S
+from daemon.cli.main import build_parser
+from daemon.service.daemon import READY_TIMEOUT_S
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "systemd" / "realworld.service"

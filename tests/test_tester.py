@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from analyzers.base import Analyzer
-from analyzers.workspace import WorkspaceAnalyzer
+from analyzers.workspace.analyzer import WorkspaceAnalyzer
 from daemon import RealWorldTester
-from daemon.cli import main as cli_main
+from daemon.cli.main import main as cli_main
 
 from testanalyzers import BrokenAnalyzer, SleepingAnalyzer
 

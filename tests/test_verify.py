@@ -9,10 +9,10 @@ from conftest import append_all, event_lists, event_rows, plain_connect
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from daemon import events as ev
-from daemon.database import Database
-from daemon.projector import catch_up
-from daemon.verify import verify
+from daemon.log import events as ev
+from daemon.log.database import Database
+from daemon.projections.projector import catch_up
+from daemon.projections.verify import verify
 
 EDITABLE_COLUMNS = ("event_id", "session_id", "type", "version", "ts", "payload", "prev_hash",
                     "hash")

@@ -7,7 +7,7 @@ import signal
 import threading
 import time
 
-from daemon.wakeup import WOKEN, Wakeup
+from daemon.service.wakeup import WOKEN, Wakeup
 
 
 def test_a_post_from_another_thread_ends_the_wait() -> None:

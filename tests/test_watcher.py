@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from watchdog.events import FileModifiedEvent
 
-from daemon.events import FileChanged, WorkspaceRescanned
-from daemon.ignore import IgnoreRules
-from daemon.snapshot import Change, FileState, ScanError, apply_changes, scan
-from daemon.watcher import (
+from daemon.log.events import FileChanged, WorkspaceRescanned
+from daemon.watch.ignore import IgnoreRules
+from daemon.watch.snapshot import Change, FileState, ScanError, apply_changes, scan
+from daemon.watch.watcher import (
     Drained,
     Watcher,
     WatchPlan,

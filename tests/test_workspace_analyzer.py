@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzers.base import FULL_PASS
-from analyzers.filescan import FileScan, Skipped, scan_file
-from analyzers.languages import OTHER, language_of
-from analyzers.walk import list_workspace
-from analyzers.workspace import WorkspaceAnalyzer
-from daemon.hashchain import canonical_json
+from analyzers.common.filescan import FileScan, Skipped, scan_file
+from analyzers.common.walk import list_workspace
+from analyzers.workspace.analyzer import WorkspaceAnalyzer
+from analyzers.workspace.languages import OTHER, language_of
+from daemon.log.hashchain import canonical_json
 
 import unprivileged
 
@@ -168,7 +168,7 @@ import json
 import sys
 from pathlib import Path
 from analyzers.base import FULL_PASS
-from analyzers.workspace import WorkspaceAnalyzer
+from analyzers.workspace.analyzer import WorkspaceAnalyzer
 print(json.dumps(dict(WorkspaceAnalyzer().analyze(Path(sys.argv[1]), FULL_PASS).data)))
 """
 

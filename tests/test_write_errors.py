@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.write_errors import cause, describe_write_error, is_contention
+from daemon.log.write_errors import cause, describe_write_error, is_contention
 
 
 @pytest.mark.parametrize(("exc", "named"), [

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from daemon.database import Database
-from daemon.events import Envelope, MetricSampled, SessionStarted
-from daemon.eventstore import EventStore, StoredRow
-from daemon.hashchain import GENESIS_HASH
-from daemon.writer import EventWriter, WriterClosed
+from daemon.log.database import Database
+from daemon.log.events import Envelope, MetricSampled, SessionStarted
+from daemon.log.hashchain import GENESIS_HASH
+from daemon.log.store import EventStore, StoredRow
+from daemon.log.writer import EventWriter, WriterClosed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -165,10 +165,10 @@ def test_flushed_events_survive_kill_9(tmp_path: Path) -> None:
     path = tmp_path / "log.db"
     child = textwrap.dedent(f"""
         import os, signal, sys
-        from daemon.database import Database
-        from daemon.events import Envelope, MetricSampled
-        from daemon.eventstore import EventStore
-        from daemon.writer import EventWriter
+        from daemon.log.database import Database
+        from daemon.log.events import Envelope, MetricSampled
+        from daemon.log.store import EventStore
+        from daemon.log.writer import EventWriter
         writer = EventWriter(EventStore(Database.open({str(path)!r}, create=True)))
         writer.put(Envelope(MetricSampled("s", f"m-{{i}}", "system", "cpu_usage", 1.0, "%"))
                    for i in range(250))

@@ -5,7 +5,7 @@ a new one); every third also calls ``subprocess`` with ``shell=True``, which the
 scanner must report. An edit is *analyzed* once the code index defines its function at
 its path; the time from the write to that moment is its pickup latency. Memory is
 judged after the first pass (loading the index is warm-up, not a leak) with the
-project's own least-squares trend (:func:`daemon.analysis.memory_trend`).
+project's own least-squares trend (:func:`daemon.read.analysis.analysis.memory_trend`).
 
 ``--duration`` bounds the session: the first pass (until the analyzers have no files
 left over), then the edits spread over most of what is left, then a last share for the
@@ -21,15 +21,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from analyzers.pyparse import parse_python
-from analyzers.walk import list_workspace
-from daemon.analysis import memory_trend
+from analyzers.common.pyparse import parse_python
+from analyzers.common.walk import list_workspace
+from daemon.read.analysis.analysis import memory_trend
+from daemon.read.analysis.series import epoch
+from daemon.read.analysis.stats import percentile
 from daemon.scenarios import harness
 from daemon.scenarios.scratch import scratch_copy
 from daemon.scenarios.settings import Settings
 from daemon.scenarios.verdict import Bar, Outcome, Unmeasured, metrics_of
-from daemon.series import epoch
-from daemon.stats import percentile
 
 NAME = "continuous"
 SECONDS_PER_EDIT = 5.0
@@ -45,7 +45,7 @@ BARS = (
     Bar("pickup_p95_ms", "max", 10_000.0, "an edit is analyzed within 10 s"),
     harness.ERROR_RATE_BAR,
     Bar("rss_growth_mb", "max", 20.0,
-        "fitted RSS growth after warm-up; daemon.analysis ignores less than 20 MB as warm-up"),
+        "fitted RSS growth after warm-up; the analysis ignores less than 20 MB as warm-up"),
     harness.BACKLOG_BAR,
 )
 

@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from analyzers.base import Analyzer
+from daemon.app.tester import AnalyzerFactory, session_analyzers
+from daemon.read.analysis.stats import percentile
 from daemon.scenarios import harness
 from daemon.scenarios.faults import (
     FAULT_DIR,
@@ -51,8 +53,6 @@ from daemon.scenarios.killed_daemon import Restart, kill_and_restart
 from daemon.scenarios.scratch import scratch_copy
 from daemon.scenarios.settings import Settings
 from daemon.scenarios.verdict import Bar, Outcome, Unmeasured, metrics_of
-from daemon.stats import percentile
-from daemon.tester import AnalyzerFactory, session_analyzers
 
 NAME = "error-recovery"
 REAL_CAPABILITIES = ("code_indexer", "security_scanner", "pattern_probe")

@@ -34,7 +34,7 @@ POISON_PREFIX = "poison"
 INJECTOR_NAME = "fault_injector"
 MAX_LISTED = 50
 #: How the scanner's workers are told from other children: their bootstrap imports this.
-WORKER_SIGNATURE = "analyzers.workerpool"
+WORKER_SIGNATURE = "analyzers.common.workerpool"
 
 
 class InjectedFault(RuntimeError):

@@ -14,16 +14,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from analyzers.code_search import search
-from analyzers.index_location import index_path_for_log
-from analyzers.index_store import IndexError_, IndexStore
-from daemon.database import Database
-from daemon.events import Envelope, MetricSampled, format_ts, new_id
-from daemon.eventstore import EventStore
+from analyzers.code_index.search import search
+from analyzers.code_index.store import IndexError_, IndexStore
+from analyzers.common.locations import index_path_for_log
+from daemon.app.tester import AnalyzerFactory, RealWorldTester
+from daemon.log.database import Database
+from daemon.log.events import Envelope, MetricSampled, format_ts, new_id
+from daemon.log.store import EventStore
 from daemon.scenarios.scratch import count_files
 from daemon.scenarios.settings import Settings
 from daemon.scenarios.verdict import Bar, Metric
-from daemon.tester import AnalyzerFactory, RealWorldTester
 
 #: Scenarios measure: a busy machine must not make the session pause or stop itself
 #: (the safety stop at 90 % CPU would end the very run that measures the load).

@@ -12,7 +12,7 @@ agree:
   of ``finding_detected``, activities vs ``activity_recorded`` events and vs
   ``test_sessions.total_activities``);
 * the log's hash chain holds and every projection equals a fresh replay
-  (:func:`daemon.verify.verify`, what ``realworld verify`` runs): interleaved writers
+  (:func:`daemon.projections.verify.verify`, what ``realworld verify`` runs): interleaved writers
   left no gap, fork or lost update.
 """
 
@@ -21,14 +21,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from daemon.database import Database
+from daemon.log.database import Database
+from daemon.projections.verify import verify
 from daemon.scenarios import harness
 from daemon.scenarios.continuous import RISKY_RULE, Edit, apply, default_edits, plan_edits
 from daemon.scenarios.continuous import parsable_modules as modules_of
 from daemon.scenarios.scratch import scratch_copy
 from daemon.scenarios.settings import Settings
 from daemon.scenarios.verdict import Bar, Outcome, metrics_of
-from daemon.verify import verify
 
 NAME = "integration"
 WRITERS = 2

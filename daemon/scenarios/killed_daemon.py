@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import daemon as daemon_package
-from analyzers.index_location import choose_cache_path
-from analyzers.result_cache import CACHE_NAME
-from daemon.database import Database
-from daemon.events import Envelope, SessionEnded
-from daemon.eventstore import EventStore
+from analyzers.common.locations import choose_cache_path
+from analyzers.common.result_cache import CACHE_NAME
+from daemon.log.database import Database
+from daemon.log.events import Envelope, SessionEnded
+from daemon.log.store import EventStore
 from daemon.scenarios.faults import FAULT_DIR
 from daemon.scenarios.scratch import count_files
 from daemon.scenarios.settings import Settings

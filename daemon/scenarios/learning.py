@@ -16,6 +16,7 @@ import shutil
 import time
 from pathlib import Path
 
+from daemon.read.analysis.series import epoch
 from daemon.scenarios import harness
 from daemon.scenarios.labelled import (
     LEARNING_SET,
@@ -28,7 +29,6 @@ from daemon.scenarios.labelled import (
 from daemon.scenarios.scratch import scratch_copy
 from daemon.scenarios.settings import Settings
 from daemon.scenarios.verdict import Bar, Outcome, Unmeasured, metrics_of
-from daemon.series import epoch
 
 NAME = "learning"
 PREFIX = "realworld_learning"

@@ -21,17 +21,17 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from analyzers.code_search import search
-from analyzers.index_store import IndexStore
+from analyzers.code_index.search import search
+from analyzers.code_index.store import IndexStore
+from daemon.app.tester import RealWorldTester
+from daemon.read.analysis.series import epoch
+from daemon.read.analysis.stats import mean, percentile
 from daemon.scenarios import harness
 from daemon.scenarios.continuous import Edit, apply, parsable_modules
 from daemon.scenarios.rss import RssSampler
 from daemon.scenarios.scratch import ProjectError, replicate, scratch_copy
 from daemon.scenarios.settings import Settings
 from daemon.scenarios.verdict import Bar, Metric, Outcome, Unmeasured, metrics_of
-from daemon.series import epoch
-from daemon.stats import mean, percentile
-from daemon.tester import RealWorldTester
 
 NAME = "load"
 #: An upper bound: the run ends once the searches are done. A cold first pass over the

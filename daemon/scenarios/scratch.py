@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from analyzers.walk import DEFAULT_IGNORED_DIRS, list_workspace
+from analyzers.common.walk import DEFAULT_IGNORED_DIRS, list_workspace
 
 #: Caches and version-control internals are not worth copying: the analyzers skip them.
 COPY_IGNORED = (*sorted(DEFAULT_IGNORED_DIRS), "*.pyc")

@@ -48,8 +48,8 @@ from test_daemon_e2e import (
     write,
 )
 
-from daemon.database import Database
-from daemon.projector import catch_up
+from daemon.log.database import Database
+from daemon.projections.projector import catch_up
 
 SAVES = 100
 SETTLE_MS = 100

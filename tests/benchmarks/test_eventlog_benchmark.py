@@ -52,8 +52,8 @@ from typing import Any
 
 import pytest
 
-from daemon.database import Database, create_projections, drop_projections, transaction
-from daemon.events import (
+from daemon.log.database import Database, create_projections, drop_projections, transaction
+from daemon.log.events import (
     ActivityRecorded,
     Envelope,
     Event,
@@ -69,9 +69,9 @@ from daemon.events import (
     SuggestionMade,
     format_ts,
 )
-from daemon.eventstore import EventStore, StoredRow
-from daemon.projector import Projector
-from daemon.schema import PROJECTION_TABLES
+from daemon.log.schema import PROJECTION_TABLES
+from daemon.log.store import EventStore, StoredRow
+from daemon.projections.projector import Projector
 
 EVENTS = 100_000
 APPEND_BATCH = 1_000

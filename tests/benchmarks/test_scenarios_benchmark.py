@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from analyzers.walk import DEFAULT_IGNORED_DIRS
-from daemon.cli import main
+from analyzers.common.walk import DEFAULT_IGNORED_DIRS
+from daemon.cli.main import main
 from daemon.scenarios import SCENARIOS
 
 EXCLUDED_DIRS = frozenset({"test", "tests", "idlelib", "site-packages"}) | DEFAULT_IGNORED_DIRS

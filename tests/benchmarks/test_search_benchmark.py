@@ -42,10 +42,10 @@ from pathlib import Path
 import pytest
 
 from analyzers.base import FULL_PASS
-from analyzers.code_indexer import CodeIndexer
-from analyzers.code_search import percentile, search
-from analyzers.index_store import IndexStore
-from analyzers.walk import DEFAULT_IGNORED_DIRS
+from analyzers.code_index.indexer import CodeIndexer
+from analyzers.code_index.search import percentile, search
+from analyzers.code_index.store import IndexStore
+from analyzers.common.walk import DEFAULT_IGNORED_DIRS
 
 EXCLUDED_DIRS = frozenset({"test", "tests", "idlelib", "site-packages"}) | DEFAULT_IGNORED_DIRS
 SEED = 20240601
@@ -96,7 +96,7 @@ COLD_INDEX_CHILD = textwrap.dedent("""
     from pathlib import Path
     sys.path.insert(0, sys.argv[3])
     from analyzers.base import FULL_PASS
-    from analyzers.code_indexer import CodeIndexer
+    from analyzers.code_index.indexer import CodeIndexer
     excluded = frozenset(json.loads(sys.argv[4]))
     def ignore(path, is_dir=False):
         return any(part in excluded for part in path.split("/"))

@@ -46,8 +46,8 @@ from pathlib import Path
 import pytest
 
 from analyzers.base import FULL_PASS, Finding
-from analyzers.secret_rules import RULE_TITLES
-from analyzers.security_scanner import SecurityScanner
+from analyzers.security.scanner import SecurityScanner
+from analyzers.security.secret_rules import RULE_TITLES
 
 RUNS = int(os.environ.get("REALWORLD_BENCHMARK_RUNS", "2"))
 SPEED_AIM = 4.0

@@ -1,0 +1,494 @@
+"""``pattern_probe``: complexity and maintainability per Python file, and the Mistake Learner.
+
+For each Python file of a call: radon's cyclomatic complexity per function and
+maintainability index (:mod:`analyzers.patterns.complexity`), the known-risky shapes it
+holds (:mod:`analyzers.patterns.mistakes`), and what its change taught, compared with what
+the file held last time (:mod:`analyzers.patterns.learner`). A call returns:
+
+* ``findings``: every complexity/maintainability finding of the files it looked
+  at, and a ``learned:<shape>`` warning for each risky shape the learner has seen
+  fixed somewhere ("similar to the fix in path:line"). A pattern learned in this
+  call also warns on files not in it, from what the learner remembers of them.
+* ``resolved``: fingerprints reported earlier that those files no longer have,
+  every one of a deleted (or now unreadable as Python) file included.
+* ``learned``: the new patterns; the runner makes them ``PatternLearned`` events,
+  and :meth:`PatternProbe.seed` takes them back after a restart.
+
+Bad input stays with its file: binary, oversized, vanished, linked or special
+files are skipped with a reason; text that is not UTF-8 is decoded as its PEP 263
+declaration or Latin-1 says; a module that does not parse is searched as text;
+one too deep for ``ast`` or radon (``RecursionError``) loses its complexity only.
+With ``budget_s`` set, files not started within it are left for the next call
+(``deferred``), so a first pass over a huge workspace never outlives the runner's
+deadline.
+
+Restarts resume: what makes the probe incremental (per file: the digest, the
+complexity numbers and findings, the learner's profile, what was reported) goes to
+the result cache (:mod:`analyzers.common.result_cache`) as each file is done, so a new
+process does not measure unchanged files again and resolves what went away while
+it was down. Learned patterns are not kept there: they are events already
+(:mod:`daemon.read.learned` seeds them back).
+
+A file that fails (a bug of ours on odd input) or was busy or written to while read
+is named in the result's ``failures`` for the runner; quarantined paths
+(:meth:`PatternProbe.exclude`) are never opened.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from analyzers.base import (
+    AnalysisResult,
+    FileFailure,
+    Finding,
+    LearnedPattern,
+    is_full_pass,
+    is_transient,
+)
+from analyzers.common.pyparse import parse_python
+from analyzers.common.result_cache import (
+    COMMIT_EVERY_ROWS,
+    COMMIT_EVERY_SECONDS,
+    Entry,
+    ResultCache,
+    finding_to_data,
+    findings_from_data,
+    strings_from_data,
+)
+from analyzers.common.sourcefile import Skip, decode_text, read_source
+from analyzers.common.walk import IgnoreRule, default_ignore, list_workspace
+from analyzers.patterns.complexity import ComplexityReport, ComplexityThresholds, measure_complexity
+from analyzers.patterns.learner import DEFAULT_MAX_FILES, MistakeLearner
+from analyzers.patterns.mistakes import Detection, Profile, detect, detect_text, warnings
+from analyzers.patterns.profile_data import profile_from_data, profile_to_data
+
+DEFAULT_MAX_FILE_BYTES = 1024 * 1024  # bigger Python files are generated, not written
+DEFAULT_BUDGET_S = 20.0  # below the runner's default 30 s deadline per call
+MAX_LISTED = 20  # skipped files named one by one in the activity's data
+PYTHON_SUFFIXES = (".py", ".pyw")
+
+# A skip that says the file is no longer Python we can read: what it had is resolved.
+# "error" (a permission flicker, a lock) is left out: its findings wait for a good read.
+_GONE = frozenset({"missing", "directory", "symlink", "special", "too_large", "binary"})
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """The complexity side of one version of one file, kept to skip radon when unchanged."""
+
+    digest: str
+    findings: tuple[Finding, ...]
+    functions: int
+    max_complexity: int
+    maintainability: float | None
+    note: str  # why complexity is missing, or ""
+
+
+@dataclass
+class _Call:
+    """What one call gathered, for its result."""
+
+    full: bool
+    analyzed: int = 0
+    unchanged: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    notes: Counter[str] = field(default_factory=Counter)
+    looked_at: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    complexity: dict[str, tuple[Finding, ...]] = field(default_factory=dict)
+    learned: list[LearnedPattern] = field(default_factory=list)
+    shapes: Counter[str] = field(default_factory=Counter)
+    functions: int = 0
+    max_complexity: int = 0
+    min_maintainability: float | None = None
+    deferred: int = 0
+    failures: list[FileFailure] = field(default_factory=list)
+
+
+class PatternProbe:
+    name = "pattern_probe"
+    activity_type = "pattern_probe"
+
+    def __init__(self, *, thresholds: ComplexityThresholds | None = None,
+                 ignore: IgnoreRule = default_ignore,
+                 max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+                 budget_s: float | None = DEFAULT_BUDGET_S,
+                 max_files: int = DEFAULT_MAX_FILES,
+                 learner: MistakeLearner | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 log_path: str | os.PathLike[str] | None = None,
+                 cache_path: str | os.PathLike[str] | None = None,
+                 env: Mapping[str, str] | None = None,
+                 commit_every: int = COMMIT_EVERY_ROWS,
+                 commit_seconds: float = COMMIT_EVERY_SECONDS) -> None:
+        self._thresholds = thresholds if thresholds is not None else ComplexityThresholds()
+        self._ignore = ignore
+        self._max_file_bytes = max_file_bytes
+        self._budget_s = budget_s
+        self._clock = clock
+        self.learner = learner if learner is not None else MistakeLearner(max_files=max_files)
+        self._max_files = max_files
+        # Bounded like the learner's memory: least recently seen paths go first.
+        self._measured: OrderedDict[str, _Measured] = OrderedDict()
+        self._reported: dict[str, frozenset[str]] = {}  # path -> fingerprints last reported
+        self._backlog: dict[str, None] = {}  # paths a budget left for later, in order
+        self._pass_unfinished = False  # the backlog is the rest of a full pass
+        self._excluded: frozenset[str] = frozenset()
+        self._interrupted = threading.Event()
+        self._root: str | None = None
+        self._cache: ResultCache | None = None
+        self._cache_options: dict[str, Any] = {
+            "explicit": cache_path, "log_path": log_path, "env": env,
+            "commit_every": commit_every, "commit_seconds": commit_seconds}
+
+    def applies_to(self, path: str) -> bool:
+        return path.endswith(PYTHON_SUFFIXES) and not self._ignore(path, False)
+
+    def seed(self, patterns: Iterable[LearnedPattern]) -> int:
+        """Patterns learned before this instance existed (the ``learned_patterns``
+        projection, read by the session at start); how many were new to it."""
+        return self.learner.seed(patterns)
+
+    def exclude(self, paths: frozenset[str]) -> None:
+        """Quarantined paths (the whole set): never opened until the runner releases them."""
+        self._excluded = frozenset(paths)
+
+    def interrupt(self) -> None:
+        """The session is ending: the running call stops before its next file."""
+        self._interrupted.set()
+
+    def close(self) -> None:
+        """Write what the cache holds in its buffer (the session is ending)."""
+        if self._cache is not None:
+            self._cache.close()
+
+    def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult:
+        started = self._clock()
+        cache = self._resume(root)
+        call = _Call(full=is_full_pass(paths))
+        if call.full and self._pass_unfinished and self._backlog:
+            # The last pass ran out of time: go on where it stopped (starting from the
+            # top again, a pass that always runs out of time would never end).
+            targets = list(self._backlog)
+        elif call.full:
+            listing = list_workspace(root, self._ignore)
+            targets = [p for p in listing.files if self.applies_to(p)]
+            present = set(targets)
+            # Files that went away while nobody watched (or between two full passes).
+            call.gone += [p for p in {*self.learner.paths(), *self._reported, *self._measured}
+                          if p not in present]
+            call.problems += list(listing.problems)[:MAX_LISTED]
+        else:
+            targets = list(paths)
+        # What an earlier call left goes first, and one file at least is done however late
+        # it is: a pass that runs out of time again still moves forward.
+        queue = list(dict.fromkeys([*self._backlog, *targets]))
+        self._backlog = {}
+        for index, path in enumerate(queue):
+            if self._interrupted.is_set() or (
+                    index > 0 and self._budget_s is not None
+                    and self._clock() - started > self._budget_s):
+                self._backlog = dict.fromkeys(queue[index:])
+                call.deferred = len(self._backlog)
+                break
+            if path in self._excluded:
+                call.skipped["quarantined"] += 1
+                continue
+            try:
+                self._one_file(root, path, call)
+            except Exception as exc:  # a bug meeting odd input costs this file, not the batch
+                call.skipped["failed"] += 1
+                _note_problem(call, path, f"failed: {type(exc).__name__}")
+                # The type only: a message could quote the file's code.
+                call.failures.append(FileFailure(
+                    path, "transient" if is_transient(exc) else "crash", type(exc).__name__))
+        for path in call.gone:
+            self.learner.forget(path)
+            self._measured.pop(path, None)
+        self._pass_unfinished = bool(self._backlog) and (call.full or self._pass_unfinished)
+        result = self._result(call)
+        cache.commit()
+        return result
+
+    # --- the result cache -------------------------------------------------------------
+
+    def _resume(self, root: Path) -> ResultCache:
+        """The cache of ``root``; the first time, what it holds becomes the probe's memory."""
+        real = os.path.realpath(os.fspath(root))
+        if self._cache is not None and self._root == real:
+            return self._cache
+        if self._cache is not None:  # another workspace: nothing of the last one applies
+            self._cache.close()
+            for path in self.learner.paths():
+                self.learner.forget(path)
+            self._measured.clear()
+            self._reported.clear()
+            self._backlog.clear()
+            self._pass_unfinished = False
+        self._root = real
+        # The thresholds decide which functions are findings: other thresholds, other rows.
+        self._cache = ResultCache.for_workspace(real, self.name, repr(self._thresholds),
+                                                **self._cache_options)
+        for path, entry in self._cache.load().items():
+            restored = _restore(entry)
+            if restored is None:
+                continue  # a row this version cannot read: the file is measured again
+            measured, profile, reported = restored
+            if measured is not None and path not in self._measured:
+                self._measured[path] = measured
+                if profile is not None and path not in self.learner:
+                    self.learner.restore(path, entry.digest, profile)
+            if reported and path not in self._reported:
+                self._reported[path] = reported
+        return self._cache
+
+    def _save(self, path: str) -> None:
+        """Write ``path``'s state through to the cache (at the next checkpoint)."""
+        assert self._cache is not None
+        measured = self._measured.get(path)
+        reported = self._reported.get(path)
+        if measured is None and not reported:
+            self._cache.delete(path)
+            return
+        payload: dict[str, Any] = {}
+        if measured is not None:
+            payload["measured"] = {
+                "findings": [finding_to_data(f) for f in measured.findings],
+                "functions": measured.functions, "max_complexity": measured.max_complexity,
+                "maintainability": measured.maintainability, "note": measured.note}
+            profile = self.learner.profile(path)
+            if profile is not None and self.learner.digest(path) == measured.digest:
+                payload["profile"] = profile_to_data(profile)
+        if reported:
+            payload["reported"] = sorted(reported)
+        self._cache.put(path, measured.digest if measured is not None else "", payload)
+
+    # --- one file -----------------------------------------------------------------
+
+    def _one_file(self, root: Path, path: str, call: _Call) -> None:
+        if not _inside(path):
+            call.skipped["outside"] += 1
+            _note_problem(call, path, "outside the workspace")
+            return
+        source = read_source(root / path, self._max_file_bytes)
+        if isinstance(source, Skip):
+            call.skipped[source.reason] += 1
+            if source.transient:
+                call.failures.append(FileFailure(path, "transient", source.detail))
+            if source.reason in _GONE:
+                call.gone.append(path)
+            if source.reason != "missing":
+                _note_problem(call, path, source.reason + (f": {source.detail}"
+                                                           if source.detail else ""))
+            return
+        digest = source.content_hash
+        measured = self._measured.get(path)
+        if measured is not None and measured.digest == digest \
+                and self.learner.digest(path) == digest:
+            call.looked_at.append(path)
+            call.unchanged += 1
+            self.learner.touch(path)
+            self._measured.move_to_end(path)
+            self._tally(call, path, measured)
+            return
+        text, _ = decode_text(source.data, python=True)
+        tree, note = _parse(text)
+        measured = self._measure(text, path, digest, tree, note, previous=measured)
+        detection = _detect(tree, text, path)
+        learned = self.learner.observe(path, digest, detection)
+        # Only now is the file's state updated: a failure above leaves it as it was.
+        call.looked_at.append(path)
+        call.analyzed += 1
+        call.learned += learned
+        self._measured[path] = measured
+        self._measured.move_to_end(path)
+        self._save(path)  # the checkpoint: a restart need not measure it again
+        while len(self._measured) > self._max_files:
+            forgotten, _ = self._measured.popitem(last=False)
+            self._save(forgotten)
+        self._tally(call, path, measured)
+
+    def _measure(self, text: str, path: str, digest: str, tree: ast.Module | None,
+                 note: str, previous: _Measured | None) -> _Measured:
+        if tree is None:
+            if previous is not None:
+                # Mid-edit text that does not parse: the last numbers stand until it does,
+                # rather than resolving every finding and detecting it again a save later.
+                return replace(previous, digest=digest, note=note)
+            return _Measured(digest, (), 0, 0, None, note)
+        try:
+            report = measure_complexity(text, path, self._thresholds, tree)
+        except RecursionError:
+            return _Measured(digest, (), 0, 0, None, "too deeply nested")
+        except Exception as exc:  # radon on odd input: this file loses its numbers, no more
+            return _Measured(digest, (), 0, 0, None, f"complexity failed: {type(exc).__name__}")
+        return _from_report(digest, report)
+
+    def _tally(self, call: _Call, path: str, measured: _Measured) -> None:
+        call.complexity[path] = measured.findings
+        call.functions += measured.functions
+        call.max_complexity = max(call.max_complexity, measured.max_complexity)
+        if measured.maintainability is not None:
+            call.min_maintainability = measured.maintainability if \
+                call.min_maintainability is None else min(call.min_maintainability,
+                                                          measured.maintainability)
+        if measured.note:
+            call.notes[measured.note] += 1
+        call.shapes.update(o.shape for o in self.learner.occurrences(path))
+
+    # --- the result -----------------------------------------------------------------
+
+    def _result(self, call: _Call) -> AnalysisResult:
+        references = self.learner.references()
+        fresh_shapes = {p.shape for p in call.learned}
+        looked_at = set(call.looked_at)
+        # A pattern learned now also warns where the shape already sat, unchanged.
+        elsewhere = [p for p in self.learner.paths_with(fresh_shapes) if p not in looked_at]
+        findings: list[Finding] = []
+        resolved: list[str] = []
+        warned = 0
+        for path in (*call.looked_at, *elsewhere):
+            complexity = call.complexity.get(path)
+            if complexity is None:  # not read in this call: only its warnings are new
+                measured = self._measured.get(path)
+                complexity = measured.findings if measured is not None else ()
+            learned_warnings = warnings(path, self.learner.occurrences(path), references)
+            warned += len(learned_warnings)
+            now = (*complexity, *learned_warnings)
+            findings += now
+            shown = frozenset(f.fingerprint for f in now)
+            before = self._reported.get(path, frozenset())
+            if path in looked_at:
+                resolved += sorted(before - shown)
+            else:
+                shown |= before  # what a file not read now had stays reported
+            if shown:
+                self._reported[path] = shown
+            else:
+                self._reported.pop(path, None)
+            if shown != before:
+                self._save(path)
+        for path in dict.fromkeys(call.gone):
+            resolved += sorted(self._reported.pop(path, frozenset()))
+            self._save(path)
+        return AnalysisResult(summary=_summary(call, warned), data=_data(call, warned,
+                              len(findings), len(resolved), self.learner.learned_count),
+                              findings=tuple(findings), resolved=tuple(resolved),
+                              learned=tuple(call.learned), failures=tuple(call.failures),
+                              remaining=call.deferred)
+
+
+def _parse(text: str) -> tuple[ast.Module | None, str]:
+    try:
+        return parse_python(text), ""
+    except RecursionError:
+        return None, "too deeply nested"
+    except (SyntaxError, ValueError):  # ValueError: a NUL byte in the source
+        return None, "does not parse"
+    except MemoryError:
+        return None, "too large to parse"
+
+
+def _detect(tree: ast.Module | None, text: str, path: str) -> Detection:
+    if tree is not None:
+        try:
+            return detect(tree, path)
+        except (RecursionError, MemoryError):
+            pass  # the text fallback below still finds shapes, line by line
+    return detect_text(text)
+
+
+def _restore(entry: Entry) -> tuple[_Measured | None, Profile | None, frozenset[str]] | None:
+    """A cached row back as (the measurements, the learner's profile, what was reported)."""
+    payload = entry.payload
+    measured: _Measured | None = None
+    profile: Profile | None = None
+    raw = payload.get("measured")
+    if raw is not None:
+        if not isinstance(raw, dict):
+            return None
+        findings = findings_from_data(raw.get("findings"))
+        functions, worst = raw.get("functions"), raw.get("max_complexity")
+        maintainability, note = raw.get("maintainability"), raw.get("note")
+        if findings is None or not isinstance(functions, int) or not isinstance(worst, int) \
+                or not isinstance(note, str) or not (
+                    maintainability is None or isinstance(maintainability, (int, float))):
+            return None
+        measured = _Measured(entry.digest, findings, functions, worst,
+                             None if maintainability is None else float(maintainability), note)
+        if "profile" in payload:
+            profile = profile_from_data(payload["profile"])
+            if profile is None:
+                return None
+    reported = strings_from_data(payload.get("reported", []))
+    if reported is None:
+        return None
+    return measured, profile, reported
+
+
+def _from_report(digest: str, report: ComplexityReport) -> _Measured:
+    return _Measured(digest, report.findings, len(report.functions), report.max_complexity,
+                     report.maintainability, "")
+
+
+def _inside(path: str) -> bool:
+    """Relative and without ``..``: a batch names files in the workspace, nothing else."""
+    pure = PurePosixPath(path)
+    return bool(path) and not pure.is_absolute() and ".." not in pure.parts and "\x00" not in path
+
+
+def _note_problem(call: _Call, path: str, reason: str) -> None:
+    if len(call.problems) < MAX_LISTED:
+        call.problems.append((path, reason))
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _summary(call: _Call, warned: int) -> str:
+    parts = [_plural(sum(call.shapes.values()), "pattern"), f"{len(call.learned)} learned"]
+    if warned:
+        parts.append(_plural(warned, "warning"))
+    complex_functions = sum(1 for found in call.complexity.values() for f in found
+                            if f.rule == "complexity")
+    if complex_functions:
+        parts.append(_plural(complex_functions, "complex function"))
+    if call.deferred:
+        parts.append(f"{call.deferred} deferred")
+    return ", ".join(parts)
+
+
+def _data(call: _Call, warned: int, findings: int, resolved: int,
+          learned_total: int) -> dict[str, Any]:
+    return {
+        "mode": "full" if call.full else "changes",
+        "files": call.analyzed + call.unchanged,
+        "analyzed": call.analyzed,
+        "unchanged": call.unchanged,
+        "skipped": dict(sorted(call.skipped.items())),
+        "problems": [{"path": path, "reason": reason} for path, reason in call.problems],
+        "notes": dict(sorted(call.notes.items())),
+        "functions": call.functions,
+        "max_complexity": call.max_complexity,
+        "min_maintainability": (None if call.min_maintainability is None
+                                else round(call.min_maintainability, 2)),
+        "patterns": dict(sorted(call.shapes.items())),
+        "learned": len(call.learned),
+        "learned_shapes": sorted({p.shape for p in call.learned}),
+        "learned_total": learned_total,
+        "warnings": warned,
+        "findings": findings,
+        "resolved": resolved,
+        "deferred": call.deferred,
+    }

@@ -1,0 +1,145 @@
+"""Scanning one file: bandit's rules if it is Python, the secret rules on its text.
+
+This runs inside a scan worker (:mod:`analyzers.common.workerpool`), which reads the
+file itself (so the daemon never holds a batch's contents at once) and reports
+the hash of the bytes it scanned. Secrets are found and fingerprinted here, and
+only masked findings travel back to the daemon, so a secret's value never
+crosses a process boundary, let alone reaches the log.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from analyzers.base import Finding
+from analyzers.common.sourcefile import Skip, read_source
+from analyzers.security.fingerprint import fingerprint
+from analyzers.security.redact import mask, redact_bandit_message
+from analyzers.security.secret_rules import RULE_TITLES
+from analyzers.security.secrets import SecretHit, decode_text, find_secrets
+
+if TYPE_CHECKING:
+    from analyzers.security.python_rules import PyIssue
+
+PYTHON_SUFFIXES = (".py", ".pyw")
+SECURITY_CAPABILITY = "security_scanner"
+
+# bandit's levels on our scale (daemon.log.events.SEVERITIES).
+BANDIT_SEVERITY = {"HIGH": "high", "MEDIUM": "medium", "LOW": "low", "UNDEFINED": "info"}
+BANDIT_CONFIDENCE = {"HIGH": "high", "MEDIUM": "medium", "LOW": "low", "UNDEFINED": "low"}
+
+_PYTHON_SHEBANG = re.compile(rb"^#![^\n]*\bpython[0-9.]*\b")
+_SPACES = re.compile(r"\s+")
+
+
+def is_python(path: str, head: bytes) -> bool:
+    """``*.py``/``*.pyw``, or a script whose ``#!`` line runs Python."""
+    return path.endswith(PYTHON_SUFFIXES) or bool(_PYTHON_SHEBANG.match(head[:256]))
+
+
+@dataclass(frozen=True)
+class FileTask:
+    path: str  # relative, "/"-separated: shown, and part of every fingerprint
+    location: str  # where it is on disk (bandit derives a module name from it)
+    python: bool
+    max_bytes: int
+
+
+@dataclass(frozen=True)
+class FileReport:
+    findings: tuple[Finding, ...]  # masked, fingerprinted, baseline not applied
+    digest: str = ""  # SHA-256 of the bytes scanned; empty when skipped
+    skipped: Skip | None = None  # why the file could not be scanned (it changed meanwhile)
+    problems: tuple[str, ...] = ()  # one line each; never quotes the file's content
+    rule_errors: int = 0
+    python_scanned: bool = False
+
+
+class FileScanner:
+    """Built once per worker: loading bandit's plugins is the expensive part."""
+
+    def __init__(self, salt: bytes) -> None:
+        # Imported here, in the worker: bandit's plugin loading logs (stevedore reports
+        # formatters it cannot load) and costs start-up time the daemon need not pay.
+        from analyzers.security.python_rules import BanditRules, quiet_bandit_logging
+
+        quiet_bandit_logging()
+        self._rules = BanditRules()
+        self._salt = salt
+
+    def __call__(self, task: FileTask) -> FileReport:
+        source = read_source(task.location, task.max_bytes)
+        if isinstance(source, Skip):  # changed since the daemon looked: say what it is now
+            return FileReport((), skipped=source)
+        return self.scan(task, source.data, source.content_hash)
+
+    def scan(self, task: FileTask, data: bytes, digest: str = "") -> FileReport:
+        """The findings in ``data``, taken as the content of ``task.path``."""
+        text = decode_text(data)
+        lines = text.splitlines()
+        findings: list[Finding] = []
+        problems: list[str] = []
+        rule_errors = 0
+        python_scanned = False
+        if task.python:
+            try:
+                scan = self._rules.scan(data, task.location)
+            except SyntaxError as exc:
+                # The message alone: SyntaxError.text would quote the offending line.
+                problems.append(f"python: not parsed ({type(exc).__name__}: {exc.msg}, "
+                                f"line {exc.lineno})")
+            except (ValueError, RecursionError, MemoryError) as exc:
+                problems.append(f"python: not parsed ({type(exc).__name__})")
+            else:
+                python_scanned = True
+                rule_errors = scan.rule_errors
+                findings += self._python_findings(task.path, scan.issues, lines)
+        findings += self._secret_findings(task.path, find_secrets(text))
+        return FileReport(tuple(findings), digest, None, tuple(problems), rule_errors,
+                          python_scanned)
+
+    def _python_findings(self, path: str, issues: tuple[PyIssue, ...],
+                         lines: list[str]) -> list[Finding]:
+        seen: Counter[tuple[str, str]] = Counter()
+        out = []
+        for issue in sorted(issues, key=lambda i: (i.line, i.col, i.test_id)):
+            # The code on the line, not its number, so the fingerprint survives edits above it.
+            code = _SPACES.sub(" ", lines[issue.line - 1]).strip() if (
+                0 < issue.line <= len(lines)) else ""
+            key = (issue.test_id, code)
+            occurrence = seen[key]
+            seen[key] += 1
+            out.append(Finding(
+                fingerprint=fingerprint(self._salt, "bandit", issue.test_id, path, code,
+                                        occurrence),
+                rule=issue.test_id, path=path, line=issue.line,
+                severity=BANDIT_SEVERITY.get(issue.severity, "info"),
+                confidence=BANDIT_CONFIDENCE.get(issue.confidence, "low"),
+                message=f"{issue.test_name}: {redact_bandit_message(issue.test_id, issue.text)}"))
+        return out
+
+    def _secret_findings(self, path: str, hits: list[SecretHit]) -> list[Finding]:
+        seen: Counter[tuple[str, str]] = Counter()
+        out = []
+        for hit in hits:
+            key = (hit.rule, hit.value)
+            occurrence = seen[key]
+            seen[key] += 1
+            out.append(Finding(
+                fingerprint=fingerprint(self._salt, "secret", hit.rule, path, hit.value,
+                                        occurrence),
+                rule=hit.rule, path=path, line=hit.line, severity=hit.severity,
+                confidence=hit.confidence,
+                message=f"{RULE_TITLES.get(hit.rule, hit.rule)} in the source",
+                preview=mask(hit.value)))
+        return out
+
+
+def make_file_scanner(salt: bytes) -> Callable[[FileTask], FileReport]:
+    """The worker pool's initializer: importable at module level, so picklable."""
+    return FileScanner(salt)
+

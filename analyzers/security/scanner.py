@@ -1,0 +1,469 @@
+"""``security_scanner``: bandit's rules on Python files and the secret rules on every text file.
+
+Incremental by content hash: a file is read and hashed on every call, but
+scanned again only when its bytes changed, so a full pass over an unchanged
+workspace costs a read per file. Files are scanned in worker processes
+(:mod:`analyzers.common.workerpool`), each under its own deadline: a file that makes a
+rule super-linear or crashes a worker is an error for that file only, and the
+same bytes are not tried again until they change.
+
+What a call returns: every finding of the files it looked at (a finding seen
+again only refreshes its row in the ``findings`` projection), and in
+``resolved`` the fingerprints reported earlier that those files no longer have,
+including every finding of a deleted file. A finding accepted in the baseline
+(:mod:`analyzers.security.baseline`) is not reported, and is resolved if it had been.
+
+Secrets never leave the workers in clear (:mod:`analyzers.security.file_scan`): the
+log gets a salted fingerprint and a masked preview.
+
+Bounded work per call: with ``budget_s`` set, files not started within it are
+left for the next call (``deferred`` in the data), so a first pass over a huge
+workspace makes progress across calls instead of outliving the runner's deadline.
+
+Restarts resume: each file's outcome (its digest, its masked findings, what was
+reported of them, a crash or timeout on its bytes) is written to the result cache
+(:mod:`analyzers.common.result_cache`) as it completes, checkpointed every few hundred
+files or second. A new process loads it when it first sees the workspace, so
+unchanged files are not scanned again, and a finding whose file was fixed or
+deleted while the daemon was down is resolved on the next look. The cache is
+keyed by the salt's id: another salt makes other fingerprints, so its rows go.
+
+Per-file failures are returned as :class:`~analyzers.base.FileFailure` (a worker
+crash, a file's deadline, a file busy or written to while read) so the runner can
+retry or quarantine the file; quarantined paths (:meth:`SecurityScanner.exclude`)
+are never opened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from analyzers.base import AnalysisResult, FileFailure, Finding, is_full_pass
+from analyzers.common.result_cache import (
+    COMMIT_EVERY_ROWS,
+    COMMIT_EVERY_SECONDS,
+    Entry,
+    ResultCache,
+    finding_to_data,
+    findings_from_data,
+    strings_from_data,
+)
+from analyzers.common.sourcefile import Skip, read_source
+from analyzers.common.walk import IgnoreRule, default_ignore, list_workspace
+from analyzers.common.workerpool import Outcome, WorkerPool
+from analyzers.security.baseline import EMPTY, Baseline, baseline_path, load_baseline
+from analyzers.security.file_scan import FileReport, FileTask, is_python, make_file_scanner
+from analyzers.security.fingerprint import default_salt_path, load_salt, salt_id
+
+DEFAULT_FILE_TIMEOUT_S = 10.0
+DEFAULT_BUDGET_S = 20.0  # below the runner's default 30 s deadline per call
+DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024
+BINARY_SNIFF_BYTES = 8 * 1024
+MAX_LISTED = 20  # problems and errors named one by one in the activity's data
+
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+_SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What the last successful scan of a path found (baseline not applied)."""
+
+    digest: str
+    findings: tuple[Finding, ...]
+
+
+def default_processes() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class SecurityScanner:
+    name = "security_scanner"
+    activity_type = "security_scan"
+
+    def __init__(self, *, ignore: IgnoreRule = default_ignore, processes: int | None = None,
+                 file_timeout_s: float = DEFAULT_FILE_TIMEOUT_S,
+                 budget_s: float | None = DEFAULT_BUDGET_S,
+                 max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, salt: bytes | None = None,
+                 salt_path: Path | None = None,
+                 baseline: str | os.PathLike[str] | None = None,
+                 log_path: str | os.PathLike[str] | None = None,
+                 cache_path: str | os.PathLike[str] | None = None,
+                 env: Mapping[str, str] | None = None,
+                 commit_every: int = COMMIT_EVERY_ROWS,
+                 commit_seconds: float = COMMIT_EVERY_SECONDS) -> None:
+        self._ignore = ignore
+        self._processes = processes if processes is not None else default_processes()
+        self._file_timeout_s = file_timeout_s
+        self._budget_s = budget_s
+        self._max_file_bytes = max_file_bytes
+        self._salt = salt
+        self._salt_path = salt_path
+        self._configured_baseline = baseline
+        self._pool: WorkerPool | None = None
+        self._root: Path | None = None
+        self._cache_options: dict[str, Any] = {
+            "explicit": cache_path, "log_path": log_path, "env": env,
+            "commit_every": commit_every, "commit_seconds": commit_seconds}
+        self._cache: ResultCache | None = None
+        self._excluded: frozenset[str] = frozenset()
+        self._interrupted = threading.Event()
+        self._reset()
+
+    def _reset(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
+        self._known: dict[str, _Known] = {}
+        self._reported: dict[str, frozenset[str]] = {}
+        self._failed: dict[str, str] = {}  # path -> digest whose scan timed out or crashed
+        self._pending: dict[str, None] = {}  # paths left over by the budget, in order
+        self._baseline: Baseline = EMPTY
+        self._baseline_stamp: tuple[int, int] | None = None
+
+    # --- the analyzer protocol ------------------------------------------------------
+
+    def applies_to(self, path: str) -> bool:
+        return not self._ignore(path, False)
+
+    def exclude(self, paths: frozenset[str]) -> None:
+        """Quarantined paths (the whole set): never opened until the runner releases them."""
+        self._excluded = frozenset(paths)
+
+    def interrupt(self) -> None:
+        """The session is ending: files not yet scanned are left for the next session,
+        and the workers holding one are stopped (they are processes: nothing of ours is
+        closed under a thread)."""
+        self._interrupted.set()
+        pool = self._pool
+        if pool is not None:
+            pool.interrupt()
+
+    def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult:
+        started = time.monotonic()
+        root = Path(root)
+        salt = self._load_salt()
+        if self._root != root or self._cache is None:
+            self._root = root
+            self._reset()
+            self._resume(root, salt)
+        assert self._cache is not None
+        baseline_changed = self._refresh_baseline(root, salt)
+        skipped: Counter[str] = Counter()
+        problems: list[dict[str, str]] = []
+        failures: list[FileFailure] = []
+        full = is_full_pass(paths)
+        if full:
+            listing = list_workspace(root, self._ignore)
+            present = set(listing.files)
+            gone = [p for p in dict.fromkeys([*self._known, *self._failed]) if p not in present]
+            targets = list(dict.fromkeys([*self._pending, *listing.files]))
+            for directory, reason in listing.problems:
+                problems.append({"path": directory, "problem": reason})
+        else:
+            gone = []
+            targets = list(dict.fromkeys([*self._pending, *paths]))
+        self._pending.clear()
+        if targets and (self._pool is None or self._pool.size == 0):
+            # Worker start-up (importing bandit) overlaps the reading and hashing below.
+            self._ensure_pool().start(len(targets))
+        baseline_file = self._baseline.path
+        tasks: list[FileTask] = []
+        digests: list[str] = []
+        sizes: list[int] = []
+        touched: list[str] = []
+        cached = 0
+        for position, path in enumerate(targets):
+            if self._interrupted.is_set():
+                self._pending.update(dict.fromkeys(targets[position:]))
+                break
+            if path in self._excluded:
+                skipped["quarantined"] += 1
+                continue
+            if not _inside(path) or (baseline_file is not None and root / path == baseline_file):
+                skipped["not_scanned"] += 1
+                continue
+            # Read here only to hash (the bytes are dropped at once); the worker reads the
+            # file again for itself, so memory stays at one file however big the batch.
+            source = read_source(root / path, self._max_file_bytes)
+            if isinstance(source, Skip):
+                self._skipped(path, source, skipped, problems, touched, gone, failures)
+                continue
+            known = self._known.get(path)
+            if known is not None and known.digest == source.content_hash:
+                cached += 1
+                touched.append(path)
+            elif full and self._failed.get(path) == source.content_hash:
+                # A pass does not try again bytes that crashed or timed out; a batch naming
+                # the file does (the runner isolating it: twice, and it is quarantined).
+                skipped["failed_before"] += 1
+            else:
+                tasks.append(FileTask(path, os.fspath(root / path),
+                                      is_python(path, source.data[:256]), self._max_file_bytes))
+                digests.append(source.content_hash)
+                sizes.append(source.size)
+            del source
+        # Largest first: a big file started last would leave the other workers idle.
+        order = sorted(range(len(tasks)), key=lambda i: -sizes[i])
+        tasks, digests = [tasks[i] for i in order], [digests[i] for i in order]
+        scanned, errors, deferred, python_files, rule_errors = self._scan(
+            tasks, digests, started, problems, touched, skipped, gone, failures)
+        for path in deferred:
+            self._pending[path] = None
+        deferred_count = len(self._pending)
+        findings, resolved, baselined = self._report(
+            touched, gone, everything=baseline_changed)
+        self._cache.commit()
+        return self._result(findings, resolved, baselined, scanned=scanned, cached=cached,
+                            skipped=skipped, errors=errors, problems=problems,
+                            deferred=deferred_count, python_files=python_files,
+                            rule_errors=rule_errors, salt=salt, failures=failures)
+
+    def close(self) -> None:
+        """Stop the worker processes (they also end with the daemon) and write the cache."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        if self._cache is not None:
+            self._cache.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    # --- steps --------------------------------------------------------------------
+
+    def _resume(self, root: Path, salt: bytes) -> None:
+        """Take back what an earlier process stored for ``root``: the files' digests (so
+        unchanged ones are not scanned again) and what was reported (so what went away
+        while nobody watched is resolved)."""
+        self._cache = ResultCache.for_workspace(root, self.name, salt_id(salt),
+                                                **self._cache_options)
+        for path, entry in self._cache.load().items():
+            restored = _restore(entry)
+            if restored is None:
+                continue  # a row this version cannot read: that file is scanned again
+            known, reported, failed = restored
+            if known is not None:
+                self._known[path] = known
+            if reported:
+                self._reported[path] = reported
+            if failed:
+                self._failed[path] = failed
+
+    def _save(self, path: str) -> None:
+        """Write ``path``'s state through to the cache (at the next checkpoint)."""
+        assert self._cache is not None
+        known = self._known.get(path)
+        reported = self._reported.get(path)
+        failed = self._failed.get(path)
+        if known is None and not reported and failed is None:
+            self._cache.delete(path)
+            return
+        payload: dict[str, Any] = {}
+        if known is not None:
+            payload["findings"] = [finding_to_data(f) for f in known.findings]
+        if reported:
+            payload["reported"] = sorted(reported)
+        if failed is not None:
+            payload["failed"] = failed
+        self._cache.put(path, known.digest if known is not None else "", payload)
+
+    def _load_salt(self) -> bytes:
+        if self._salt is None:
+            self._salt = load_salt(self._salt_path or default_salt_path())
+        return self._salt
+
+    def _refresh_baseline(self, root: Path, salt: bytes) -> bool:
+        """Reload the baseline when its file changed; True if what it accepts changed."""
+        path = baseline_path(root, self._configured_baseline)
+        try:
+            info = os.stat(path)
+            stamp: tuple[int, int] | None = (info.st_mtime_ns, info.st_size)
+        except OSError:
+            stamp = None
+        if stamp == self._baseline_stamp and self._baseline.path == path:
+            return False
+        self._baseline_stamp = stamp
+        before = self._baseline.fingerprints
+        self._baseline = (load_baseline(path, salt_id(salt)) if stamp is not None
+                          else Baseline(path=path))
+        return self._baseline.fingerprints != before
+
+    def _skipped(self, path: str, skip: Skip, skipped: Counter[str],
+                 problems: list[dict[str, str]], touched: list[str], gone: list[str],
+                 failures: list[FileFailure]) -> None:
+        if skip.reason == "missing":
+            gone.append(path)
+            return
+        skipped[skip.reason] += 1
+        if skip.transient:
+            failures.append(FileFailure(path, "transient", skip.detail))
+        if skip.reason in ("too_large", "error"):
+            detail = skip.detail or (f"{skip.size} bytes, above the {self._max_file_bytes} "
+                                     "bytes cap" if skip.reason == "too_large" else "")
+            if detail:
+                problems.append({"path": path, "problem": detail})
+            return  # cannot tell what it holds now: its findings stay as they were
+        if self._known.get(path) != _NOTHING:  # binary, a link, a device: nothing to report
+            self._known[path] = _NOTHING
+            self._save(path)
+        touched.append(path)
+
+    def _scan(self, tasks: list[FileTask], digests: list[str], started: float,
+              problems: list[dict[str, str]], touched: list[str], skipped: Counter[str],
+              gone: list[str], failures: list[FileFailure]
+              ) -> tuple[int, list[dict[str, str]], list[str], int, int]:
+        if not tasks:
+            return 0, [], [], 0, 0
+        pool = self._ensure_pool()
+        stop_at = None if self._budget_s is None else started + self._budget_s
+        done: set[int] = set()
+        failed: set[int] = set()
+        errors: list[dict[str, str]] = []
+        python_files = rule_errors = 0
+        outcome: Outcome[Any]
+        for index, outcome in pool.run(tasks, stop_at=stop_at):
+            done.add(index)
+            task = tasks[index]
+            report = outcome.value
+            if outcome.ok and isinstance(report, FileReport) and report.skipped is not None:
+                failed.add(index)  # not scanned after all: it changed under us
+                self._skipped(task.path, report.skipped, skipped, problems, touched, gone,
+                              failures)
+            elif outcome.ok and isinstance(report, FileReport):
+                self._known[task.path] = _Known(report.digest, report.findings)
+                self._failed.pop(task.path, None)
+                self._save(task.path)  # the checkpoint: a restart need not scan it again
+                touched.append(task.path)
+                python_files += report.python_scanned
+                rule_errors += report.rule_errors
+                problems += [{"path": task.path, "problem": p} for p in report.problems]
+            else:
+                # A late or crashed file keeps the findings it had; its bytes are not retried.
+                self._failed[task.path] = digests[index]
+                self._save(task.path)
+                failed.add(index)
+                error = outcome.error or "no report"
+                errors.append({"path": task.path, "kind": outcome.kind, "error": error})
+                failures.append(FileFailure(
+                    task.path, "timeout" if outcome.kind == "timeout" else "crash", error))
+        deferred = [task.path for i, task in enumerate(tasks) if i not in done]
+        scanned = sum(1 for i in done if i not in failed)
+        return scanned, errors, deferred, python_files, rule_errors
+
+    def _ensure_pool(self) -> WorkerPool:
+        if self._pool is None:
+            self._pool = WorkerPool(make_file_scanner, self._load_salt(),
+                                    processes=self._processes, timeout_s=self._file_timeout_s)
+            if self._interrupted.is_set():  # interrupt() ran before there was a pool to stop
+                self._pool.interrupt()
+        return self._pool
+
+    def _report(self, touched: Iterable[str], gone: Iterable[str], *, everything: bool
+                ) -> tuple[list[Finding], list[str], int]:
+        paths = list(dict.fromkeys([*touched, *(self._known if everything else ())]))
+        findings: list[Finding] = []
+        resolved: list[str] = []
+        baselined = 0
+        for path in paths:
+            known = self._known.get(path)
+            if known is None:
+                continue
+            visible = [f for f in known.findings if f.fingerprint not in self._baseline]
+            baselined += len(known.findings) - len(visible)
+            shown = frozenset(f.fingerprint for f in visible)
+            before = self._reported.get(path, frozenset())
+            resolved += sorted(before - shown)
+            self._reported[path] = shown
+            if shown != before:
+                self._save(path)
+            findings += visible
+        for path in dict.fromkeys(gone):
+            self._known.pop(path, None)
+            self._failed.pop(path, None)
+            resolved += sorted(self._reported.pop(path, frozenset()))
+            self._save(path)
+        return findings, resolved, baselined
+
+    def _result(self, findings: list[Finding], resolved: list[str], baselined: int, *,
+                scanned: int, cached: int, skipped: Counter[str], errors: list[dict[str, str]],
+                problems: list[dict[str, str]], deferred: int, python_files: int,
+                rule_errors: int, salt: bytes,
+                failures: Sequence[FileFailure]) -> AnalysisResult:
+        by_severity = Counter(f.severity for f in findings)
+        timeouts = sum(1 for e in errors if e["kind"] == "timeout")
+        count = len(findings)
+        summary = f"{count} {'vulnerability' if count == 1 else 'vulnerabilities'}"
+        if timeouts:
+            summary += f", {timeouts} file{'s' if timeouts != 1 else ''} timed out"
+        if errors and len(errors) > timeouts:
+            crashed = len(errors) - timeouts
+            summary += f", {crashed} file{'s' if crashed != 1 else ''} failed"
+        if deferred:
+            summary += f", {deferred} deferred"
+        data: dict[str, Any] = {
+            "files_scanned": scanned,
+            "files_cached": cached,
+            "files_skipped": dict(sorted(skipped.items())),
+            "python_files": python_files,
+            "findings": count,
+            "findings_by_severity": {s: by_severity[s] for s in _SEVERITY_ORDER
+                                     if by_severity[s]},
+            "resolved": len(resolved),
+            "open_findings": sum(len(v) for v in self._reported.values()),
+            "baselined": baselined,
+            "timeouts": timeouts,
+            "errors": len(errors),
+            "error_files": errors[:MAX_LISTED],
+            "problems": len(problems),
+            "problem_files": problems[:MAX_LISTED],
+            "rule_errors": rule_errors,
+            "deferred": deferred,
+            "workers": self._pool.size if self._pool is not None else 0,
+            "worker_restarts": self._pool.restarts if self._pool is not None else 0,
+            "salt_id": salt_id(salt),
+            "result_cache": os.fspath(self._cache.path) if self._cache is not None else None,
+        }
+        if self._baseline.path is not None and (self._baseline.fingerprints
+                                                or self._baseline.problem):
+            data["baseline"] = {"path": str(self._baseline.path),
+                                "entries": len(self._baseline.fingerprints),
+                                "problem": self._baseline.problem}
+        return AnalysisResult(summary=summary, data=data, findings=tuple(findings),
+                              resolved=tuple(resolved), failures=tuple(failures),
+                              remaining=deferred)
+
+
+_NOTHING = _Known("", ())
+
+
+def _restore(entry: Entry) -> tuple[_Known | None, frozenset[str], str | None] | None:
+    """A cached row back as (what was found, what was reported, bytes that failed)."""
+    payload = entry.payload
+    known: _Known | None = None
+    if "findings" in payload:
+        findings = findings_from_data(payload["findings"])
+        if findings is None:
+            return None
+        known = _Known(entry.digest, findings)
+    reported = strings_from_data(payload.get("reported", []))
+    failed = payload.get("failed")
+    if reported is None or not (failed is None or isinstance(failed, str)):
+        return None
+    return known, reported, failed
+
+
+
+def _inside(path: str) -> bool:
+    pure = PurePosixPath(path)
+    return bool(path) and not pure.is_absolute() and ".." not in pure.parts and "\x00" not in path

@@ -1,0 +1,512 @@
+"""One test session on one workspace: watcher -> runner -> writer, with scheduled safety checks.
+
+The session's own thread owns the watcher (``drain`` and ``rescan`` run on one
+thread). Resource samples and the end of a timed session arrive as scheduler
+jobs; whoever ends the session, it ends once, with one ``session_ended`` event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import socket
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import structlog
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.base import BaseScheduler
+
+from analyzers.base import Analyzer, safe_text
+from analyzers.common.walk import list_workspace
+from daemon.config import ResourceLimits
+from daemon.log.database import Database
+from daemon.log.events import (
+    ActivityRecorded,
+    Envelope,
+    Event,
+    IssueDetected,
+    IssueUpdated,
+    SessionEnded,
+    SessionResumed,
+    SessionStarted,
+)
+from daemon.log.writer import EventWriter, WriterClosed
+from daemon.projections.projector import catch_up
+from daemon.read.learned import seed_analyzers
+from daemon.run.recovery import Quarantine
+from daemon.run.resources import ResourceSample, ResourceSampler, sample_metrics
+from daemon.run.runner import Runner
+from daemon.run.safety import SafetyState, check_errors, check_resources
+from daemon.watch.coalesce import DEFAULT_MAX_PENDING
+from daemon.watch.ignore import IgnoreRules
+from daemon.watch.snapshot import Change, FileState, ScanError, path_to_sql, state_from_row
+from daemon.watch.watcher import Watcher, file_changed_events, rescanned_event
+
+log = structlog.get_logger("realworld.session")
+
+POLL_SECONDS = 0.05
+#: After the runner's calls have stopped (see ``runner.STOP_GRACE_S``), how long the end
+#: waits for the session's thread to leave what it was doing between calls.
+JOIN_SECONDS = 1.0
+#: Without a configured ``max_file_bytes``, the security scanner's cap, the largest of the
+#: built-in analyzers': above it no analyzer reads a file.
+LARGEST_ANALYZER_CAP = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    session_id: str
+    project: Path
+    duration_minutes: float  # 0: no end of its own (continuous, or a single pass)
+    mode: str = "timed"  # timed | continuous | once
+    monitor_interval: float = 30.0
+    limits: ResourceLimits = field(default_factory=ResourceLimits)
+    settle_seconds: float = 0.1
+    call_timeout: float = 30.0
+    database_paths: tuple[Path, ...] = ()
+    ignore_globs: tuple[str, ...] = ()
+    max_pending: int = DEFAULT_MAX_PENDING  # paths settling at once before an overflow rescan
+    probe_interval: float = 300.0  # seconds between periodic full passes
+    max_file_bytes: int = LARGEST_ANALYZER_CAP  # a bigger changed file is an issue
+
+
+def _issue_id(session_id: str, key: str) -> str:
+    """Stable per session and condition, so a condition that persists updates one issue."""
+    return hashlib.sha256(f"{session_id}\0{key}".encode()).hexdigest()[:16]
+
+
+def quarantined_files(db: Database, workspace: str) -> Quarantine:
+    """What earlier sessions quarantined in this workspace and nobody released."""
+    conn = db.connect_readonly()
+    try:
+        rows = conn.execute("SELECT capability, path, content_hash, error, crashes "
+                            "FROM quarantined_files WHERE workspace = ?",
+                            (path_to_sql(workspace),)).fetchall()
+    finally:
+        conn.close()
+    return Quarantine.from_rows(
+        {"capability": cap, "path": os.fsdecode(path) if isinstance(path, bytes) else path,
+         "content_hash": digest, "error": error, "crashes": crashes}
+        for cap, path, digest, error, crashes in rows)
+
+
+def known_files(db: Database, workspace: str) -> dict[str, FileState]:
+    """The ``files`` projection for one workspace: what the daemon last saw on disk."""
+    conn = db.connect_readonly()
+    try:
+        rows = conn.execute("SELECT path, size, mtime, content_hash FROM files "
+                            "WHERE workspace = ?", (path_to_sql(workspace),)).fetchall()
+    finally:
+        conn.close()
+    states = (state_from_row(*row) for row in rows)
+    return {state.path: state for state in states if state is not None}
+
+
+class Session:
+    def __init__(self, spec: SessionSpec, *, db: Database, writer: EventWriter,
+                 scheduler: BaseScheduler, analyzers: Sequence[Analyzer],
+                 on_activity: Callable[[ActivityRecorded], None] | None = None,
+                 on_end: Callable[[Session], None] | None = None) -> None:
+        self.spec = spec
+        self._db = db
+        self._writer = writer
+        self._scheduler = scheduler
+        self._on_end = on_end
+        self._runner = Runner(analyzers, writer.put, spec.session_id, spec.project,
+                              timeout_s=spec.call_timeout, on_activity=on_activity,
+                              workspace=str(spec.project))
+        self._sampler = ResourceSampler(spec.project)
+        self._safety = SafetyState()
+        self._stop = threading.Event()
+        self._done = threading.Event()  # set once ended or suspended: what wait() blocks on
+        self._done_callbacks: list[Callable[[], None]] = []
+        self._end_lock = threading.Lock()
+        # Guards the callback lists only: the session's thread takes it on its way out
+        # while another thread may hold _end_lock and be joining it.
+        self._callbacks_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._main, daemon=True,
+                                        name=f"realworld-session-{spec.session_id}")
+        self._raised_issues: set[str] = set()
+        self.started_at = datetime.now(timezone.utc)
+        self.ended_at: datetime | None = None
+        self.status = "running"
+        self.end_reason = ""
+        self.last_sample: ResourceSample | None = None
+        self.suspended = False
+        self.first_scan = threading.Event()  # set once the baseline pass is recorded
+        self._first_scan_callbacks: list[Callable[[], None]] = []
+        self._log = log.bind(session_id=spec.session_id)
+
+    @property
+    def session_id(self) -> str:
+        return self.spec.session_id
+
+    @property
+    def running(self) -> bool:
+        return self.ended_at is None and not self.suspended
+
+    @property
+    def throttled(self) -> bool:
+        return self._safety.throttled
+
+    def _emit(self, *events: Event) -> None:
+        self._writer.put([Envelope(e) for e in events])
+
+    # --- lifecycle ----------------------------------------------------------------
+
+    def start(self, *, resume: bool = False) -> None:
+        """Record the start (or a takeover of a session left running) and begin work."""
+        spec = self.spec
+        pid, host = os.getpid(), socket.gethostname()
+        if resume:
+            self._emit(SessionResumed(spec.session_id, pid, host))
+        else:
+            self._emit(SessionStarted(spec.session_id, str(spec.project), spec.duration_minutes,
+                                      spec.mode, pid, host))
+        self._log.info("session_resumed" if resume else "session_started",
+                       project=str(spec.project), mode=spec.mode,
+                       duration_minutes=spec.duration_minutes)
+        self._scheduler.add_job(self._sample, "interval", seconds=spec.monitor_interval,
+                                id=f"{spec.session_id}:sample", max_instances=1,
+                                coalesce=True, next_run_time=datetime.now(timezone.utc))
+        if spec.mode == "timed" and spec.duration_minutes > 0:
+            end = self.started_at + timedelta(minutes=spec.duration_minutes)
+            self._scheduler.add_job(self.end, "date", run_date=end,
+                                    args=("completed", "duration reached"),
+                                    id=f"{spec.session_id}:expire")
+        self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the session has ended (or was suspended); False on timeout."""
+        return self._done.wait(timeout)
+
+    def on_done(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (on the ending thread) once the session has ended or was
+        suspended; at once if it already has."""
+        with self._callbacks_lock:
+            if not self._done.is_set():
+                self._done_callbacks.append(callback)
+                return
+        callback()
+
+    def on_first_scan(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the baseline pass is recorded (or will never be); at
+        once if it already is."""
+        with self._callbacks_lock:
+            if not self.first_scan.is_set():
+                self._first_scan_callbacks.append(callback)
+                return
+        callback()
+
+    def _first_scan_done(self) -> None:
+        with self._callbacks_lock:
+            self.first_scan.set()
+            callbacks, self._first_scan_callbacks = self._first_scan_callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def _finish(self) -> None:
+        """Under ``_end_lock``: wake whoever waits for the end."""
+        with self._callbacks_lock:
+            self._done.set()
+            callbacks, self._done_callbacks = self._done_callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                self._log.exception("on_done_failed")
+
+    def _halt(self) -> None:
+        """Stop the work in order: no new call, running calls told to stop at their next
+        file and waited for (bounded), the session's thread joined, and only then what
+        the analyzers hold released, by whoever is last to use it."""
+        self._stop.set()
+        for job in ("sample", "expire"):
+            with contextlib.suppress(JobLookupError):  # already ran, or never scheduled
+                self._scheduler.remove_job(f"{self.session_id}:{job}")
+        self._runner.stop()
+        if threading.current_thread() is not self._thread and self._thread.is_alive():
+            self._thread.join(JOIN_SECONDS)
+        left_running = self._runner.close()
+        if left_running:  # each is closed by its call's own thread when it returns
+            self._log.warning("analyzer_calls_left_running", analyzers=sorted(left_running))
+
+    def request_stop(self) -> None:
+        """Ask the session's thread to wind down without waiting for it; ``suspend`` or
+        ``end`` follows. Stopping many sessions, asking all first lets them wind down
+        together instead of one join after another."""
+        self._stop.set()
+        self._runner.request_stop()
+
+    def suspend(self) -> None:
+        """Stop working without ending: the daemon's shutdown, so a restart resumes it."""
+        with self._ending() as mine:
+            if not mine or self.ended_at is not None or self.suspended:
+                return
+            self.suspended = True
+            self._halt()
+            self._writer.flush(10.0)
+            self._finish()
+        self._log.info("session_suspended")
+
+    @contextlib.contextmanager
+    def _ending(self) -> Iterator[bool]:
+        """The end lock; the session's own thread does not wait for it (whoever holds it
+        is ending the session and joining that very thread), and gets False."""
+        mine = self._end_lock.acquire(blocking=threading.current_thread() is not self._thread)
+        try:
+            yield mine
+        finally:
+            if mine:
+                self._end_lock.release()
+
+    def end(self, status: str = "stopped", reason: str = "") -> None:
+        """End the session once: stop watching, record the end, make it durable.
+
+        When the log cannot be written, the session ends in ``error`` with the log's
+        reason (disk full, ...), and its end is recorded once the log takes writes again.
+        """
+        with self._ending() as mine:
+            if not mine or self.ended_at is not None or self.suspended:
+                return
+            self._halt()
+            failure = self._writer.failure
+            if failure is not None and status != "error":
+                status, reason = "error", f"the event log cannot be written: {failure.reason}"
+            self.status, self.end_reason = status, reason
+            self._writer.put_eventually([Envelope(SessionEnded(self.session_id, status,
+                                                               reason))])
+            if self._writer.flush(10.0):
+                self._log.info("session_ended", status=status, reason=reason)
+            else:
+                self._log.error("session_end_not_recorded", status=status, reason=reason)
+            if self._on_end is not None:
+                # Before ended_at is set, so whoever waits for the end also waits for this.
+                try:
+                    self._on_end(self)
+                except Exception:
+                    self._log.exception("on_end_failed")
+            self.ended_at = datetime.now(timezone.utc)
+            self._finish()
+
+    # --- the session's thread -------------------------------------------------------
+
+    def _main(self) -> None:
+        try:
+            # Learned fixes are events: a new session starts out knowing them; so are
+            # quarantined files, which stay skipped until their content changes.
+            seed_analyzers(self._db, self.spec.project, self._runner.analyzers)
+            catch_up(self._db)
+            self._runner.quarantine = quarantined_files(self._db, str(self.spec.project))
+            if self.spec.mode == "once":
+                # No watcher rescan here to see sizes, so one listing finds what is too big.
+                self._report_oversized_files(self._workspace_sizes())
+                self._runner.run_full_pass()
+                # "One full pass" means every file: analyzers working to a time budget
+                # are called until they have none left.
+                while self._runner.unfinished and not self._stop.is_set():
+                    self._runner.run_full_pass(only=self._runner.unfinished)
+                self._writer.flush(10.0)
+                self._first_scan_done()
+                self._check_errors()
+                self.end("completed", "single pass finished")
+                return
+            self._watch()
+        except WriterClosed as exc:
+            # Said once, by the writer (disk full, ...); the end carries the reason.
+            self.end("error", f"the event log cannot be written: {exc.reason}")
+        except Exception as exc:
+            if self._stop.is_set():
+                # Shutting down: a call that outlived the join may find the writer closed.
+                self._log.warning("session_thread_after_stop", error=str(exc))
+                return
+            self._log.exception("session_failed")
+            self.end("error", f"{type(exc).__name__}: {exc}")
+        finally:
+            self._first_scan_done()  # nobody waits forever for a scan that will not come
+
+    def _watch(self) -> None:
+        spec = self.spec
+        catch_up(self._db)  # the files projection must be current before we compare with it
+        rules = self._ignore_rules()
+        known = known_files(self._db, rules.root)
+        watcher = Watcher(spec.project, rules, known, settle=spec.settle_seconds,
+                          max_pending=spec.max_pending)
+        plan = watcher.start()
+        self._log.info("watching", backend=plan.backend, reason=plan.reason,
+                       directories=plan.directories)
+        try:
+            first = watcher.rescan("startup")
+            self._emit(rescanned_event(spec.session_id, watcher.root, first),
+                       *file_changed_events(spec.session_id, watcher.root, first.changes))
+            self._report_errors(first.errors)
+            self._report_oversized(first.changes)
+            # A baseline of every analyzer on the whole workspace, then only what changes.
+            self._runner.run_full_pass()
+            self._check_errors()
+            self._writer.flush(10.0)  # "recorded": readers (the daemon's READY) see it
+            self._first_scan_done()
+            next_probe = time.monotonic() + spec.probe_interval
+            while not self._stop.is_set():
+                if time.monotonic() >= next_probe:
+                    # Periodic probes: a full pass measures every analyzer even on a quiet
+                    # workspace, and the rescan before it covers what inotify cannot see
+                    # (directories past the watch limit, network filesystems).
+                    scheduled = watcher.rescan("scheduled")
+                    if scheduled.changes:
+                        self._emit(rescanned_event(spec.session_id, watcher.root, scheduled),
+                                   *file_changed_events(spec.session_id, watcher.root,
+                                                        scheduled.changes))
+                    self._runner.run_full_pass()
+                    self._check_errors()
+                    next_probe = time.monotonic() + spec.probe_interval
+                deadline = watcher.next_deadline()
+                pause = POLL_SECONDS if deadline is None else max(
+                    0.0, min(POLL_SECONDS, deadline - time.monotonic()))
+                if self._stop.wait(pause):
+                    break
+                self._check_log()
+                if self._safety.throttled:
+                    continue  # changes keep settling in the watcher; analyzers are paused
+                drained = watcher.drain()
+                if drained.changes:
+                    self._emit(*file_changed_events(spec.session_id, watcher.root,
+                                                    drained.changes))
+                    self._analyze(drained.changes)
+                elif self._runner.unfinished:
+                    # A first pass over a big workspace goes on between changes, call by
+                    # call, instead of waiting for the next periodic pass.
+                    self._runner.run_full_pass(only=self._runner.unfinished)
+                    self._check_errors()
+                self._report_errors(drained.errors)
+                if drained.rescan_needed:
+                    self._log.warning("rescan", reason=drained.rescan_needed,
+                                      dropped_events=drained.dropped_events)
+                    result = watcher.rescan(drained.rescan_needed)
+                    self._emit(rescanned_event(spec.session_id, watcher.root, result),
+                               *file_changed_events(spec.session_id, watcher.root,
+                                                    result.changes))
+                    self._analyze(result.changes)
+        finally:
+            watcher.stop()
+
+    def _analyze(self, changes: Sequence[Change]) -> None:
+        if not changes:
+            return
+        self._report_oversized(changes)
+        paths: list[str] = []
+        for change in changes:
+            paths.append(change.path)
+            if change.dest_path:
+                paths.append(change.dest_path)
+        self._runner.run_batch(paths)
+        self._check_errors()
+
+    def _report_errors(self, errors: Sequence[ScanError]) -> None:
+        fresh = [e for e in errors if f"{e.kind}:{e.path}" not in self._raised_issues]
+        for error in fresh:
+            key = f"{error.kind}:{error.path}"
+            self._raised_issues.add(key)
+            self._emit(IssueDetected(
+                self.session_id, _issue_id(self.session_id, key), "low", "workspace_analyzer",
+                f"file_{error.kind}", description=f"{error.path}: {error.message}",
+                suggested_fix="Check the file's permissions and type, or ignore it in "
+                              ".gitignore", reproducible=True))
+
+    def _report_oversized(self, changes: Sequence[Change]) -> None:
+        self._report_oversized_files(
+            (change.current_path, change.state.size)
+            for change in changes if change.state is not None)
+
+    def _report_oversized_files(self, sizes: Iterable[tuple[str, int]]) -> None:
+        """A file too big to analyze is news once per session: analyzers skip it quietly."""
+        cap = self.spec.max_file_bytes
+        for path, size in sizes:
+            if size <= cap:
+                continue
+            key = f"too_large:{path}"
+            if key in self._raised_issues:
+                continue
+            self._raised_issues.add(key)
+            self._emit(IssueDetected(
+                self.session_id, _issue_id(self.session_id, key), "info", "realworld",
+                "file_too_large",
+                description=f"{safe_text(path)}: {size:,} bytes, above "
+                            f"max_file_bytes ({cap:,}); analyzers skip it",
+                suggested_fix="Ignore generated or data files in .gitignore, or raise "
+                              "max_file_bytes in the config", reproducible=True))
+
+    def _ignore_rules(self) -> IgnoreRules:
+        """What the watcher leaves out: .gitignore files, our databases, configured globs."""
+        spec = self.spec
+        return IgnoreRules.load(spec.project, database_paths=spec.database_paths,
+                                extra_globs=spec.ignore_globs)
+
+    def _workspace_sizes(self) -> Iterator[tuple[str, int]]:
+        """(path, size) of every regular file the watcher would watch, links not followed."""
+        spec = self.spec
+        for path in list_workspace(spec.project, self._ignore_rules().is_ignored).files:
+            try:
+                info = os.lstat(spec.project / path)
+            except OSError:
+                continue  # gone, or unreadable: the analyzers' own pass reports that
+            if stat.S_ISREG(info.st_mode):
+                yield path, info.st_size
+
+    def _check_log(self) -> None:
+        """A quiet session emits nothing for a while: it learns of a log it can no longer
+        write here, not at its next change."""
+        failure = self._writer.failure
+        if failure is not None:
+            raise WriterClosed(str(failure), failure.reason)
+
+    def _check_errors(self) -> None:
+        decision = check_errors(self.spec.limits, self._runner.consecutive_errors)
+        if decision.action == "stop":
+            self.end("error", decision.reason)
+
+    # --- scheduled jobs -------------------------------------------------------------
+
+    def _sample(self) -> None:
+        """The scheduler's job: a failure is one log line and the session's decision,
+        never a traceback from APScheduler's executor."""
+        if not self.running:
+            return
+        try:
+            self._take_sample()
+        except WriterClosed as exc:
+            self.end("error", f"the event log cannot be written: {exc.reason}")
+        except Exception as exc:
+            self._log.error("sample_failed", error=f"{type(exc).__name__}: {exc}")
+
+    def _take_sample(self) -> None:
+        sample = self._sampler.sample()
+        self.last_sample = sample
+        self._emit(*sample_metrics(self.session_id, sample))
+        self._safety, decision = check_resources(self.spec.limits, sample, self._safety)
+        if decision.action in ("throttle", "stop"):
+            key = "resource_limits"
+            issue_id = _issue_id(self.session_id, key)
+            severity = "critical" if decision.action == "stop" else "high"
+            if key in self._raised_issues:
+                self._emit(IssueUpdated(self.session_id, issue_id, severity=severity,
+                                        description=decision.reason))
+            else:
+                self._raised_issues.add(key)
+                self._emit(IssueDetected(
+                    self.session_id, issue_id, severity, "realworld", "resource_limit",
+                    description=decision.reason,
+                    suggested_fix="Raise --monitor-interval, narrow the workspace, or adjust "
+                                  "resource_limits", reproducible=False))
+            self._log.warning("resource_limit", action=decision.action, reason=decision.reason)
+        elif decision.action == "resume":
+            self._log.info("resources_recovered")
+        if decision.action == "stop":
+            self.end("error", decision.reason)

@@ -1,0 +1,491 @@
+"""``RealWorldTester``: the spec's Python API over sessions, the log and its projections.
+
+Thread-safe; one instance runs any number of concurrent sessions on different
+projects. Sessions run in the background and end by themselves at their
+duration; every read catches the projections up first.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import structlog
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from analyzers.base import Analyzer
+from analyzers.registry import discover
+from daemon.app.liveness import process_alive
+from daemon.app.session import LARGEST_ANALYZER_CAP, Session, SessionSpec
+from daemon.config import (
+    ENV_DURATION,
+    ENV_INTERVAL,
+    Config,
+    ConfigError,
+    ResourceLimits,
+    load_config,
+    resolve_db_path,
+)
+from daemon.durations import MAX_MINUTES, parse_minutes, parse_seconds
+from daemon.log.database import Database, Durability
+from daemon.log.events import ActivityRecorded, Envelope, SessionEnded
+from daemon.log.store import EventStore
+from daemon.log.write_errors import describe_write_error
+from daemon.log.writer import EventWriter
+from daemon.logsetup import configure_logging
+from daemon.projections.projector import Projector
+from daemon.read.history import SESSION_COLUMNS
+from daemon.read.reporting import (
+    UnknownSession,
+    analysis_dict,
+    judgement_events,
+    load_analysis,
+    render_report,
+)
+from daemon.run.resources import ResourceSampler
+from daemon.watch.ignore import IgnoreRules
+
+log = structlog.get_logger("realworld.tester")
+
+CATCH_UP_SECONDS = 2.0
+AnalyzerFactory = Callable[[], Sequence[Analyzer]]
+
+
+def default_analyzers(options: Mapping[str, object] | None = None) -> Sequence[Analyzer]:
+    """Every discovered analyzer, built with the session's ``options`` it asks for."""
+    found = discover(options=options)
+    for error in found.errors:
+        log.warning("analyzer_not_loaded", name=error.name, target=error.target,
+                    error=error.error)
+    return found.analyzers
+
+
+def _env_number(name: str, parse: Callable[[str], float], default: float) -> float:
+    """The spec's ``REALWORLD_TESTING_*`` variables, honoured by the API as by the CLI."""
+    text = os.environ.get(name)
+    if not text:
+        return default
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ValueError(f"${name}: {exc}") from None
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile; 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, round(fraction * len(ordered) + 0.5 - 1e-9))
+    return float(ordered[min(rank, len(ordered)) - 1])
+
+
+def session_analyzers(project: Path, db_path: Path, config: Config) -> list[Analyzer]:
+    """The analyzers a session on ``project`` runs: every one installed, with the same
+    ignore rules as the session's watcher and their caches beside the log (never inside
+    the workspace). For a caller that adds its own analyzers beside them."""
+    rules = IgnoreRules.load(project, database_paths=(db_path,), extra_globs=config.ignore)
+    options: dict[str, object] = {"log_path": db_path, "ignore": rules.is_ignored}
+    if config.max_file_bytes is not None:
+        options["max_file_bytes"] = config.max_file_bytes
+    return list(default_analyzers(options))
+
+
+class RealWorldTester:
+    def __init__(self, db_path: str | Path | None = None, *, config: Config | None = None,
+                 analyzers: AnalyzerFactory | None = None, settle_seconds: float | None = None,
+                 call_timeout: float | None = None) -> None:
+        if not structlog.is_configured():
+            # A library should not chatter on stdout; the CLI configures its own.
+            configure_logging(level="warning", stream=sys.stderr)
+        self.config = config if config is not None else load_config()
+        durability: Durability = "full" if self.config.durability == "full" else "normal"
+        path = resolve_db_path(None if db_path is None else str(db_path), self.config)
+        self.db = Database.open(path, durability=durability, create=True)
+        self.db_path = str(self.db.path)
+        self.resource_limits: dict[str, float | int] = self.config.resource_limits.as_dict()
+        self.monitor_interval = _env_number(ENV_INTERVAL, parse_seconds,
+                                            self.config.monitor_interval)
+        self._analyzer_factory = analyzers
+        self._settle = (self.config.settle_ms / 1000 if settle_seconds is None
+                        else settle_seconds)
+        self._call_timeout = (self.config.analyzer_timeout if call_timeout is None
+                              else call_timeout)
+        self._lock = threading.RLock()
+        self._sessions: dict[str, Session] = {}
+        self._listeners: list[Callable[[ActivityRecorded], None]] = []
+        self._store = EventStore(self.db)
+        self._writer = EventWriter(self._store)
+        self._projector = Projector(self.db)
+        self._projector_lock = threading.Lock()
+        self._sampler = ResourceSampler(Path.cwd())
+        self._scheduler = BackgroundScheduler(timezone=timezone.utc)
+        self._scheduler.add_job(self._scheduled_catch_up, "interval", seconds=CATCH_UP_SECONDS,
+                                id="catch-up", max_instances=1, coalesce=True)
+        self._catch_up_failure = ""  # the last reason a scheduled catch-up failed
+        self._scheduler.start()
+        self._closed = False
+        self._expire_orphans()
+
+    # --- the spec's API -------------------------------------------------------------
+
+    def start_test_session(self, project_path: str | Path, duration_minutes: float | None = None,
+                           *, mode: str | None = None) -> str:
+        """Start a session in the background and return its id at once.
+
+        Without ``duration_minutes``: ``$REALWORLD_TESTING_DURATION``, else the config's
+        ``default_duration`` (5 minutes).
+        """
+        if duration_minutes is None:
+            duration_minutes = _env_number(ENV_DURATION, parse_minutes,
+                                           self.config.default_duration)
+        project = Path(project_path).expanduser()
+        if not project.is_dir():
+            raise ValueError(f"project path does not exist or is not a directory: {project_path}")
+        if mode is None:
+            mode = "timed" if duration_minutes else "continuous"
+        if mode not in ("timed", "continuous", "once"):
+            raise ValueError(f"unknown session mode {mode!r}")
+        if mode == "timed" and not duration_minutes > 0:
+            raise ValueError("duration_minutes must be greater than 0")
+        if mode == "timed" and not duration_minutes <= MAX_MINUTES:
+            # Checked here: past this the end cannot be scheduled, and a session that fails
+            # in start() would be left registered and 'running'.
+            raise ValueError("duration_minutes must be at most 10 years")
+        return self._launch(project.resolve(), float(duration_minutes), mode, None)
+
+    def _launch(self, project: Path, duration_minutes: float, mode: str,
+                resume_id: str | None) -> str:
+        try:
+            limits = ResourceLimits.from_mapping(self.resource_limits, "resource_limits")
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this RealWorldTester is closed")
+            # A log that could not be written (a full disk) is tried again by each new
+            # session: the daemon restarts failed ones, and the first write says if not.
+            self._writer.resume()
+            session_id = resume_id or self._new_session_id()
+            spec = SessionSpec(
+                session_id=session_id, project=project,
+                duration_minutes=duration_minutes if mode == "timed" else 0.0,
+                mode=mode, monitor_interval=self.monitor_interval, limits=limits,
+                settle_seconds=self._settle, call_timeout=self._call_timeout,
+                database_paths=(self.db.path,), ignore_globs=self.config.ignore,
+                max_pending=self.config.max_pending,
+                max_file_bytes=self.config.max_file_bytes or LARGEST_ANALYZER_CAP,
+                probe_interval=self.config.probe_interval)
+            session = Session(spec, db=self.db, writer=self._writer, scheduler=self._scheduler,
+                              analyzers=self._analyzers(project), on_activity=self._activity,
+                              on_end=self._session_ended)
+            self._sessions[session_id] = session
+        session.start(resume=resume_id is not None)
+        # The start is durable and visible to plain SQL before the id is handed out.
+        self.catch_up()
+        return session_id
+
+    def monitor_activities(self) -> dict[str, Any]:
+        """What this tester's sessions are doing now."""
+        self.catch_up()
+        with self._lock:
+            sessions = dict(self._sessions)
+        ids = list(sessions)
+        rows = self._session_rows(ids)
+        by_capability = self._capabilities(ids)
+        recent = self._rows(
+            "SELECT timestamp, session_id, capability, description, success "
+            f"FROM activities WHERE session_id IN ({_marks(ids)}) "
+            "ORDER BY timestamp DESC LIMIT 10", ids) if ids else []
+        return {
+            "timestamp": _now(),
+            "active_sessions": [sid for sid, s in sessions.items() if s.running],
+            "sessions": [{**row, "throttled": sessions[row["session_id"]].throttled}
+                         for row in rows],
+            "total_activities": sum(int(r["total_activities"] or 0) for r in rows),
+            "total_errors": sum(int(r["total_errors"] or 0) for r in rows),
+            "activities_by_capability": by_capability,
+            "recent_activities": recent,
+        }
+
+    def collect_metrics(self) -> dict[str, Any]:
+        """A fresh resource sample and response-time figures per capability."""
+        self.catch_up()
+        sample = self._sampler.sample()
+        with self._lock:
+            ids = list(self._sessions)
+        capabilities: dict[str, dict[str, float]] = {}
+        if ids:
+            times: dict[str, list[float]] = {}
+            for capability, ms in self._conn_rows(
+                    "SELECT capability, response_time_ms FROM activities "
+                    f"WHERE session_id IN ({_marks(ids)}) AND response_time_ms IS NOT NULL",
+                    ids):
+                times.setdefault(capability, []).append(float(ms))
+            capabilities = {
+                capability: {
+                    "calls": len(values),
+                    "avg_response_ms": sum(values) / len(values),
+                    "p95_response_ms": percentile(values, 0.95),
+                    "max_response_ms": max(values),
+                }
+                for capability, values in sorted(times.items())
+            }
+        return {
+            "timestamp": _now(),
+            "system_resources": {
+                "cpu_percent": sample.cpu_percent,
+                "memory_percent": sample.memory_percent,
+                "disk_percent": sample.disk_percent,
+            },
+            "process": {"cpu_percent": sample.process_cpu_percent,
+                        "rss_mb": sample.process_rss_mb},
+            "capabilities": capabilities,
+        }
+
+    def analyze_session_results(self, session_id: str) -> dict[str, Any]:
+        """The analysis the spec's examples index into: session, summary, top_issues, ..."""
+        self._judge(session_id)
+        return analysis_dict(self.db, session_id)
+
+    def generate_improvement_report(self, session_id: str, fmt: str = "text") -> str:
+        """The spec's improvement report (``fmt``: text, markdown or json)."""
+        self._judge(session_id)
+        return render_report(self.db, session_id, fmt)
+
+    def stop_session(self, session_id: str) -> dict[str, Any]:
+        """End a session (if it still runs) and return its final figures."""
+        with self._lock:
+            session = self._sessions.get(session_id)
+        if session is not None:
+            session.end("stopped", "stopped by request")
+        elif not self._session_rows([session_id]):
+            raise ValueError(f"unknown session {session_id!r}")
+        return self.session_stats(session_id)
+
+    # --- beyond the spec --------------------------------------------------------------
+
+    def wait(self, session_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """Block until a session ends by itself; its final figures."""
+        with self._lock:
+            session = self._sessions.get(session_id)
+        if session is None:
+            raise ValueError(f"unknown session {session_id!r}")
+        if not session.wait(timeout):
+            raise TimeoutError(f"session {session_id} still runs after {timeout} s")
+        return self.session_stats(session_id)
+
+    def continue_or_start(self, project_path: str | Path) -> str:
+        """The daemon's way in: take over this workspace's continuous session if the process
+        that ran it is gone (what changed meanwhile is found by the startup rescan), else
+        start a new one."""
+        project = Path(project_path).expanduser().resolve()
+        self.catch_up()
+        rows = self._rows(
+            "SELECT s.session_id, x.pid_since, x.pid, x.host FROM test_sessions AS s "
+            "JOIN session_stats AS x USING (session_id) WHERE s.project_path = ? "
+            "AND s.status = 'running' AND x.mode = 'continuous' ORDER BY s.start_time DESC",
+            (str(project),))
+        with self._lock:
+            mine = set(self._sessions)
+        for row in rows:
+            if row["session_id"] in mine:
+                continue
+            if process_alive(row["pid"], row["host"], row["pid_since"]) is False:
+                return self._launch(project, 0.0, "continuous", row["session_id"])
+        return self.start_test_session(project, 0, mode="continuous")
+
+    def suspend_all(self) -> None:
+        """Stop every session without ending it, so the next daemon resumes them."""
+        with self._lock:
+            sessions = [s for s in self._sessions.values() if s.running]
+        for session in sessions:
+            session.request_stop()
+        for session in sessions:
+            session.suspend()
+
+    def session(self, session_id: str) -> Session | None:
+        with self._lock:
+            return self._sessions.get(session_id)
+
+    def session_stats(self, session_id: str) -> dict[str, Any]:
+        self.catch_up()
+        rows = self._session_rows([session_id])
+        if not rows:
+            raise ValueError(f"unknown session {session_id!r}")
+        return {**rows[0], "activities_by_capability": self._capabilities([session_id])}
+
+    def add_activity_listener(self, listener: Callable[[ActivityRecorded], None]) -> None:
+        """Called on the runner's thread after each measured call (the console uses it)."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def catch_up(self) -> int:
+        """Write what is queued, then bring the projections up to the end of the log.
+
+        Flushing first gives every read through this tester read-your-writes: a session
+        just started is in ``test_sessions`` when the next call looks.
+        """
+        self._writer.flush(10.0)
+        with self._projector_lock:
+            if self._closed:
+                return 0
+            return self._projector.catch_up().applied
+
+    def close(self) -> None:
+        """Stop every running session, write what is queued, release the database."""
+        with self._lock:
+            sessions = [s for s in self._sessions.values() if s.running]
+        for session in sessions:
+            session.request_stop()
+        for session in sessions:
+            session.end("stopped", "tester closed")
+        self._writer.close()
+        if self._scheduler.running:  # close() twice is fine
+            self._scheduler.shutdown(wait=False)
+        with self._projector_lock:
+            if not self._closed:
+                try:
+                    self._projector.catch_up()
+                except sqlite3.Error as exc:  # the log is safe; the next read catches up
+                    self._catch_up_failed(exc)
+                self._projector.close()
+                self._store.close()
+                self._closed = True
+
+    def __enter__(self) -> RealWorldTester:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- internals --------------------------------------------------------------------
+
+    def _analyzers(self, project: Path) -> Sequence[Analyzer]:
+        if self._analyzer_factory is not None:
+            return self._analyzer_factory()
+        return session_analyzers(project, self.db.path, self.config)
+
+    def _expire_orphans(self) -> None:
+        """Timed sessions whose process died can never end by themselves: end them here."""
+        self.catch_up()
+        rows = self._rows(
+            "SELECT s.session_id, x.pid_since, x.pid, x.host, x.mode FROM test_sessions AS s "
+            "JOIN session_stats AS x USING (session_id) WHERE s.status = 'running'", ())
+        orphans = [row["session_id"] for row in rows if row["mode"] != "continuous"
+                   and process_alive(row["pid"], row["host"], row["pid_since"]) is False]
+        if orphans:
+            self._writer.put(Envelope(SessionEnded(sid, "expired", "its process ended without "
+                                                   "ending it")) for sid in orphans)
+            self.catch_up()  # writes what is queued first
+
+    def _judge(self, session_id: str) -> None:
+        """Record what the analysis concludes (issues, suggestions, score), idempotently."""
+        self.catch_up()
+        try:
+            events = judgement_events(load_analysis(self.db, session_id))
+        except UnknownSession:
+            raise ValueError(f"unknown session {session_id!r}") from None
+        if events:
+            self._writer.put(Envelope(e) for e in events)
+            self.catch_up()  # writes what is queued first
+
+    def _scheduled_catch_up(self) -> None:
+        """The scheduler's job: a failure is one log line when it first happens (or
+        changes), not a traceback every two seconds."""
+        try:
+            self.catch_up()
+        except Exception as exc:
+            self._catch_up_failed(exc)
+        else:
+            self._catch_up_failure = ""
+
+    def _catch_up_failed(self, exc: BaseException) -> None:
+        reason = describe_write_error(exc)
+        if reason != self._catch_up_failure:
+            log.error("projections_not_caught_up", reason=reason)
+        self._catch_up_failure = reason
+
+    def _session_ended(self, session: Session) -> None:
+        if self._writer.failure is not None:
+            return  # nothing to judge with: the verdict could not be written either
+        try:
+            self._judge(session.session_id)
+        except Exception as exc:  # a report problem must not lose the session's end
+            log.error("analysis_failed", session_id=session.session_id, error=str(exc))
+
+    def _activity(self, event: ActivityRecorded) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception as exc:
+                log.warning("activity_listener_failed", error=str(exc))
+
+    def _new_session_id(self) -> str:
+        base = datetime.now().strftime("test_%Y%m%d_%H%M%S")
+        taken = set(self._sessions) | {
+            row[0] for row in self._conn_rows(
+                "SELECT session_id FROM events WHERE type = 'session_started' "
+                "AND session_id LIKE ?", (base + "%",))}
+        if base not in taken:
+            return base
+        suffix = 2
+        while f"{base}_{suffix}" in taken:
+            suffix += 1
+        return f"{base}_{suffix}"
+
+    def _conn_rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        conn = self.db.connect_readonly()
+        try:
+            return conn.execute(sql, tuple(params)).fetchall()
+        finally:
+            conn.close()
+
+    def _rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        conn = self.db.connect_readonly()
+        conn.row_factory = sqlite3.Row
+        try:
+            return [dict(row) for row in conn.execute(sql, tuple(params))]
+        finally:
+            conn.close()
+
+    def _session_rows(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        columns = ", ".join(SESSION_COLUMNS)
+        return self._rows(f"SELECT {columns} FROM test_sessions "
+                          f"WHERE session_id IN ({_marks(ids)}) ORDER BY start_time", ids)
+
+    def _capabilities(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        rows = self._rows(
+            "SELECT capability, COUNT(*) AS calls, "
+            "SUM(CASE WHEN success THEN 1 ELSE 0 END) AS successes, "
+            "AVG(response_time_ms) AS avg_response FROM activities "
+            f"WHERE session_id IN ({_marks(ids)}) GROUP BY capability ORDER BY capability", ids)
+        return {
+            row["capability"]: {
+                "calls": row["calls"],
+                "errors": row["calls"] - row["successes"],
+                "success_rate": 100.0 * row["successes"] / row["calls"],
+                "avg_response": row["avg_response"] or 0.0,
+            }
+            for row in rows
+        }
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,133 @@
+"""``realworld report [SESSION|latest] [--format F] [--output F]``: a session's report.
+
+Formats: ``text`` (the spec's layout), ``markdown``, ``json`` (the whole analysis dict),
+``html`` (one self-contained file with charts, :mod:`daemon.read.render.html`) and ``sarif``
+(the session's issues and open findings, :mod:`daemon.read.render.sarif`).
+
+Bad input (an unknown session, no sessions at all, an output file that cannot be
+written) raises :class:`ReportUsageError`, a ValueError whose message is one line; the
+command line turns it into exit 2. A session with no activities is not an error: its
+report says so (zeros, ``(none)`` sections, and in HTML an explicit notice).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from daemon import __version__
+from daemon.log.database import Database
+from daemon.read.analysis.analysis import to_api_dict
+from daemon.read.render.html import render_html
+from daemon.read.render.sarif import to_sarif
+from daemon.read.reporting import (
+    RENDERERS,
+    UnknownSession,
+    latest_session_id,
+    load_analysis,
+    load_series,
+)
+
+FORMATS: Final = ("text", "markdown", "json", "html", "sarif")
+LATEST: Final = "latest"
+
+
+class ReportUsageError(ValueError):
+    """An unknown session or an unwritable output; the message is one line (exit 2)."""
+
+
+def resolve_session(db: Database, ref: str | None) -> str:
+    """``latest`` (or nothing) is the newest session; anything else is taken as an id."""
+    if ref is None or ref.strip() in ("", LATEST):
+        try:
+            return latest_session_id(db)
+        except UnknownSession as exc:
+            raise ReportUsageError(str(exc)) from None
+    return ref
+
+
+def open_findings(db: Database, session_id: str) -> list[dict[str, Any]]:
+    """The findings this session saw last that are still open (already redacted rows)."""
+    conn = db.connect_readonly()
+    try:
+        cursor = conn.execute("SELECT * FROM findings WHERE session_id = ? AND resolved_at IS NULL "
+                              "ORDER BY path, line, rule", (session_id,))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+    except sqlite3.OperationalError:
+        # A database from before the findings table: no findings, not an error.
+        return []
+    finally:
+        conn.close()
+
+
+def render_session_report(db: Database, session_id: str, fmt: str = "text") -> str:
+    """The report of one session in any of :data:`FORMATS` (the projections as they stand)."""
+    if fmt not in FORMATS:
+        raise ReportUsageError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
+    try:
+        analysis = load_analysis(db, session_id)
+        if fmt == "html":
+            return render_html(analysis, load_series(db, session_id))
+    except UnknownSession as exc:
+        raise ReportUsageError(f"{exc} in {db.path}") from None
+    if fmt == "sarif":
+        data = to_api_dict(analysis)
+        log = to_sarif(data["top_issues"], open_findings(db, session_id), __version__,
+                       project_root=str(analysis.session.get("project_path") or "") or None,
+                       run_properties={"sessionId": session_id,
+                                       "overallScore": data["session"]["overall_score"]})
+        return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+    return RENDERERS[fmt](analysis)
+
+
+def write_report(path: Path, text: str) -> None:
+    """Write atomically (a reader never sees half a report); one-line error if we cannot."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise ReportUsageError(
+            f"cannot write the report to {path}: {exc.strerror or exc}") from None
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    # Imported here: daemon.cli.main imports this module to register the command.
+    from daemon.cli.main import _fresh, _open_db
+
+    db = _fresh(_open_db(args))
+    session_id = resolve_session(db, args.session)
+    text = render_session_report(db, session_id, args.format)
+    if args.output:
+        write_report(Path(args.output), text)
+        out.write(f"Report saved to {args.output}\n")
+    else:
+        out.write(text)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[Any],
+             common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``report`` to the ``realworld`` subcommands."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "report", parents=[common], help="the improvement report of a session")
+    parser.add_argument("session", nargs="?", default=LATEST, metavar="SESSION",
+                        help="a session id, or 'latest' (the default)")
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="report format (default: text)")
+    parser.add_argument("--output", "-o", metavar="F",
+                        help="write the report to F instead of standard output")
+    parser.set_defaults(run=cmd_report)
+    return parser

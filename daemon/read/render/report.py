@@ -1,0 +1,288 @@
+"""The improvement report as text (the spec's layout, line for line), Markdown and JSON.
+
+Each renderer takes the analysis API dict (:func:`daemon.read.analysis.analysis.to_api_dict`) or a
+:class:`~daemon.read.analysis.analysis.SessionAnalysis`, and reads only the keys it shows, so a
+hand-built dict with the spec's numbers renders the spec's example byte for byte.
+
+Text layout decisions beyond the spec's example:
+
+* The spec's section banners are 80 columns but not consistently centred (SUMMARY has
+  34 '=' on the left and 37 on the right, TOP ISSUES DISCOVERED 26 and 31); each known
+  title keeps the spec's exact left run, and any other title is centred.
+* An empty section prints ``  (none)`` so a reader sees it was considered.
+* A session that recorded no activities says so in its SUMMARY (and Markdown Summary) in
+  place of the counts, rates and averages: zeros there would read like measurements. The
+  wording is the HTML report's, so every format says it alike.
+* "Duration" is the planned length; a continuous or single-pass session (planned 0)
+  shows the elapsed time with "(elapsed)", or "continuous" while it still runs.
+* An issue or suggestion without a description, fix, rationale or impact omits that
+  line rather than printing "None".
+* The text report shows at most 10 issues and 10 suggestions, then "... and N more";
+  the JSON report has them all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+from daemon.read.analysis.analysis import SessionAnalysis, to_api_dict
+
+WIDTH: Final = 80
+TITLE: Final = "REAL-WORLD TESTING - IMPROVEMENT REPORT"
+TITLE_INDENT: Final = 21  # as the spec prints it
+MAX_ITEMS: Final = 10
+NONE_LINE: Final = "  (none)"
+NO_ACTIVITIES: Final = "This session recorded no activities: there is nothing to measure."
+
+# '=' before each title in the spec's example report.
+BANNER_LEFT: Final[dict[str, int]] = {
+    "SUMMARY": 34,
+    "WHAT WORKED WELL": 30,
+    "WHAT WORKED POORLY": 29,
+    "TOP ISSUES DISCOVERED": 26,
+    "ACTIONABLE IMPROVEMENTS": 25,
+    "END OF REPORT": 32,
+}
+
+Report = Mapping[str, Any]
+
+
+def _as_dict(report: Report | SessionAnalysis) -> Report:
+    return to_api_dict(report) if isinstance(report, SessionAnalysis) else report
+
+
+def banner(title: str) -> str:
+    """An 80-column '=' line with `` title `` in it, placed as the spec places it."""
+    inner = f" {title} "
+    left = BANNER_LEFT.get(title, max(0, (WIDTH - len(inner)) // 2))
+    return "=" * left + inner + "=" * max(0, WIDTH - left - len(inner))
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _minutes(value: float) -> str:
+    if float(value).is_integer():
+        whole = int(value)
+        return f"{whole} minute{'' if whole == 1 else 's'}"
+    return f"{value:g} minutes"
+
+
+def _elapsed_minutes(start: Any, end: Any) -> float | None:
+    try:
+        began = datetime.fromisoformat(str(start).replace("Z", "+00:00"))
+        ended = datetime.fromisoformat(str(end).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if (began.tzinfo is None) != (ended.tzinfo is None):
+        return None
+    return (ended - began).total_seconds() / 60.0
+
+
+def duration_text(session: Mapping[str, Any]) -> str:
+    planned = _number(session.get("duration_minutes"))
+    if planned > 0:
+        return _minutes(planned)
+    if session.get("start_time") and session.get("end_time"):
+        elapsed = _elapsed_minutes(session["start_time"], session["end_time"])
+        if elapsed is not None and elapsed < 1:
+            return f"{elapsed * 60:.1f} seconds (elapsed)"
+        if elapsed is not None:
+            return f"{_minutes(round(elapsed, 1))} (elapsed)"
+    return "continuous"
+
+
+def _items(report: Report, key: str) -> list[Mapping[str, Any]]:
+    value = report.get(key) or []
+    return [v for v in value if isinstance(v, Mapping)]
+
+
+def _more(items: Sequence[object]) -> list[str]:
+    hidden = len(items) - MAX_ITEMS
+    return [f"... and {hidden} more", ""] if hidden > 0 else []
+
+
+def recorded_nothing(summary: Mapping[str, Any]) -> bool:
+    """True for a session without activities (a missing count is none, as in the HTML)."""
+    return _number(summary.get("total_activities")) <= 0
+
+
+# --- text -------------------------------------------------------------------
+
+
+def _text_summary(summary: Mapping[str, Any]) -> list[str]:
+    if recorded_nothing(summary):
+        return [NO_ACTIVITIES]
+    return [
+        f"Total Activities: {int(_number(summary.get('total_activities')))}",
+        f"Total Errors: {int(_number(summary.get('total_errors')))}",
+        f"Success Rate: {_number(summary.get('success_rate')):.1f}%",
+        f"Avg Response Time: {_number(summary.get('avg_response_time')):.0f}ms",
+    ]
+
+
+def render_text(report: Report | SessionAnalysis) -> str:
+    """The spec's "Improvement Report", ending with a newline."""
+    data = _as_dict(report)
+    session: Mapping[str, Any] = data.get("session") or {}
+    summary: Mapping[str, Any] = data.get("summary") or {}
+    lines = [
+        "=" * WIDTH,
+        " " * TITLE_INDENT + TITLE,
+        "=" * WIDTH,
+        "",
+        f"Session ID: {session.get('session_id', '')}",
+        f"Project: {session.get('project_path', '')}",
+        f"Duration: {duration_text(session)}",
+        f"Status: {session.get('status', '')}",
+        "",
+        banner("SUMMARY"),
+        *_text_summary(summary),
+        "",
+    ]
+    for title, key in (("WHAT WORKED WELL", "worked_well"),
+                       ("WHAT WORKED POORLY", "worked_poorly")):
+        lines += [banner(title), ""]
+        verdicts = _items(data, key)
+        for verdict in verdicts:
+            lines += [f"{verdict.get('capability')}:", f"  {verdict.get('reason', '')}", ""]
+        if not verdicts:
+            lines += [NONE_LINE, ""]
+
+    lines += [banner("TOP ISSUES DISCOVERED"), ""]
+    issues = _items(data, "top_issues")
+    for number, issue in enumerate(issues[:MAX_ITEMS], 1):
+        lines.append(f"{number}. [{str(issue.get('severity', '')).upper()}] "
+                     f"{issue.get('capability', '')}")
+        if issue.get("description"):
+            lines.append(f"   {issue['description']}")
+        if issue.get("suggested_fix"):
+            lines.append(f"   Fix: {issue['suggested_fix']}")
+        lines.append("")
+    lines += _more(issues) if issues else [NONE_LINE, ""]
+
+    lines += [banner("ACTIONABLE IMPROVEMENTS"), ""]
+    suggestions = _items(data, "suggestions")
+    for number, item in enumerate(suggestions[:MAX_ITEMS], 1):
+        lines.append(f"{number}. [{str(item.get('priority', '')).upper()}] "
+                     f"{item.get('suggestion', '')}")
+        for label, key in (("Category", "category"), ("Why", "rationale"),
+                           ("Impact", "estimated_impact")):
+            if item.get(key):
+                lines.append(f"   {label}: {item[key]}")
+        lines.append("")
+    lines += _more(suggestions) if suggestions else [NONE_LINE, ""]
+
+    lines.append(banner("END OF REPORT"))
+    return "\n".join(lines) + "\n"
+
+
+# --- markdown ---------------------------------------------------------------
+
+_MD_SPECIAL: Final = str.maketrans({c: "\\" + c for c in "\\`*[]<>|"})
+
+
+def _md(value: Any) -> str:
+    """Inline text that Markdown shows as written (underscores in names are left alone)."""
+    return " ".join(str(value).split()).translate(_MD_SPECIAL)
+
+
+def _ms(value: Any) -> str:
+    return f"{_number(value):.0f}ms"
+
+
+def _opt(value: Any, fmt: str) -> str:
+    return "n/a" if value is None else format(value, fmt)
+
+
+def _markdown_summary(summary: Mapping[str, Any]) -> list[str]:
+    if recorded_nothing(summary):
+        return [NO_ACTIVITIES]
+    rows = [
+        "| Metric | Value |",
+        "|---|---|",
+        f"| Total Activities | {int(_number(summary.get('total_activities')))} |",
+        f"| Total Errors | {int(_number(summary.get('total_errors')))} |",
+        f"| Success Rate | {_number(summary.get('success_rate')):.1f}% |",
+        f"| Avg Response Time | {_ms(summary.get('avg_response_time'))} |",
+    ]
+    if "p95_response_time" in summary:
+        rows.append(f"| p95 Response Time | {_ms(summary.get('p95_response_time'))} |")
+    return rows
+
+
+def render_markdown(report: Report | SessionAnalysis) -> str:
+    """The same content as :func:`render_text`, plus the score and per-capability table."""
+    data = _as_dict(report)
+    session: Mapping[str, Any] = data.get("session") or {}
+    summary: Mapping[str, Any] = data.get("summary") or {}
+    lines = [
+        "# Real-World Testing - Improvement Report",
+        "",
+        f"- **Session ID:** {_md(session.get('session_id', ''))}",
+        f"- **Project:** {_md(session.get('project_path', ''))}",
+        f"- **Duration:** {_md(duration_text(session))}",
+        f"- **Status:** {_md(session.get('status', ''))}",
+    ]
+    if session.get("overall_score") is not None:
+        lines.append(f"- **Overall Score:** {_number(session['overall_score']):.1f} / 100")
+    lines += ["", "## Summary", "", *_markdown_summary(summary)]
+    capabilities = _items(data, "activities_by_capability")
+    if capabilities:
+        lines += ["", "## Capabilities", "",
+                  "| Capability | Calls | Errors | Success | Avg | p95 | Max | Grade | UX |",
+                  "|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+        for cap in capabilities:
+            lines.append(
+                f"| {_md(cap.get('capability'))} | {int(_number(cap.get('calls')))} "
+                f"| {int(_number(cap.get('errors')))} "
+                f"| {_number(cap.get('success_rate')):.1f}% | {_ms(cap.get('avg_response'))} "
+                f"| {_ms(cap.get('p95_response'))} | {_ms(cap.get('max_response'))} "
+                f"| {_md(cap.get('grade') or 'n/a')} | {_opt(cap.get('ux_score'), '.2f')} |")
+    for title, key in (("What Worked Well", "worked_well"),
+                       ("What Worked Poorly", "worked_poorly")):
+        lines += ["", f"## {title}", ""]
+        verdicts = _items(data, key)
+        lines += [f"- **{_md(v.get('capability'))}**: {_md(v.get('reason', ''))}"
+                  for v in verdicts] or ["_None._"]
+
+    lines += ["", "## Top Issues Discovered", ""]
+    issues = _items(data, "top_issues")
+    for number, issue in enumerate(issues, 1):
+        lines.append(f"{number}. **[{_md(str(issue.get('severity', '')).upper())}] "
+                     f"{_md(issue.get('capability', ''))}**")
+        if issue.get("description"):
+            lines.append(f"   - {_md(issue['description'])}")
+        if issue.get("suggested_fix"):
+            lines.append(f"   - Fix: {_md(issue['suggested_fix'])}")
+    if not issues:
+        lines.append("_None._")
+
+    lines += ["", "## Actionable Improvements", ""]
+    suggestions = _items(data, "suggestions")
+    for number, item in enumerate(suggestions, 1):
+        lines.append(f"{number}. **[{_md(str(item.get('priority', '')).upper())}] "
+                     f"{_md(item.get('suggestion', ''))}**")
+        for label, key in (("Category", "category"), ("Why", "rationale"),
+                           ("Impact", "estimated_impact")):
+            if item.get(key):
+                lines.append(f"   - {label}: {_md(item[key])}")
+    if not suggestions:
+        lines.append("_None._")
+    return "\n".join(lines) + "\n"
+
+
+# --- json -------------------------------------------------------------------
+
+
+def render_json(report: Report | SessionAnalysis) -> str:
+    """The whole analysis dict as indented JSON, ending with a newline."""
+    # default=str: a row read from SQLite may hold a type json does not know (bytes).
+    return json.dumps(_as_dict(report), indent=2, ensure_ascii=False, default=str) + "\n"
