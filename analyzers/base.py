@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import math
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias, runtime_checkable
@@ -27,6 +27,17 @@ FULL_PASS: tuple[str, ...] = ()
 
 def is_full_pass(paths: Sequence[str]) -> bool:
     return len(paths) == 0
+
+
+#: Severities of findings and issues, worst first: the one order every report, gate and
+#: SARIF level follows.
+SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
+SEVERITY_RANK: Mapping[str, int] = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+
+
+def severity_rank(severity: str) -> int:
+    """0 for critical, up to 4 for info; an unknown severity sorts after all of them."""
+    return SEVERITY_RANK.get(severity.lower(), len(SEVERITIES))
 
 
 @dataclass(frozen=True)
@@ -171,6 +182,31 @@ class Interruptible(Protocol):
     """
 
     def interrupt(self) -> None: ...
+
+
+@runtime_checkable
+class Closing(Protocol):
+    """An analyzer that holds something to release (connections, worker processes) when
+    its session ends (optional). Never called while one of its calls runs."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Seeding(Protocol):
+    """An analyzer that starts out knowing what earlier sessions learned (optional): the
+    session hands it the patterns the log holds before its first call."""
+
+    def seed(self, patterns: Iterable[LearnedPattern]) -> int: ...
+
+
+@runtime_checkable
+class Probing(Protocol):
+    """An analyzer that measures what the others just produced (optional; code search
+    probes the fresh index): with ``runs_after_others`` true, the runner calls it once
+    the other calls of a batch are done."""
+
+    runs_after_others: bool
 
 
 _LABELS: Mapping[str, str] = {

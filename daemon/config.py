@@ -19,9 +19,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-from daemon.watch.coalesce import DEFAULT_MAX_PENDING
-
 DEFAULT_DB_PATH = "realworld_testing.db"
+#: Paths settling at once before the watcher drops them and rescans instead.
+DEFAULT_MAX_PENDING = 10_000
 ENV_DB = "REALWORLD_TESTING_DB"
 ENV_DURATION = "REALWORLD_TESTING_DURATION"
 ENV_INTERVAL = "REALWORLD_TESTING_INTERVAL"

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import strategies as st
 
+from daemon import types
 from daemon.log import events as ev
 from daemon.log.database import Database
 from daemon.log.events import Envelope, Event, format_ts
@@ -217,7 +218,7 @@ sessions = st.sampled_from(SESSION_IDS)
 pids = st.integers(1, 2**22)
 hosts = st.sampled_from(("box-a", "box-b"))
 capabilities = st.sampled_from(CAPABILITIES)
-severities = st.sampled_from(ev.SEVERITIES)
+severities = st.sampled_from(types.SEVERITIES)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | numbers | texts,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
@@ -234,7 +235,7 @@ EVENT_STRATEGIES: dict[type[Event], st.SearchStrategy[Event]] = {
         pid=st.none() | pids, host=st.none() | hosts),
     ev.SessionResumed: st.builds(ev.SessionResumed, session_id=sessions, pid=pids, host=hosts),
     ev.SessionEnded: st.builds(
-        ev.SessionEnded, session_id=sessions, status=st.sampled_from(sorted(ev.ENDED_STATUSES)),
+        ev.SessionEnded, session_id=sessions, status=st.sampled_from(sorted(types.ENDED_STATUSES)),
         reason=texts),
     ev.SessionScored: st.builds(
         ev.SessionScored, session_id=sessions, overall_score=st.floats(0, 100)),

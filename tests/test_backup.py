@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import activity_events, activity_log, envelopes, event_rows, plain_connect
 
-from daemon.log.backup import (
+from daemon.app.backup import (
     BackupRefused,
     backup,
     before_restore_path,

@@ -21,7 +21,6 @@ from analyzers.code_index.search import (
     CodeSearch,
     Hit,
     glob_matches,
-    percentile,
     search,
 )
 from analyzers.code_index.store import MAX_LINE_CHARS, IndexStore
@@ -298,12 +297,6 @@ def test_indexer_and_probe_agree_on_the_default_location(tmp_path: Path, root: P
     CodeIndexer(env=env).analyze(root, FULL_PASS)
     result = CodeSearch(env=env).analyze(root, FULL_PASS)
     assert result.data["queries"] == 4
-
-
-def test_percentile_is_nearest_rank() -> None:
-    assert percentile([], 0.95) == 0.0
-    assert percentile([5.0], 0.95) == 5.0
-    assert percentile([float(i) for i in range(1, 101)], 0.95) == 95.0
 
 
 def test_the_probe_survives_the_index_being_rebuilt_under_it(root: Path,

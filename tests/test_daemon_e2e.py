@@ -46,7 +46,7 @@ import pytest
 
 from daemon.log.database import Database
 from daemon.projections.projector import catch_up
-from daemon.watch.snapshot import path_from_sql
+from daemon.types import path_from_sql
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or not hasattr(signal, "SIGKILL"),

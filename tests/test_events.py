@@ -13,6 +13,7 @@ import pytest
 from conftest import EVENT_STRATEGIES, any_event, append_all, append_raw, plain_connect
 from hypothesis import given, settings
 
+from daemon import types
 from daemon.log import events as ev
 from daemon.log.database import Database
 from daemon.log.events import (
@@ -85,7 +86,7 @@ def test_unknown_type_and_newer_version_are_refused() -> None:
 def test_session_can_only_end_with_an_ended_status() -> None:
     with pytest.raises(ValueError, match="running"):
         ev.SessionEnded("s", status="running")
-    for status in ev.ENDED_STATUSES:
+    for status in types.ENDED_STATUSES:
         assert ev.SessionEnded("s", status=status).status == status
 
 

@@ -18,12 +18,12 @@ from urllib.parse import unquote_to_bytes
 import pytest
 from sessionlogs import add_session
 
-from daemon import __version__
 from daemon.cli.report import render_session_report
 from daemon.log.events import FindingDetected
 from daemon.read.analysis.analysis import to_api_dict
 from daemon.read.render.sarif import SARIF_VERSION, level, path_uri, root_uri, to_sarif
 from daemon.read.reporting import load_analysis
+from daemon.version import __version__
 
 from logbuilders import SPEC_SESSION, spec_session_log
 

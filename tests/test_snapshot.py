@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from daemon.types import path_from_sql, path_to_sql
 from daemon.watch.ignore import IgnoreRules
 from daemon.watch.snapshot import (
     STAT_HASH_PREFIX,
@@ -22,8 +23,6 @@ from daemon.watch.snapshot import (
     apply_changes,
     diff,
     keep_unreadable,
-    path_from_sql,
-    path_to_sql,
     printable_path,
     read_state,
     restrict,

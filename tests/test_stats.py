@@ -15,14 +15,6 @@ def test_empty_inputs_answer_zero() -> None:
     assert stats.least_squares([], []) == stats.LinearFit(0.0, 0.0, 0.0)
 
 
-def test_percentile_interpolates_between_closest_ranks() -> None:
-    values = [float(v) for v in range(1, 21)]  # 1..20
-    assert stats.percentile(values, 95) == pytest.approx(19.05)
-    assert stats.percentile(values, 50) == pytest.approx(10.5)
-    assert stats.percentile([7.0], 95) == 7.0
-    assert stats.percentile([1.0, 2.0], 100) == 2.0
-
-
 def test_outliers_beyond_three_sigma() -> None:
     values = [100.0] * 20 + [10_000.0]
     assert stats.outliers(values) == [10_000.0]

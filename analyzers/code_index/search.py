@@ -55,6 +55,7 @@ from analyzers.code_index.store import (
     split_rowid,
 )
 from analyzers.common.locations import choose_index_path
+from analyzers.common.percentiles import percentile
 from analyzers.common.walk import IgnoreRule, default_ignore
 
 DEFAULT_LIMIT = 20
@@ -442,15 +443,6 @@ def _is_dunder(name: str) -> bool:
     return len(name) > 4 and name.startswith("__") and name.endswith("__")
 
 
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Nearest rank; 0.0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, round(fraction * len(ordered) + 0.5 - 1e-9))
-    return float(ordered[min(rank, len(ordered)) - 1])
-
-
 def probe_figures(results: Sequence[ProbeQuery]) -> dict[str, Any]:
     """Latency and accuracy of a set of probe queries (the activity's ``result_data``)."""
     times = [r.ms for r in results]
@@ -459,8 +451,8 @@ def probe_figures(results: Sequence[ProbeQuery]) -> dict[str, Any]:
     return {
         "queries": count,
         "latency_ms": {
-            "p50": round(percentile(times, 0.50), 3),
-            "p95": round(percentile(times, 0.95), 3),
+            "p50": round(percentile(times, 50), 3),
+            "p95": round(percentile(times, 95), 3),
             "max": round(max(times, default=0.0), 3),
             "mean": round(sum(times) / count, 3) if count else 0.0,
         },

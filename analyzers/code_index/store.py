@@ -39,6 +39,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from analyzers.common.cachefile import CacheLayout, connect_writer, schema_version, statements
+from analyzers.common.sqlpaths import path_from_sql, path_to_sql
 
 SCHEMA_VERSION = 1
 #: ``PRAGMA application_id``, in the file header: how we know a file is ours before
@@ -170,23 +171,6 @@ def line_rowid(file_id: int, line: int) -> int:
 
 def split_rowid(rowid: int) -> tuple[int, int]:
     return rowid >> LINE_BITS, rowid & MAX_LINES
-
-
-def path_to_sql(path: str) -> str | bytes:
-    """TEXT when the path is valid UTF-8, else the BLOB of its original bytes.
-
-    The same convention as ``daemon.watch.snapshot.path_to_sql``; repeated here because
-    the analyzers package does not depend on the daemon.
-    """
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return os.fsencode(path)
-    return path
-
-
-def path_from_sql(value: str | bytes) -> str:
-    return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
 class IndexStore:

@@ -45,9 +45,9 @@ from pathlib import Path
 from typing import Any
 
 from analyzers.base import Finding
-from analyzers.code_index.store import path_from_sql, path_to_sql
 from analyzers.common.cachefile import CacheLayout, NotOurs, connect_writer, delete, is_ours
 from analyzers.common.locations import choose_cache_path
+from analyzers.common.sqlpaths import path_from_sql, path_to_sql
 
 log = logging.getLogger("realworld.result_cache")
 

@@ -1,0 +1,1 @@
+"""pattern_probe: complexity and maintainability, and the mistake learner."""

@@ -1,0 +1,2 @@
+"""security_scanner: bandit's rules and secret detection, in worker processes, with
+fingerprints, redaction and a baseline."""

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from analyzers.base import AnalysisResult, FileFailure, Finding, is_full_pass
+from analyzers.base import SEVERITIES, AnalysisResult, FileFailure, Finding, is_full_pass
 from analyzers.common.result_cache import (
     COMMIT_EVERY_ROWS,
     COMMIT_EVERY_SECONDS,
@@ -71,7 +71,6 @@ MAX_LISTED = 20  # problems and errors named one by one in the activity's data
 
 _OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
                | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
-_SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 
 
 @dataclass(frozen=True)
@@ -417,7 +416,7 @@ class SecurityScanner:
             "files_skipped": dict(sorted(skipped.items())),
             "python_files": python_files,
             "findings": count,
-            "findings_by_severity": {s: by_severity[s] for s in _SEVERITY_ORDER
+            "findings_by_severity": {s: by_severity[s] for s in SEVERITIES
                                      if by_severity[s]},
             "resolved": len(resolved),
             "open_findings": sum(len(v) for v in self._reported.values()),

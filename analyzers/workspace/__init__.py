@@ -1,0 +1,1 @@
+"""workspace_analyzer: the census of files, languages, lines and churn."""

@@ -8,7 +8,6 @@ jobs; whoever ends the session, it ends once, with one ``session_ended`` event.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import socket
 import stat
@@ -25,7 +24,7 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from analyzers.base import Analyzer, safe_text
 from analyzers.common.walk import list_workspace
-from daemon.config import ResourceLimits
+from daemon.config import DEFAULT_MAX_PENDING, ResourceLimits
 from daemon.log.database import Database
 from daemon.log.events import (
     ActivityRecorded,
@@ -44,9 +43,9 @@ from daemon.run.recovery import Quarantine
 from daemon.run.resources import ResourceSample, ResourceSampler, sample_metrics
 from daemon.run.runner import Runner
 from daemon.run.safety import SafetyState, check_errors, check_resources
-from daemon.watch.coalesce import DEFAULT_MAX_PENDING
+from daemon.types import path_to_sql, stable_id
 from daemon.watch.ignore import IgnoreRules
-from daemon.watch.snapshot import Change, FileState, ScanError, path_to_sql, state_from_row
+from daemon.watch.snapshot import Change, FileState, ScanError, state_from_row
 from daemon.watch.watcher import Watcher, file_changed_events, rescanned_event
 
 log = structlog.get_logger("realworld.session")
@@ -75,11 +74,6 @@ class SessionSpec:
     max_pending: int = DEFAULT_MAX_PENDING  # paths settling at once before an overflow rescan
     probe_interval: float = 300.0  # seconds between periodic full passes
     max_file_bytes: int = LARGEST_ANALYZER_CAP  # a bigger changed file is an issue
-
-
-def _issue_id(session_id: str, key: str) -> str:
-    """Stable per session and condition, so a condition that persists updates one issue."""
-    return hashlib.sha256(f"{session_id}\0{key}".encode()).hexdigest()[:16]
 
 
 def quarantined_files(db: Database, workspace: str) -> Quarantine:
@@ -415,7 +409,7 @@ class Session:
             key = f"{error.kind}:{error.path}"
             self._raised_issues.add(key)
             self._emit(IssueDetected(
-                self.session_id, _issue_id(self.session_id, key), "low", "workspace_analyzer",
+                self.session_id, stable_id(self.session_id, key), "low", "workspace_analyzer",
                 f"file_{error.kind}", description=f"{error.path}: {error.message}",
                 suggested_fix="Check the file's permissions and type, or ignore it in "
                               ".gitignore", reproducible=True))
@@ -436,7 +430,7 @@ class Session:
                 continue
             self._raised_issues.add(key)
             self._emit(IssueDetected(
-                self.session_id, _issue_id(self.session_id, key), "info", "realworld",
+                self.session_id, stable_id(self.session_id, key), "info", "realworld",
                 "file_too_large",
                 description=f"{safe_text(path)}: {size:,} bytes, above "
                             f"max_file_bytes ({cap:,}); analyzers skip it",
@@ -493,7 +487,7 @@ class Session:
         self._safety, decision = check_resources(self.spec.limits, sample, self._safety)
         if decision.action in ("throttle", "stop"):
             key = "resource_limits"
-            issue_id = _issue_id(self.session_id, key)
+            issue_id = stable_id(self.session_id, key)
             severity = "critical" if decision.action == "stop" else "high"
             if key in self._raised_issues:
                 self._emit(IssueUpdated(self.session_id, issue_id, severity=severity,

@@ -20,6 +20,7 @@ import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from analyzers.base import Analyzer
+from analyzers.common.percentiles import percentile
 from analyzers.registry import discover
 from daemon.app.liveness import process_alive
 from daemon.app.session import LARGEST_ANALYZER_CAP, Session, SessionSpec
@@ -75,15 +76,6 @@ def _env_number(name: str, parse: Callable[[str], float], default: float) -> flo
         return parse(text)
     except ValueError as exc:
         raise ValueError(f"${name}: {exc}") from None
-
-
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile; 0.0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, round(fraction * len(ordered) + 0.5 - 1e-9))
-    return float(ordered[min(rank, len(ordered)) - 1])
 
 
 def session_analyzers(project: Path, db_path: Path, config: Config) -> list[Analyzer]:
@@ -232,7 +224,7 @@ class RealWorldTester:
                 capability: {
                     "calls": len(values),
                     "avg_response_ms": sum(values) / len(values),
-                    "p95_response_ms": percentile(values, 0.95),
+                    "p95_response_ms": percentile(values, 95),
                     "max_response_ms": max(values),
                 }
                 for capability, values in sorted(times.items())

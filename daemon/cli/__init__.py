@@ -1,0 +1,1 @@
+"""The realworld command line: one module per command."""

@@ -1,4 +1,4 @@
-"""``realworld backup FILE`` and ``realworld restore FILE``: see :mod:`daemon.log.backup`.
+"""``realworld backup FILE`` and ``realworld restore FILE``: see :mod:`daemon.app.backup`.
 
 Each prints what it did in a line or two. Exit 0 when done, 1 when the backup was
 written but its check failed (a broken chain, printed like ``verify`` prints it) or a
@@ -14,8 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from daemon.config import load_config, resolve_db_path
-from daemon.log.backup import (
+from daemon.app.backup import (
     BackupRefused,
     BackupReport,
     BackupWriteFailed,
@@ -24,6 +23,7 @@ from daemon.log.backup import (
     backup,
     restore,
 )
+from daemon.config import load_config, resolve_db_path
 from daemon.log.database import Database, Durability
 
 EXIT_OK, EXIT_FAILED = 0, 1

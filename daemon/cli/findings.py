@@ -27,13 +27,13 @@ from analyzers.base import safe_text
 from analyzers.common.printable import printable
 from analyzers.security.baseline import BaselineEntry, load_baseline, write_baseline
 from analyzers.security.fingerprint import SaltError, load_salt, salt_id
-from daemon import __version__
 from daemon.log.database import Database
 from daemon.read.render.sarif import to_sarif
+from daemon.types import SEVERITIES
+from daemon.version import __version__
 
 FORMATS: Final = ("text", "json", "sarif")
 LATEST: Final = "latest"
-SEVERITY_ORDER: Final = ("critical", "high", "medium", "low", "info")
 SECURITY_CAPABILITY: Final = "security_scanner"
 COLUMNS: Final = ("fingerprint", "session_id", "capability", "rule", "path", "line", "severity",
                   "confidence", "message", "preview", "first_seen", "last_seen", "resolved_at")
@@ -115,10 +115,10 @@ def load_findings(db: Database, session_id: str | None, *,
         params.append(session_id)
     if not include_resolved:
         where.append("resolved_at IS NULL")
-    rank = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SEVERITY_ORDER))
+    rank = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SEVERITIES))
     sql = (f"SELECT {', '.join(COLUMNS)} FROM findings "
            f"{'WHERE ' + ' AND '.join(where) if where else ''} "
-           f"ORDER BY CASE severity {rank} ELSE {len(SEVERITY_ORDER)} END, path, line, rule")
+           f"ORDER BY CASE severity {rank} ELSE {len(SEVERITIES)} END, path, line, rule")
     conn = db.connect_readonly()
     try:
         rows = conn.execute(sql, params).fetchall()
@@ -201,7 +201,7 @@ def render_sarif(rows: list[dict[str, Any]], root: str | None,
 
 def _by_severity(rows: list[dict[str, Any]]) -> dict[str, int]:
     counts = Counter(str(r["severity"]) for r in rows)
-    ordered = {s: counts.pop(s) for s in SEVERITY_ORDER if s in counts}
+    ordered = {s: counts.pop(s) for s in SEVERITIES if s in counts}
     return {**ordered, **dict(sorted(counts.items()))}
 
 

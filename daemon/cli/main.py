@@ -13,7 +13,6 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
 
-from daemon import __version__
 from daemon.app.liveness import process_alive
 from daemon.cli import backup as backup_command
 from daemon.cli import compare as compare_command
@@ -37,6 +36,7 @@ from daemon.projections.verify import verify
 from daemon.read.analysis.gates import FAIL_ON_LEVELS, gate, parse_score
 from daemon.read.history import list_sessions
 from daemon.read.query import FORMATS, QueryError, QueryResult, render, render_table, run_query
+from daemon.version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 REPORT_FORMATS = report_command.FORMATS

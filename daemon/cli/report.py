@@ -20,7 +20,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from daemon import __version__
 from daemon.log.database import Database
 from daemon.read.analysis.analysis import to_api_dict
 from daemon.read.render.html import render_html
@@ -32,6 +31,7 @@ from daemon.read.reporting import (
     load_analysis,
     load_series,
 )
+from daemon.version import __version__
 
 FORMATS: Final = ("text", "markdown", "json", "html", "sarif")
 LATEST: Final = "latest"

@@ -9,19 +9,17 @@ upcast when read and never rewritten (DESIGN.md invariant 7).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, TypeVar
+
+from daemon.types import ENDED_STATUSES
 
 Payload = dict[str, Any]
 Upcaster = Callable[[Payload], Payload]
 
-SessionStatus = Literal["running", "completed", "stopped", "error", "expired"]
-ENDED_STATUSES: frozenset[str] = frozenset({"completed", "stopped", "error", "expired"})
-SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
 
 
 class UnknownEventType(ValueError):
@@ -109,11 +107,6 @@ def format_ts(moment: datetime) -> str:
 
 def new_id() -> str:
     return uuid.uuid4().hex
-
-
-def stable_id(*parts: str) -> str:
-    """The same id for the same parts: a condition that recurs names the same row."""
-    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from daemon.log.events import (
     SuggestionMade,
 )
 from daemon.log.hashchain import canonical_json
-from daemon.watch.snapshot import path_to_sql
+from daemon.types import path_to_sql
 
 Row = dict[str, Any]
 Key = tuple[Any, ...]

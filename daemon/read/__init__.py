@@ -1,0 +1,2 @@
+"""Read: everything that reads the projections. Queries, history, the analysis of a session and
+its renderings."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import structlog
 
-from analyzers.base import Analyzer, LearnedPattern
+from analyzers.base import Analyzer, LearnedPattern, Seeding
 from daemon.log.database import Database
 from daemon.projections.projector import catch_up
 
@@ -54,7 +54,7 @@ def seed_analyzers(db: Database, project: str | Path, analyzers: Sequence[Analyz
     """Give every analyzer that has ``seed`` the patterns learned on ``project``; how many
     patterns were read. Never raises: a session starts with an empty learner rather than
     not at all."""
-    seedable = [a for a in analyzers if callable(getattr(a, "seed", None))]
+    seedable = [a for a in analyzers if isinstance(a, Seeding)]
     if not seedable:
         return 0
     try:
@@ -65,7 +65,7 @@ def seed_analyzers(db: Database, project: str | Path, analyzers: Sequence[Analyz
         return 0
     for analyzer in seedable:
         try:
-            analyzer.seed(patterns)  # type: ignore[attr-defined]
+            analyzer.seed(patterns)
         except Exception as exc:
             log.warning("seed_failed", capability=analyzer.name,
                         error=f"{type(exc).__name__}: {exc}")

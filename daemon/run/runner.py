@@ -35,9 +35,11 @@ from analyzers.base import (
     FULL_PASS,
     AnalysisResult,
     Analyzer,
+    Closing,
     Excluding,
     FileFailure,
     Interruptible,
+    Probing,
     is_transient,
     safe_text,
 )
@@ -52,7 +54,6 @@ from daemon.log.events import (
     IssueDetected,
     IssueUpdated,
     PatternLearned,
-    stable_id,
 )
 from daemon.run.measure import (
     Failure,
@@ -72,6 +73,7 @@ from daemon.run.recovery import (
     recovery_activity,
     split_for_isolation,
 )
+from daemon.types import stable_id
 
 log = logging.getLogger(__name__)
 
@@ -241,10 +243,9 @@ class Runner:
 
     @staticmethod
     def _close_analyzer(analyzer: Analyzer) -> None:
-        close = getattr(analyzer, "close", None)
-        if callable(close):
+        if isinstance(analyzer, Closing):
             try:
-                close()
+                analyzer.close()
             except Exception as exc:
                 log.warning("closing %s failed: %s", analyzer.name, exc)
 
@@ -344,8 +345,8 @@ class Runner:
                   refused: list[tuple[Analyzer, BaseException]]) -> list[ActivityRecorded]:
         """Probes (``runs_after_others = True``, e.g. code_search) measure what the other
         analyzers just produced, so they run once those calls are done."""
-        later = [c for c in calls if getattr(c.analyzer, "runs_after_others", False)]
-        first = [c for c in calls if not getattr(c.analyzer, "runs_after_others", False)]
+        later = [c for c in calls if _runs_after_others(c.analyzer)]
+        first = [c for c in calls if not _runs_after_others(c.analyzer)]
         done = self._recovering(first, refused)
         return done + self._recovering(later, []) if later else done
 
@@ -700,3 +701,7 @@ class Runner:
             for p in result.learned
         ]
         return events
+
+
+def _runs_after_others(analyzer: Analyzer) -> bool:
+    return isinstance(analyzer, Probing) and bool(analyzer.runs_after_others)

@@ -1,0 +1,1 @@
+"""The systemd service: the daemon loop, sd_notify, signals."""

@@ -32,11 +32,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from daemon.config import DEFAULT_MAX_PENDING
+
 RawKind = Literal["created", "modified", "deleted", "moved"]
 SettledKind = Literal["created", "modified", "deleted", "transient"]
 
 DEFAULT_SETTLE = 0.1
-DEFAULT_MAX_PENDING = 10_000
 DEFAULT_MAX_DELAY = 2.0
 DEFAULT_MAX_OVERFLOW_WAIT = 60.0
 

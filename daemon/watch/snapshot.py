@@ -40,6 +40,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from daemon.types import path_from_sql
 from daemon.watch.ignore import IgnoreRules, normalize
 
 CHUNK_BYTES = 1 << 20
@@ -459,25 +460,6 @@ def keep_unreadable(
 
 
 # --- storing paths in SQLite ------------------------------------------------------------
-
-
-def path_to_sql(path: str) -> str | bytes:
-    """A path as SQLite can store it without loss.
-
-    Paths are ``str`` decoded with ``surrogateescape``; SQLite's UTF-8 text cannot hold
-    the lone surrogates of a name that is not valid UTF-8, so such a path is stored as
-    the BLOB of its original bytes (every other path stays TEXT).
-    """
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return os.fsencode(path)
-    return path
-
-
-def path_from_sql(value: str | bytes) -> str:
-    """The inverse of :func:`path_to_sql`."""
-    return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
 def printable_path(path: str) -> str:

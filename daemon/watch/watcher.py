@@ -78,10 +78,10 @@ from watchdog.events import (
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserverVFS
 
+from daemon.config import DEFAULT_MAX_PENDING
 from daemon.log.events import FileChanged, WorkspaceRescanned
 from daemon.watch.coalesce import (
     DEFAULT_MAX_DELAY,
-    DEFAULT_MAX_PENDING,
     DEFAULT_SETTLE,
     Coalescer,
     RawEvent,

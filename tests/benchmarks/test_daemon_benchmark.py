@@ -48,6 +48,7 @@ from test_daemon_e2e import (
     write,
 )
 
+from analyzers.common.percentiles import percentile
 from daemon.log.database import Database
 from daemon.projections.projector import catch_up
 
@@ -63,13 +64,6 @@ IDLE_RSS_AIM_MB = 80.0
 pytestmark = pytest.mark.benchmark
 
 launch = test_daemon_e2e.launch  # the same ready-daemon fixture as the end-to-end tests
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest rank."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5 - 1e-9)))
-    return ordered[rank - 1]
 
 
 def epoch(ts: str) -> float:
@@ -167,7 +161,7 @@ def test_save_to_activity_latency(tmp_path: Path, launch: Callable[..., DaemonPr
     assert len(stamps) == SAVES
     latencies = [epoch(stamps[a]) - s for a, s in zip(activity_ids, saved_at, strict=True)]
     detection = [d - s for d, s in zip(detected_at, saved_at, strict=True)]
-    p50, p95 = percentile(latencies, 0.50), percentile(latencies, 0.95)
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
     settle = SETTLE_MS / 1000
     lines = [
         f"save -> workspace_analyzer activity, {SAVES} saves (half of them atomic), "
@@ -176,9 +170,9 @@ def test_save_to_activity_latency(tmp_path: Path, launch: Callable[..., DaemonPr
         f"p95 {p95 * 1000:.0f} ms ({p95 / settle:.2f}x), max {max(latencies) * 1000:.0f} ms, "
         f"min {min(latencies) * 1000:.0f} ms; aim p95 < {LATENCY_P95_AIM_S * 1000:.0f} ms",
         f"  of which save -> file_changed logged: p50 "
-        f"{percentile(detection, 0.50) * 1000:.0f} ms, p95 "
-        f"{percentile(detection, 0.95) * 1000:.0f} ms; analyzer call p50 "
-        f"{percentile(response_ms, 0.50):.1f} ms",
+        f"{percentile(detection, 50) * 1000:.0f} ms, p95 "
+        f"{percentile(detection, 95) * 1000:.0f} ms; analyzer call p50 "
+        f"{percentile(response_ms, 50):.1f} ms",
     ]
     report(lines, capsys)
     assert projected_files(daemon.db, workspace) == disk_files(workspace)

@@ -65,7 +65,6 @@ when it is made again.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -75,6 +74,7 @@ from daemon.log.events import IssueDetected, IssueUpdated, SuggestionMade
 from daemon.read.analysis import grades, stats
 from daemon.read.analysis.scoring import score_breakdown
 from daemon.read.analysis.series import epoch as _epoch
+from daemon.types import severity_rank, stable_id
 
 Row = Mapping[str, Any]
 
@@ -109,9 +109,6 @@ RECURRING_ERROR_MIN: Final = 3
 PROCESS_CAPABILITY: Final = "realworld"
 SYSTEM_CAPABILITY: Final = "system"
 
-SEVERITY_RANK: Final[dict[str, int]] = {
-    "critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4,
-}
 
 
 # --- results ----------------------------------------------------------------
@@ -593,10 +590,6 @@ def _resource_issues(res: ResourceUsage) -> list[IssueSpec]:
     return found
 
 
-def _by_rank(rank: Mapping[str, int], value: str) -> int:
-    return rank.get(value, len(rank))
-
-
 def detect_issues(analysis: SessionAnalysis) -> list[IssueSpec]:
     """The issues the session's numbers show, most severe first (rules in the docstring)."""
     found: list[IssueSpec] = []
@@ -610,13 +603,13 @@ def detect_issues(analysis: SessionAnalysis) -> list[IssueSpec]:
     if leak is not None:
         found.append(leak)
     found.extend(_resource_issues(analysis.resources))
-    found.sort(key=lambda s: _by_rank(SEVERITY_RANK, s.severity))
+    found.sort(key=lambda s: severity_rank(s.severity))
     return found
 
 
 def issue_id(session_id: str, issue_key: str) -> str:
     """Deterministic, so the same condition in the same session is the same issue."""
-    return hashlib.sha256(f"{session_id}\x00{issue_key}".encode()).hexdigest()[:16]
+    return stable_id(session_id, issue_key)
 
 
 def _stored_bool(value: Any) -> bool | None:
@@ -693,7 +686,7 @@ def top_issues(analysis: SessionAnalysis) -> list[dict[str, Any]]:
     for spec in detect_issues(analysis):
         item = _spec_as_row(analysis.session_id, spec)
         merged[item["issue_id"]] = item
-    return sorted(merged.values(), key=lambda i: _by_rank(SEVERITY_RANK, i["severity"]))
+    return sorted(merged.values(), key=lambda i: severity_rank(i["severity"]))
 
 
 # --- suggestions ------------------------------------------------------------
@@ -760,7 +753,7 @@ def suggest(analysis: SessionAnalysis) -> list[SuggestionSpec]:
             "resource_optimization", "high", "Reduce memory usage during analysis",
             f"Average memory usage is {res.avg_memory_percent:.1f}%",
             "Could bring memory usage below 85%"))
-    made.sort(key=lambda s: _by_rank(SEVERITY_RANK, s.priority))
+    made.sort(key=lambda s: severity_rank(s.priority))
     return made
 
 
@@ -792,7 +785,7 @@ def all_suggestions(analysis: SessionAnalysis) -> list[dict[str, Any]]:
         items.append({"category": event.category, "priority": event.priority,
                       "suggestion": event.suggestion, "rationale": event.rationale,
                       "estimated_impact": event.estimated_impact})
-    return sorted(items, key=lambda s: _by_rank(SEVERITY_RANK, str(s["priority"])))
+    return sorted(items, key=lambda s: severity_rank(str(s["priority"])))
 
 
 # --- the API dict -----------------------------------------------------------

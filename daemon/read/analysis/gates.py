@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from daemon.read.analysis.analysis import SEVERITY_RANK
+from daemon.types import SEVERITY_RANK
 
 FAIL_ON_LEVELS: Final = ("critical", "high", "medium", "low")
 MAX_LISTED: Final = 3  # issues named in a reason; the report has them all

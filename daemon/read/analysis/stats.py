@@ -11,6 +11,10 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from analyzers.common.percentiles import percentile
+
+__all__ = ["mean", "median", "outliers", "percentile"]
+
 
 def mean(values: Sequence[float]) -> float:
     return math.fsum(values) / len(values) if values else 0.0
@@ -18,21 +22,6 @@ def mean(values: Sequence[float]) -> float:
 
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values)) if values else 0.0
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default, ``method="linear"``).
-
-    Chosen over nearest-rank because with the few calls a short session makes,
-    nearest-rank simply returns the maximum.
-    """
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * pct / 100.0
-    low = math.floor(position)
-    high = math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def outliers(values: Sequence[float], sigmas: float = 3.0) -> list[float]:

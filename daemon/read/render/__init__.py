@@ -1,0 +1,2 @@
+"""Renderers of loaded data (text, markdown, JSON, HTML, SARIF, the console); they never run
+SQL."""

@@ -33,10 +33,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Final
 
-from daemon import __version__
 from daemon.read.analysis.analysis import SessionAnalysis, to_api_dict
 from daemon.read.analysis.series import Point, Series, SessionSeries
 from daemon.read.render.report import NO_ACTIVITIES, duration_text
+from daemon.version import __version__
 
 Report = Mapping[str, Any]
 
