@@ -28,7 +28,8 @@ from daemon.log.schema import PRIMARY_KEYS, PROJECTION_TABLES
 from daemon.log.store import EventStore
 from daemon.projections.projector import catch_up
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+TESTS_ROOT = Path(__file__).resolve().parent
+REPO_ROOT = TESTS_ROOT.parent
 BASE_TIME = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 
 Snapshot = dict[str, list[tuple[object, ...]]]

@@ -15,9 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from daemon.cli.compare import CompareUsageError
-from daemon.cli.main import UsageError, _common_options, _Parser
-from daemon.cli.report import ReportUsageError
+from daemon.cli.common import Parser, UsageError, common_options
 from daemon.config import ConfigError
 from daemon.log.database import Database, DatabaseError
 from daemon.log.events import (
@@ -38,10 +36,9 @@ Call = tuple[str, float, bool]  # capability, response ms, success
 
 START = datetime(2026, 2, 3, 10, 0, 0, tzinfo=timezone.utc)
 
-ONE_LINE_ERRORS = (UsageError, ConfigError, DatabaseError, ReportUsageError, CompareUsageError)
+ONE_LINE_ERRORS = (UsageError, ConfigError, DatabaseError)
 
-Register = Callable[["argparse._SubParsersAction[Any]", argparse.ArgumentParser],
-                    argparse.ArgumentParser]
+Register = Callable[["argparse._SubParsersAction[Any]", argparse.ArgumentParser], None]
 
 
 def add_session(db_path: Path, session_id: str, calls: Sequence[Call], *,
@@ -70,9 +67,9 @@ def add_session(db_path: Path, session_id: str, calls: Sequence[Call], *,
 
 
 def run_command(register: Register, *argv: str) -> tuple[int, str, str]:
-    parser = _Parser(prog="realworld")
+    parser = Parser(prog="realworld")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    register(commands, _common_options())
+    register(commands, common_options())
     out, err = io.StringIO(), io.StringIO()
     try:
         args = parser.parse_args(list(argv))

@@ -6,11 +6,11 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO_ROOT, run_home
-
 from analyzers.common.locations import cache_dir
 from analyzers.security.fingerprint import default_salt_path
 from daemon.config import default_config_path, default_state_db
+
+from conftest import REPO_ROOT, run_home
 
 CHILD_PATHS = ("from analyzers.security.fingerprint import default_salt_path; "
                "from analyzers.common.locations import cache_dir; "

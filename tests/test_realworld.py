@@ -35,6 +35,7 @@ from daemon import RealWorldTester
 from daemon.log.schema import PROJECTION_DDL
 
 from testanalyzers import BrokenAnalyzer, SleepingAnalyzer
+from waiting import wait_for
 
 # Unless a test is about safety, the limits are out of the way: this shared machine
 # can exceed the default 90% CPU and would end sessions for a reason no test is about.
@@ -136,17 +137,6 @@ def query_dicts(db_path: str | Path, sql: str,
         return [dict(row) for row in conn.execute(sql, tuple(params))]
     finally:
         conn.close()
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0, step: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(step)
 
 
 def make_project(path: Path, files: dict[str, str] | None = None) -> Path:

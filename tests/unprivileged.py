@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import REPO_ROOT, isolated_env
 
 NOBODY = 65534

@@ -31,12 +31,13 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from analyzers.base import AnalysisResult, FileFailure, is_full_pass, is_transient
 from analyzers.code_index.pysymbols import extract_symbols, is_python, module_name, split_lines
 from analyzers.code_index.store import FileRecord, IndexStore, KnownFile, SymbolRecord
+from analyzers.common.batch_paths import is_workspace_relative
 from analyzers.common.locations import choose_index_path
 from analyzers.common.printable import printable as _printable
 from analyzers.common.sourcefile import Skip, decode_text, read_source, stat_file
@@ -268,7 +269,7 @@ class CodeIndexer:
               trust_stat: bool) -> FileRecord | Skip | int | None:
         """What to do with one path: ``None`` nothing (unchanged), an ``int`` a new mtime
         for unchanged content, a :class:`Skip`, or the record to write."""
-        if not _inside(path):
+        if not is_workspace_relative(path):
             return Skip("error", "path is outside the workspace")
         absolute = os.path.join(root, *path.split("/"))
         if trust_stat and previous is not None:
@@ -363,12 +364,6 @@ def _summary(tally: _Tally) -> str:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _inside(path: str) -> bool:
-    """Relative and without ``..``: a batch names files in the workspace, nothing else."""
-    pure = PurePosixPath(path)
-    return bool(path) and not pure.is_absolute() and ".." not in pure.parts and "\x00" not in path
 
 
 def _below_any(path: str, directories: Sequence[str]) -> bool:

@@ -9,7 +9,6 @@ empty, or a SQLite database carrying the cache's ``PRAGMA application_id``.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sqlite3
 import threading
@@ -18,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-log = logging.getLogger("realworld.cachefile")
+import structlog
+
+log = structlog.get_logger("realworld.cachefile")
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -73,7 +74,8 @@ def connect_writer(path: Path, layout: CacheLayout,
             raise  # locked, read-only, out of disk: the file may be fine, so leave it be
         except sqlite3.DatabaseError as exc:
             # Ours by its header but corrupt (torn, truncated, malformed): it is a cache.
-            log.warning("%s %s is corrupt (%s); rebuilding it", layout.what, path, exc)
+            log.warning("cache_rebuilt", cache=layout.what, path=os.fspath(path),
+                        reason="corrupt", error=str(exc))
             delete(path)
             return _prepare(path, layout)
 
@@ -94,8 +96,8 @@ def _prepare(path: Path, layout: CacheLayout) -> sqlite3.Connection:
             found = schema_version(conn)
             if found != layout.version:
                 if found is not None or has_tables(conn):
-                    log.warning("%s %s was made by another version; rebuilding it",
-                                layout.what, path)
+                    log.warning("cache_rebuilt", cache=layout.what, path=os.fspath(path),
+                                reason="another_version", found=found, expected=layout.version)
                 for table in layout.tables:
                     conn.execute(f"DROP TABLE IF EXISTS {table}")
                 for view in layout.views:

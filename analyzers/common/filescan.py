@@ -11,25 +11,17 @@ from __future__ import annotations
 import codecs
 import errno
 import os
-import stat
 from dataclasses import dataclass
 from io import BufferedReader
 from typing import Literal
 
-BINARY_SNIFF_BYTES = 8 * 1024
+from analyzers.common.safe_read import BINARY_SNIFF_BYTES, OPEN_FLAGS, describe_error, file_kind
+
 CHUNK_BYTES = 1024 * 1024
 MAX_SCAN_BYTES = 64 * 1024 * 1024
 HEAD_BYTES = 256  # enough for a shebang line
 
 SkipReason = Literal["missing", "directory", "symlink", "special", "error"]
-
-OPEN_FLAGS = (  # shared by every reader of workspace files
-    os.O_RDONLY
-    | getattr(os, "O_NOFOLLOW", 0)  # a link swapped in after the check is refused, not followed
-    | getattr(os, "O_NONBLOCK", 0)  # a FIFO swapped in cannot block the open
-    | getattr(os, "O_CLOEXEC", 0)
-    | getattr(os, "O_BINARY", 0)
-)
 
 
 @dataclass(frozen=True)
@@ -87,16 +79,6 @@ def scan_file(path: str | os.PathLike[str], *, max_scan_bytes: int = MAX_SCAN_BY
         return Skipped("error", describe_error(exc))
 
 
-def file_kind(mode: int) -> SkipReason | None:
-    if stat.S_ISREG(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return "directory"
-    if stat.S_ISLNK(mode):
-        return "symlink"
-    return "special"
-
-
 def _read(stream: BufferedReader, size: int, max_scan_bytes: int, chunk_bytes: int) -> FileScan:
     first = stream.read(chunk_bytes if size <= max_scan_bytes else BINARY_SNIFF_BYTES)
     binary = b"\x00" in first[:BINARY_SNIFF_BYTES]
@@ -136,7 +118,3 @@ def _feed(decoder: codecs.IncrementalDecoder | None, chunk: bytes,
     except UnicodeDecodeError:
         return None
     return decoder
-
-
-def describe_error(exc: OSError) -> str:
-    return f"{type(exc).__name__}: {exc.strerror or exc}"

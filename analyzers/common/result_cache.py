@@ -35,21 +35,21 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analyzers.base import Finding
+import structlog
+
 from analyzers.common.cachefile import CacheLayout, NotOurs, connect_writer, delete, is_ours
 from analyzers.common.locations import choose_cache_path
 from analyzers.common.sqlpaths import path_from_sql, path_to_sql
 
-log = logging.getLogger("realworld.result_cache")
+log = structlog.get_logger("realworld.result_cache")
 
 CACHE_NAME = "results"
 SCHEMA_VERSION = 1
@@ -140,7 +140,7 @@ class ResultCache:
             text = json.dumps(payload, ensure_ascii=True, separators=(",", ":"),
                               allow_nan=False)
         except (TypeError, ValueError) as exc:  # an analyzer bug: lose the row, not the call
-            log.warning("result cache: %s: row for a file not stored: %s", self._analyzer, exc)
+            log.warning("result_cache_row_not_stored", analyzer=self._analyzer, error=str(exc))
             return
         self._pending[path] = (digest, text)
         self._maybe_commit()
@@ -243,8 +243,8 @@ class ResultCache:
                 yield path_from_sql(path), Entry(digest, value)
 
     def _failed(self, what: str, exc: BaseException) -> None:
-        log.warning("result cache %s: cannot %s (%s: %s); going on without it for %.0f s",
-                    self.path, what, type(exc).__name__, exc, RETRY_AFTER_S)
+        log.warning("result_cache_unavailable", path=os.fspath(self.path), operation=what,
+                    error=f"{type(exc).__name__}: {exc}", retry_in_s=RETRY_AFTER_S)
         self._pending.clear()
         if self._conn is not None:
             with contextlib.suppress(sqlite3.Error):
@@ -255,41 +255,6 @@ class ResultCache:
                 exc, sqlite3.OperationalError) and is_ours(self.path, APPLICATION_ID):
             delete(self.path)  # corrupt: the next open starts afresh
             self._retry_at = 0.0
-
-
-# --- Findings as plain data ---------------------------------------------------------
-
-_FINDING_FIELDS = tuple(f.name for f in fields(Finding))
-
-
-def finding_to_data(finding: Finding) -> list[Any]:
-    """A finding as a JSON list, in field order (its text is already masked)."""
-    return [getattr(finding, name) for name in _FINDING_FIELDS]
-
-
-def finding_from_data(data: object) -> Finding | None:
-    """The finding back, or ``None`` for a row that is not one (another version's)."""
-    if not isinstance(data, list) or len(data) != len(_FINDING_FIELDS):
-        return None
-    values = dict(zip(_FINDING_FIELDS, data, strict=True))
-    if not isinstance(values["line"], int) or not all(
-            isinstance(v, str) for k, v in values.items() if k != "line"):
-        return None
-    return Finding(**values)
-
-
-def findings_from_data(data: object) -> tuple[Finding, ...] | None:
-    """A list of findings back, or ``None`` if any is malformed (the row is then ignored)."""
-    if not isinstance(data, list):
-        return None
-    found = [finding_from_data(item) for item in data]
-    return None if any(f is None for f in found) else tuple(f for f in found if f is not None)
-
-
-def strings_from_data(data: object) -> frozenset[str] | None:
-    if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
-        return None
-    return frozenset(data)
 
 
 # --- the file -----------------------------------------------------------------------

@@ -1,10 +1,10 @@
-"""Reading one workspace file for the index: bounded, never through a link, never raising.
+"""Reading one workspace file whole: bounded, never through a link, never raising.
 
-The same safety as :mod:`analyzers.common.filescan` (``O_NOFOLLOW``, ``O_NONBLOCK``, the
-type judged on the open descriptor), but this reader keeps the bytes: the index
-needs the text. A file above the cap is refused from its ``stat`` size without
-being read, and a file that grows past the cap while being read is refused too,
-so memory per file is bounded by the cap.
+The same safety as :mod:`analyzers.common.filescan` (:mod:`analyzers.common.safe_read`:
+``O_NOFOLLOW``, ``O_NONBLOCK``, the type judged on the open descriptor), but this reader
+keeps the bytes: the index, the scanner and the probe need the text. A file above the
+cap is refused from its ``stat`` size without being read, and a file that grows past
+the cap while being read is refused too, so memory per file is bounded by the cap.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from analyzers.base import is_transient
-from analyzers.common.filescan import BINARY_SNIFF_BYTES, OPEN_FLAGS, describe_error, file_kind
+from analyzers.common.safe_read import BINARY_SNIFF_BYTES, OPEN_FLAGS, describe_error, file_kind
 
 SkipReason = Literal["missing", "symlink", "directory", "special", "too_large", "binary",
                      "error"]

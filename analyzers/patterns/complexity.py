@@ -21,7 +21,6 @@ over the parameters ``radon.metrics.mi_visit`` uses. Two deliberate departures:
 from __future__ import annotations
 
 import ast
-import hashlib
 import io
 import tokenize
 from collections.abc import Iterator, Sequence
@@ -34,8 +33,8 @@ from radon.visitors import Class, ComplexityVisitor, Function  # type: ignore[im
 
 from analyzers.base import Finding
 from analyzers.common.pyparse import parse_python
+from analyzers.patterns.fingerprint import finding_fingerprint
 
-CAPABILITY = "pattern_probe"
 COMPLEXITY_RULE = "complexity"
 MAINTAINABILITY_RULE = "maintainability"
 
@@ -108,17 +107,6 @@ def measure_complexity(source: str, path: str,
             message=(f"maintainability index {maintainability:.1f} (rank "
                      f"{mi_rank(maintainability)}; below {thresholds.low_mi_below:g})")))
     return ComplexityReport(functions, maintainability, tuple(findings))
-
-
-def finding_fingerprint(rule: str, path: str, name: str, ordinal: int = 0) -> str:
-    """Stable across line moves: the rule, the file and the function's qualified name.
-
-    ``ordinal`` tells apart definitions of one name in one file (a property's getter
-    and setter), counted in source order.
-    """
-    text = "\0".join((CAPABILITY, rule, path, name, str(ordinal)))
-    # surrogatepass: a path that is not UTF-8 still hashes, and to the same value each time.
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _function_finding(path: str, fn: FunctionComplexity, ordinal: int,

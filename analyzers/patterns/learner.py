@@ -1,8 +1,8 @@
 """The Mistake Learner's memory: what each file held last time, and the fixes learned so far.
 
-:mod:`analyzers.patterns.mistakes` says what a change taught; this keeps the state that
+:mod:`analyzers.patterns.lessons` says what a change taught; this keeps the state that
 needs: per path, the hash of the content last seen and its compact
-:class:`~analyzers.patterns.mistakes.Profile` (shapes per function, never the text), and
+:class:`~analyzers.patterns.profile.Profile` (shapes per function, never the text), and
 the learned patterns by shape. Both are bounded: the least recently seen paths
 are forgotten past ``max_files`` (a forgotten file's next change is a first
 sighting, which teaches nothing), and at most ``max_per_shape`` patterns are kept
@@ -19,19 +19,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from analyzers.base import LearnedPattern
-from analyzers.patterns.mistakes import (
-    SHAPES,
-    Detection,
-    Occurrence,
-    Pending,
-    Profile,
-    learn,
-    make_profile,
-)
+from analyzers.patterns.lessons import learn
+from analyzers.patterns.matcher import Detection, Occurrence
+from analyzers.patterns.profile import DEFAULT_MAX_OCCURRENCES, Pending, Profile, make_profile
+from analyzers.patterns.shapes import SHAPES
 
 DEFAULT_MAX_FILES = 50_000
 DEFAULT_MAX_PER_SHAPE = 64
-DEFAULT_MAX_OCCURRENCES = 256
 
 
 @dataclass(frozen=True)

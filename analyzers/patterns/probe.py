@@ -2,7 +2,7 @@
 
 For each Python file of a call: radon's cyclomatic complexity per function and
 maintainability index (:mod:`analyzers.patterns.complexity`), the known-risky shapes it
-holds (:mod:`analyzers.patterns.mistakes`), and what its change taught, compared with what
+holds (:mod:`analyzers.patterns.matcher`), and what its change taught, compared with what
 the file held last time (:mod:`analyzers.patterns.learner`). A call returns:
 
 * ``findings``: every complexity/maintainability finding of the files it looked
@@ -43,7 +43,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from analyzers.base import (
@@ -54,21 +54,22 @@ from analyzers.base import (
     is_full_pass,
     is_transient,
 )
+from analyzers.common.batch_paths import is_workspace_relative
+from analyzers.common.finding_data import finding_to_data, findings_from_data, strings_from_data
 from analyzers.common.pyparse import parse_python
 from analyzers.common.result_cache import (
     COMMIT_EVERY_ROWS,
     COMMIT_EVERY_SECONDS,
     Entry,
     ResultCache,
-    finding_to_data,
-    findings_from_data,
-    strings_from_data,
 )
 from analyzers.common.sourcefile import Skip, decode_text, read_source
 from analyzers.common.walk import IgnoreRule, default_ignore, list_workspace
 from analyzers.patterns.complexity import ComplexityReport, ComplexityThresholds, measure_complexity
+from analyzers.patterns.learned_findings import warnings
 from analyzers.patterns.learner import DEFAULT_MAX_FILES, MistakeLearner
-from analyzers.patterns.mistakes import Detection, Profile, detect, detect_text, warnings
+from analyzers.patterns.matcher import Detection, detect, detect_text
+from analyzers.patterns.profile import Profile
 from analyzers.patterns.profile_data import profile_from_data, profile_to_data
 
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024  # bigger Python files are generated, not written
@@ -276,7 +277,7 @@ class PatternProbe:
     # --- one file -----------------------------------------------------------------
 
     def _one_file(self, root: Path, path: str, call: _Call) -> None:
-        if not _inside(path):
+        if not is_workspace_relative(path):
             call.skipped["outside"] += 1
             _note_problem(call, path, "outside the workspace")
             return
@@ -439,12 +440,6 @@ def _restore(entry: Entry) -> tuple[_Measured | None, Profile | None, frozenset[
 def _from_report(digest: str, report: ComplexityReport) -> _Measured:
     return _Measured(digest, report.findings, len(report.functions), report.max_complexity,
                      report.maintainability, "")
-
-
-def _inside(path: str) -> bool:
-    """Relative and without ``..``: a batch names files in the workspace, nothing else."""
-    pure = PurePosixPath(path)
-    return bool(path) and not pure.is_absolute() and ".." not in pure.parts and "\x00" not in path
 
 
 def _note_problem(call: _Call, path: str, reason: str) -> None:

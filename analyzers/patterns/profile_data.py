@@ -1,4 +1,4 @@
-"""A learner's :class:`~analyzers.patterns.mistakes.Profile` of one file as plain JSON data
+"""A learner's :class:`~analyzers.patterns.profile.Profile` of one file as plain JSON data
 and back.
 
 The pattern probe keeps it in the result cache (:mod:`analyzers.common.result_cache`) so a
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from analyzers.patterns.mistakes import Occurrence, Pending, Profile
+from analyzers.patterns.matcher import Occurrence
+from analyzers.patterns.profile import Pending, Profile
 
 
 def profile_to_data(profile: Profile) -> dict[str, Any]:

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from analyzers.security.python_rules import PyIssue
 
 PYTHON_SUFFIXES = (".py", ".pyw")
-SECURITY_CAPABILITY = "security_scanner"
 
 # bandit's levels on our scale (daemon.log.events.SEVERITIES).
 BANDIT_SEVERITY = {"HIGH": "high", "MEDIUM": "medium", "LOW": "low", "UNDEFINED": "info"}

@@ -43,18 +43,17 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from analyzers.base import SEVERITIES, AnalysisResult, FileFailure, Finding, is_full_pass
+from analyzers.common.batch_paths import is_workspace_relative
+from analyzers.common.finding_data import finding_to_data, findings_from_data, strings_from_data
 from analyzers.common.result_cache import (
     COMMIT_EVERY_ROWS,
     COMMIT_EVERY_SECONDS,
     Entry,
     ResultCache,
-    finding_to_data,
-    findings_from_data,
-    strings_from_data,
 )
 from analyzers.common.sourcefile import Skip, read_source
 from analyzers.common.walk import IgnoreRule, default_ignore, list_workspace
@@ -66,11 +65,7 @@ from analyzers.security.fingerprint import default_salt_path, load_salt, salt_id
 DEFAULT_FILE_TIMEOUT_S = 10.0
 DEFAULT_BUDGET_S = 20.0  # below the runner's default 30 s deadline per call
 DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024
-BINARY_SNIFF_BYTES = 8 * 1024
 MAX_LISTED = 20  # problems and errors named one by one in the activity's data
-
-_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
 
 
 @dataclass(frozen=True)
@@ -188,7 +183,8 @@ class SecurityScanner:
             if path in self._excluded:
                 skipped["quarantined"] += 1
                 continue
-            if not _inside(path) or (baseline_file is not None and root / path == baseline_file):
+            if not is_workspace_relative(path) or (
+                    baseline_file is not None and root / path == baseline_file):
                 skipped["not_scanned"] += 1
                 continue
             # Read here only to hash (the bytes are dropped at once); the worker reads the
@@ -460,9 +456,3 @@ def _restore(entry: Entry) -> tuple[_Known | None, frozenset[str], str | None] |
     if reported is None or not (failed is None or isinstance(failed, str)):
         return None
     return known, reported, failed
-
-
-
-def _inside(path: str) -> bool:
-    pure = PurePosixPath(path)
-    return bool(path) and not pure.is_absolute() and ".." not in pure.parts and "\x00" not in path

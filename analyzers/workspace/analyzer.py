@@ -8,9 +8,10 @@ leaves churn alone, since nothing changed. A bad file is counted, never raised.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from analyzers.base import AnalysisResult, is_full_pass
+from analyzers.common.batch_paths import is_workspace_relative
 from analyzers.common.filescan import CHUNK_BYTES, MAX_SCAN_BYTES, FileScan, Skipped, scan_file
 from analyzers.common.walk import IgnoreRule, default_ignore, list_workspace
 from analyzers.workspace.census import take_census
@@ -45,14 +46,8 @@ class WorkspaceAnalyzer:
 
     def _scan(self, root: Path, paths: Sequence[str]) -> Iterator[tuple[str, FileScan | Skipped]]:
         for path in paths:
-            if not _inside(path):
+            if not is_workspace_relative(path):
                 yield path, Skipped("error", "path is outside the workspace")
                 continue
             yield path, scan_file(root / path, max_scan_bytes=self._max_scan_bytes,
                                   chunk_bytes=self._chunk_bytes)
-
-
-def _inside(path: str) -> bool:
-    """Relative and without ``..``: a batch names files in the workspace, nothing else."""
-    pure = PurePosixPath(path)
-    return bool(path) and not pure.is_absolute() and ".." not in pure.parts and "\x00" not in path

@@ -34,7 +34,7 @@ from daemon.log.schema import APPLICATION_ID, SCHEMA_VERSION
 from daemon.log.store import chain_rows
 from daemon.log.write_errors import describe_write_error, is_contention
 from daemon.projections.projector import catch_up
-from daemon.read.history import list_sessions
+from daemon.read.queries import projection_reach, running_sessions
 
 log = structlog.get_logger("realworld.backup")
 
@@ -108,8 +108,8 @@ def summarize(conn: sqlite3.Connection) -> LogSummary:
 
 def _truncation(conn: sqlite3.Connection, last: int) -> ChainBreak | None:
     # A chain cut at its end still links; projections that read further show the cut.
-    reached = conn.execute("SELECT MAX(position) FROM projection_checkpoints").fetchone()[0]
-    if int(reached or 0) > last:
+    reached = projection_reach(conn)
+    if reached > last:
         return ChainBreak(last + 1, f"the log ends at seq {last} but projections reached "
                                     f"{reached}: events were removed")
     return None
@@ -346,9 +346,7 @@ def refuse_if_running(db: Database) -> None:
     """A session recorded as running whose process is alive means the log is in use."""
     if db.is_writable():
         catch_up(db)  # a session that just started may not be projected yet
-    with closing(db.connect_readonly()) as conn:
-        sessions = [s for s in list_sessions(conn) if s["status"] == "running"]
-    for session in sessions:
+    for session in running_sessions(db):
         if process_alive(session["pid"], session["host"], session["pid_since"]) is True:
             raise BackupRefused(
                 f"{db.path} is in use: session {session['session_id']} is running in process "

@@ -39,14 +39,17 @@ from daemon.log.events import (
 from daemon.log.writer import EventWriter, WriterClosed
 from daemon.projections.projector import catch_up
 from daemon.read.learned import seed_analyzers
+from daemon.read.queries import file_rows, quarantine_rows
 from daemon.run.recovery import Quarantine
-from daemon.run.resources import ResourceSample, ResourceSampler, sample_metrics
+from daemon.run.resources import ResourceSample, sample_metrics
 from daemon.run.runner import Runner
 from daemon.run.safety import SafetyState, check_errors, check_resources
-from daemon.types import path_to_sql, stable_id
+from daemon.run.sampler import ResourceSampler
+from daemon.types import stable_id
 from daemon.watch.ignore import IgnoreRules
+from daemon.watch.results import file_changed_events, rescanned_event
 from daemon.watch.snapshot import Change, FileState, ScanError, state_from_row
-from daemon.watch.watcher import Watcher, file_changed_events, rescanned_event
+from daemon.watch.watcher import Watcher
 
 log = structlog.get_logger("realworld.session")
 
@@ -78,28 +81,12 @@ class SessionSpec:
 
 def quarantined_files(db: Database, workspace: str) -> Quarantine:
     """What earlier sessions quarantined in this workspace and nobody released."""
-    conn = db.connect_readonly()
-    try:
-        rows = conn.execute("SELECT capability, path, content_hash, error, crashes "
-                            "FROM quarantined_files WHERE workspace = ?",
-                            (path_to_sql(workspace),)).fetchall()
-    finally:
-        conn.close()
-    return Quarantine.from_rows(
-        {"capability": cap, "path": os.fsdecode(path) if isinstance(path, bytes) else path,
-         "content_hash": digest, "error": error, "crashes": crashes}
-        for cap, path, digest, error, crashes in rows)
+    return Quarantine.from_rows(quarantine_rows(db, workspace))
 
 
 def known_files(db: Database, workspace: str) -> dict[str, FileState]:
     """The ``files`` projection for one workspace: what the daemon last saw on disk."""
-    conn = db.connect_readonly()
-    try:
-        rows = conn.execute("SELECT path, size, mtime, content_hash FROM files "
-                            "WHERE workspace = ?", (path_to_sql(workspace),)).fetchall()
-    finally:
-        conn.close()
-    states = (state_from_row(*row) for row in rows)
+    states = (state_from_row(*row) for row in file_rows(db, workspace))
     return {state.path: state for state in states if state is not None}
 
 

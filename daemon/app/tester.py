@@ -41,7 +41,15 @@ from daemon.log.write_errors import describe_write_error
 from daemon.log.writer import EventWriter
 from daemon.logsetup import configure_logging
 from daemon.projections.projector import Projector
-from daemon.read.history import SESSION_COLUMNS
+from daemon.read.queries import (
+    capability_rows,
+    recent_activities,
+    response_times,
+    resumable_sessions,
+    running_processes,
+    session_rows,
+    started_session_ids,
+)
 from daemon.read.reporting import (
     UnknownSession,
     analysis_dict,
@@ -49,7 +57,7 @@ from daemon.read.reporting import (
     load_analysis,
     render_report,
 )
-from daemon.run.resources import ResourceSampler
+from daemon.run.sampler import ResourceSampler
 from daemon.watch.ignore import IgnoreRules
 
 log = structlog.get_logger("realworld.tester")
@@ -189,12 +197,9 @@ class RealWorldTester:
         with self._lock:
             sessions = dict(self._sessions)
         ids = list(sessions)
-        rows = self._session_rows(ids)
+        rows = session_rows(self.db, ids)
         by_capability = self._capabilities(ids)
-        recent = self._rows(
-            "SELECT timestamp, session_id, capability, description, success "
-            f"FROM activities WHERE session_id IN ({_marks(ids)}) "
-            "ORDER BY timestamp DESC LIMIT 10", ids) if ids else []
+        recent = recent_activities(self.db, ids)
         return {
             "timestamp": _now(),
             "active_sessions": [sid for sid, s in sessions.items() if s.running],
@@ -212,23 +217,18 @@ class RealWorldTester:
         sample = self._sampler.sample()
         with self._lock:
             ids = list(self._sessions)
-        capabilities: dict[str, dict[str, float]] = {}
-        if ids:
-            times: dict[str, list[float]] = {}
-            for capability, ms in self._conn_rows(
-                    "SELECT capability, response_time_ms FROM activities "
-                    f"WHERE session_id IN ({_marks(ids)}) AND response_time_ms IS NOT NULL",
-                    ids):
-                times.setdefault(capability, []).append(float(ms))
-            capabilities = {
-                capability: {
-                    "calls": len(values),
-                    "avg_response_ms": sum(values) / len(values),
-                    "p95_response_ms": percentile(values, 95),
-                    "max_response_ms": max(values),
-                }
-                for capability, values in sorted(times.items())
+        times: dict[str, list[float]] = {}
+        for capability, ms in response_times(self.db, ids):
+            times.setdefault(capability, []).append(ms)
+        capabilities: dict[str, dict[str, float]] = {
+            capability: {
+                "calls": len(values),
+                "avg_response_ms": sum(values) / len(values),
+                "p95_response_ms": percentile(values, 95),
+                "max_response_ms": max(values),
             }
+            for capability, values in sorted(times.items())
+        }
         return {
             "timestamp": _now(),
             "system_resources": {
@@ -257,7 +257,7 @@ class RealWorldTester:
             session = self._sessions.get(session_id)
         if session is not None:
             session.end("stopped", "stopped by request")
-        elif not self._session_rows([session_id]):
+        elif not session_rows(self.db, [session_id]):
             raise ValueError(f"unknown session {session_id!r}")
         return self.session_stats(session_id)
 
@@ -279,14 +279,9 @@ class RealWorldTester:
         start a new one."""
         project = Path(project_path).expanduser().resolve()
         self.catch_up()
-        rows = self._rows(
-            "SELECT s.session_id, x.pid_since, x.pid, x.host FROM test_sessions AS s "
-            "JOIN session_stats AS x USING (session_id) WHERE s.project_path = ? "
-            "AND s.status = 'running' AND x.mode = 'continuous' ORDER BY s.start_time DESC",
-            (str(project),))
         with self._lock:
             mine = set(self._sessions)
-        for row in rows:
+        for row in resumable_sessions(self.db, str(project)):
             if row["session_id"] in mine:
                 continue
             if process_alive(row["pid"], row["host"], row["pid_since"]) is False:
@@ -308,7 +303,7 @@ class RealWorldTester:
 
     def session_stats(self, session_id: str) -> dict[str, Any]:
         self.catch_up()
-        rows = self._session_rows([session_id])
+        rows = session_rows(self.db, [session_id])
         if not rows:
             raise ValueError(f"unknown session {session_id!r}")
         return {**rows[0], "activities_by_capability": self._capabilities([session_id])}
@@ -367,10 +362,8 @@ class RealWorldTester:
     def _expire_orphans(self) -> None:
         """Timed sessions whose process died can never end by themselves: end them here."""
         self.catch_up()
-        rows = self._rows(
-            "SELECT s.session_id, x.pid_since, x.pid, x.host, x.mode FROM test_sessions AS s "
-            "JOIN session_stats AS x USING (session_id) WHERE s.status = 'running'", ())
-        orphans = [row["session_id"] for row in rows if row["mode"] != "continuous"
+        orphans = [row["session_id"] for row in running_processes(self.db)
+                   if row["mode"] != "continuous"
                    and process_alive(row["pid"], row["host"], row["pid_since"]) is False]
         if orphans:
             self._writer.put(Envelope(SessionEnded(sid, "expired", "its process ended without "
@@ -423,10 +416,7 @@ class RealWorldTester:
 
     def _new_session_id(self) -> str:
         base = datetime.now().strftime("test_%Y%m%d_%H%M%S")
-        taken = set(self._sessions) | {
-            row[0] for row in self._conn_rows(
-                "SELECT session_id FROM events WHERE type = 'session_started' "
-                "AND session_id LIKE ?", (base + "%",))}
+        taken = set(self._sessions) | started_session_ids(self.db, base)
         if base not in taken:
             return base
         suffix = 2
@@ -434,36 +424,7 @@ class RealWorldTester:
             suffix += 1
         return f"{base}_{suffix}"
 
-    def _conn_rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        conn = self.db.connect_readonly()
-        try:
-            return conn.execute(sql, tuple(params)).fetchall()
-        finally:
-            conn.close()
-
-    def _rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        conn = self.db.connect_readonly()
-        conn.row_factory = sqlite3.Row
-        try:
-            return [dict(row) for row in conn.execute(sql, tuple(params))]
-        finally:
-            conn.close()
-
-    def _session_rows(self, ids: Sequence[str]) -> list[dict[str, Any]]:
-        if not ids:
-            return []
-        columns = ", ".join(SESSION_COLUMNS)
-        return self._rows(f"SELECT {columns} FROM test_sessions "
-                          f"WHERE session_id IN ({_marks(ids)}) ORDER BY start_time", ids)
-
     def _capabilities(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        if not ids:
-            return {}
-        rows = self._rows(
-            "SELECT capability, COUNT(*) AS calls, "
-            "SUM(CASE WHEN success THEN 1 ELSE 0 END) AS successes, "
-            "AVG(response_time_ms) AS avg_response FROM activities "
-            f"WHERE session_id IN ({_marks(ids)}) GROUP BY capability ORDER BY capability", ids)
         return {
             row["capability"]: {
                 "calls": row["calls"],
@@ -471,12 +432,8 @@ class RealWorldTester:
                 "success_rate": 100.0 * row["successes"] / row["calls"],
                 "avg_response": row["avg_response"] or 0.0,
             }
-            for row in rows
+            for row in capability_rows(self.db, ids)
         }
-
-
-def _marks(values: Sequence[object]) -> str:
-    return ", ".join("?" for _ in values)
 
 
 def _now() -> str:

@@ -3,8 +3,8 @@
 Each prints what it did in a line or two. Exit 0 when done, 1 when the backup was
 written but its check failed (a broken chain, printed like ``verify`` prints it) or a
 write failed (one line on stderr naming the cause, nothing partial left behind), 2 for
-bad usage or input: :class:`BackupUsageError`, a ``ValueError`` (this module cannot
-import ``daemon.cli.main``'s ``UsageError`` without a cycle), reported by the CLI as one line.
+bad usage or input: :class:`BackupUsageError`, a one-line
+:class:`~daemon.cli.common.UsageError`.
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ from daemon.app.backup import (
     backup,
     restore,
 )
+from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError, open_db
 from daemon.config import load_config, resolve_db_path
-from daemon.log.database import Database, Durability
-
-EXIT_OK, EXIT_FAILED = 0, 1
+from daemon.log.database import Durability
 
 CACHES_NOTE = ("Only the event log is copied (its projections are inside the same file). "
                "The code index and the result caches beside it (<db stem>.index.db, "
@@ -34,14 +33,15 @@ CACHES_NOTE = ("Only the event log is copied (its projections are inside the sam
                "a session rebuilds them.")
 
 
-class BackupUsageError(ValueError):
+class BackupUsageError(UsageError):
     """Bad usage or input for ``backup`` or ``restore``: one line, exit 2."""
 
 
-def register(subparsers: Any, common_parent: argparse.ArgumentParser) -> None:
-    """Add ``backup`` and ``restore`` to ``subparsers`` (what ``add_subparsers`` returned)."""
-    backup_parser: argparse.ArgumentParser = subparsers.add_parser(
-        "backup", parents=[common_parent],
+def register(subparsers: argparse._SubParsersAction[Any],
+             common: argparse.ArgumentParser) -> None:
+    """Add ``backup`` and ``restore`` to the ``realworld`` subcommands."""
+    backup_parser = subparsers.add_parser(
+        "backup", parents=[common],
         help="a consistent copy of the event log, safe while sessions write",
         description="Copy the event log to FILE with SQLite's online backup, while sessions "
                     "keep writing: one consistent snapshot, private (mode 0600), "
@@ -53,8 +53,8 @@ def register(subparsers: Any, common_parent: argparse.ArgumentParser) -> None:
                                help="replace FILE (and SQLite files left beside it) if it exists")
     backup_parser.set_defaults(run=cmd_backup)
 
-    restore_parser: argparse.ArgumentParser = subparsers.add_parser(
-        "restore", parents=[common_parent],
+    restore_parser = subparsers.add_parser(
+        "restore", parents=[common],
         help="put a backup back as the event log, keeping the log it replaces",
         description="Check the backup FILE (a realworld log whose hash chain holds), refuse "
                     "if the log is in use (a live session or another process has it open), "
@@ -66,14 +66,14 @@ def register(subparsers: Any, common_parent: argparse.ArgumentParser) -> None:
 
 
 def _log_location(args: argparse.Namespace) -> tuple[Path, Durability]:
+    # Not open_db: the log a restore replaces may not exist yet.
     config = load_config(args.config)
     durability: Durability = "full" if config.durability == "full" else "normal"
     return resolve_db_path(args.db, config), durability
 
 
 def cmd_backup(args: argparse.Namespace, out: TextIO) -> int:
-    path, durability = _log_location(args)
-    db = Database.open(path, durability=durability)
+    db = open_db(args)
     try:
         report = backup(db, Path(args.file), force=args.force)
     except BackupRefused as exc:

@@ -1,10 +1,10 @@
 """``realworld compare BASELINE CURRENT [--threshold PCT] [--json]``: a regression check.
 
 Exit 0 when no measure is slower than the threshold allows, 1 on a regression (the rules
-are in :mod:`daemon.read.analysis.regression`). Bad input raises
-:class:`CompareUsageError` (one line, exit 2): a threshold that is not a number, an
-unknown session, a session still running (its numbers are not final) or one with no
-activities (nothing to compare).
+are in :mod:`daemon.read.analysis.regression`). Bad input raises :class:`CompareUsageError`,
+a one-line :class:`~daemon.cli.common.UsageError` (exit 2): a threshold that is not a
+number, an unknown session, a session still running (its numbers are not final) or one
+with no activities (nothing to compare).
 """
 
 from __future__ import annotations
@@ -13,21 +13,22 @@ import argparse
 import json
 from typing import Any, TextIO
 
+from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError, fresh, open_db
 from daemon.cli.report import ReportUsageError, resolve_session
 from daemon.log.database import Database
-from daemon.read.analysis.analysis import to_api_dict
+from daemon.read.analysis.api import to_api_dict
 from daemon.read.analysis.regression import (
     DEFAULT_THRESHOLD_PCT,
     compare,
     parse_min_delta,
     parse_threshold,
-    render_text,
     to_dict,
 )
+from daemon.read.render.comparison import render_text
 from daemon.read.reporting import UnknownSession, load_analysis
 
 
-class CompareUsageError(ValueError):
+class CompareUsageError(UsageError):
     """Bad input to ``compare``; the message is one line (exit 2)."""
 
 
@@ -49,15 +50,12 @@ def finished_analysis(db: Database, ref: str, role: str) -> dict[str, Any]:
 
 
 def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
-    # Imported here: daemon.cli.main imports this module to register the command.
-    from daemon.cli.main import _fresh, _open_db
-
     try:
         threshold = parse_threshold(args.threshold)
         min_delta = parse_min_delta(args.min_delta_ms)
     except ValueError as exc:
         raise CompareUsageError(str(exc)) from None
-    db = _fresh(_open_db(args))
+    db = fresh(open_db(args))
     baseline = finished_analysis(db, args.baseline, "baseline")
     current = finished_analysis(db, args.current, "current")
     comparison = compare(baseline, current, threshold, min_delta)
@@ -65,13 +63,13 @@ def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
         out.write(json.dumps(to_dict(comparison), indent=2) + "\n")
     else:
         out.write(render_text(comparison))
-    return 1 if comparison.regressed else 0
+    return EXIT_FAILED if comparison.regressed else EXIT_OK
 
 
 def register(subparsers: argparse._SubParsersAction[Any],
-             common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+             common: argparse.ArgumentParser) -> None:
     """Add ``compare`` to the ``realworld`` subcommands."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
+    parser = subparsers.add_parser(
         "compare", parents=[common],
         help="regression check between two sessions (exit 1 on a regression)")
     parser.add_argument("baseline", metavar="BASELINE", help="the baseline session id (or latest)")
@@ -83,4 +81,3 @@ def register(subparsers: argparse._SubParsersAction[Any],
                         help="also require at least MS milliseconds slower (default: 0)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(run=cmd_compare)
-    return parser

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sqlite3
 from collections import Counter
 from pathlib import Path
 from typing import Any, Final, TextIO
@@ -27,7 +25,15 @@ from analyzers.base import safe_text
 from analyzers.common.printable import printable
 from analyzers.security.baseline import BaselineEntry, load_baseline, write_baseline
 from analyzers.security.fingerprint import SaltError, load_salt, salt_id
+from daemon.cli.common import EXIT_OK, UsageError, fresh, open_db
 from daemon.log.database import Database
+from daemon.read.queries import (
+    latest_session_id,
+    load_findings,
+    project_path,
+    recorded_salt_id,
+    session_known,
+)
 from daemon.read.render.sarif import to_sarif
 from daemon.types import SEVERITIES
 from daemon.version import __version__
@@ -35,18 +41,16 @@ from daemon.version import __version__
 FORMATS: Final = ("text", "json", "sarif")
 LATEST: Final = "latest"
 SECURITY_CAPABILITY: Final = "security_scanner"
-COLUMNS: Final = ("fingerprint", "session_id", "capability", "rule", "path", "line", "severity",
-                  "confidence", "message", "preview", "first_seen", "last_seen", "resolved_at")
 
 
-class FindingsUsageError(ValueError):
+class FindingsUsageError(UsageError):
     """An unknown session, or a baseline that cannot be written; one line (exit 2)."""
 
 
 def register(subparsers: argparse._SubParsersAction[Any],
-             common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+             common: argparse.ArgumentParser) -> None:
     """Add ``findings`` to the ``realworld`` subcommands."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
+    parser = subparsers.add_parser(
         "findings", parents=[common], help="security and pattern findings, redacted")
     parser.add_argument("session", nargs="?", default=None, metavar="SESSION",
                         help="a session id or 'latest' (default: every session)")
@@ -60,24 +64,20 @@ def register(subparsers: argparse._SubParsersAction[Any],
     parser.add_argument("--update-baseline", metavar="FILE", default=None,
                         help="accept the listed open security findings into the baseline FILE")
     parser.set_defaults(run=cmd_findings, state="open")
-    return parser
 
 
 def cmd_findings(args: argparse.Namespace, out: TextIO) -> int:
-    # Imported here: daemon.cli.main imports this module to register the command.
-    from daemon.cli.main import UsageError, _fresh, _open_db
-
-    db = _fresh(_open_db(args))
-    try:
-        session_id = resolve_session(db, args.session)
-        rows = load_findings(db, session_id, include_resolved=args.state == "all")
-        if args.update_baseline:
-            out.write(update_baseline(db, Path(args.update_baseline), rows) + "\n")
-            return 0
-    except FindingsUsageError as exc:
-        raise UsageError(str(exc)) from None
-    out.write(render(rows, args.format, db=db, session_id=session_id, state=args.state))
-    return 0
+    db = fresh(open_db(args))
+    session_id = resolve_session(db, args.session)
+    rows = load_findings(db, session_id, include_resolved=args.state == "all")
+    if args.update_baseline:
+        out.write(update_baseline(db, Path(args.update_baseline), rows) + "\n")
+        return EXIT_OK
+    # Only SARIF names where the files are; the other formats need not look it up.
+    root = project_path(db, session_id) if args.format == "sarif" and session_id else None
+    out.write(render(rows, args.format, db_path=db.path, session_id=session_id,
+                     state=args.state, project_root=root))
+    return EXIT_OK
 
 
 # --- reading --------------------------------------------------------------------------
@@ -87,78 +87,28 @@ def resolve_session(db: Database, ref: str | None) -> str | None:
     """None for every session; ``latest`` is the newest; an id must be known."""
     if ref is None:
         return None
-    conn = db.connect_readonly()
-    try:
-        if ref.strip() == LATEST:
-            row = conn.execute("SELECT session_id FROM test_sessions "
-                               "ORDER BY start_time DESC LIMIT 1").fetchone()
-            if row is None:
-                raise FindingsUsageError(f"no sessions yet in {db.path}")
-            return str(row[0])
-        known = conn.execute("SELECT 1 FROM test_sessions WHERE session_id = ? UNION ALL "
-                             "SELECT 1 FROM findings WHERE session_id = ? LIMIT 1",
-                             (ref, ref)).fetchone()
-    finally:
-        conn.close()
-    if known is None:
+    if ref.strip() == LATEST:
+        latest = latest_session_id(db)
+        if latest is None:
+            raise FindingsUsageError(f"no sessions yet in {db.path}")
+        return latest
+    if not session_known(db, ref):
         raise FindingsUsageError(f"no session {ref!r} in {db.path}")
     return ref
-
-
-def load_findings(db: Database, session_id: str | None, *,
-                  include_resolved: bool = False) -> list[dict[str, Any]]:
-    """Rows of the ``findings`` projection, worst first, then by path and line."""
-    where = []
-    params: list[str] = []
-    if session_id is not None:
-        where.append("session_id = ?")
-        params.append(session_id)
-    if not include_resolved:
-        where.append("resolved_at IS NULL")
-    rank = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SEVERITIES))
-    sql = (f"SELECT {', '.join(COLUMNS)} FROM findings "
-           f"{'WHERE ' + ' AND '.join(where) if where else ''} "
-           f"ORDER BY CASE severity {rank} ELSE {len(SEVERITIES)} END, path, line, rule")
-    conn = db.connect_readonly()
-    try:
-        rows = conn.execute(sql, params).fetchall()
-    except sqlite3.OperationalError:
-        return []  # a database from before the findings table
-    finally:
-        conn.close()
-    found = []
-    for row in rows:
-        item = dict(zip(COLUMNS, row, strict=True))
-        if isinstance(item["path"], bytes):  # a file name that is not UTF-8, kept as bytes
-            item["path"] = os.fsdecode(item["path"])
-        found.append(item)
-    return found
-
-
-def project_root(db: Database, session_id: str | None) -> str | None:
-    if session_id is None:
-        return None
-    conn = db.connect_readonly()
-    try:
-        row = conn.execute("SELECT project_path FROM test_sessions WHERE session_id = ?",
-                           (session_id,)).fetchone()
-    finally:
-        conn.close()
-    return str(row[0]) if row and row[0] else None
 
 
 # --- rendering ------------------------------------------------------------------------
 
 
-def render(rows: list[dict[str, Any]], fmt: str, *, db: Database, session_id: str | None,
-           state: str = "open") -> str:
+def render(rows: list[dict[str, Any]], fmt: str, *, db_path: Path, session_id: str | None,
+           state: str = "open", project_root: str | None = None) -> str:
     if fmt == "json":
-        return json.dumps({"db": str(db.path), "session": session_id, "state": state,
+        return json.dumps({"db": str(db_path), "session": session_id, "state": state,
                            "count": len(rows), "by_severity": _by_severity(rows),
                            "findings": [_json_row(r) for r in rows]},
                           indent=2, ensure_ascii=False) + "\n"
     if fmt == "sarif":
-        return json.dumps(render_sarif(rows, project_root(db, session_id), session_id),
+        return json.dumps(render_sarif(rows, project_root, session_id),
                           indent=2, ensure_ascii=False) + "\n"
     return render_text(rows, state=state, session_id=session_id)
 
@@ -215,18 +165,9 @@ def _json_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def scanner_salt_id(db: Database) -> str:
     """The salt the scanner used, as it recorded it; else this user's salt."""
-    conn = db.connect_readonly()
-    try:
-        row = conn.execute(
-            "SELECT json_extract(result_data, '$.salt_id') FROM activities "
-            "WHERE capability = ? AND json_extract(result_data, '$.salt_id') IS NOT NULL "
-            "ORDER BY timestamp DESC LIMIT 1", (SECURITY_CAPABILITY,)).fetchone()
-    except sqlite3.OperationalError:
-        row = None
-    finally:
-        conn.close()
-    if row and row[0]:
-        return str(row[0])
+    recorded = recorded_salt_id(db, SECURITY_CAPABILITY)
+    if recorded is not None:
+        return recorded
     try:
         return salt_id(load_salt(create=False))
     except SaltError as exc:

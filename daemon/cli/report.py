@@ -5,8 +5,8 @@ Formats: ``text`` (the spec's layout), ``markdown``, ``json`` (the whole analysi
 (the session's issues and open findings, :mod:`daemon.read.render.sarif`).
 
 Bad input (an unknown session, no sessions at all, an output file that cannot be
-written) raises :class:`ReportUsageError`, a ValueError whose message is one line; the
-command line turns it into exit 2. A session with no activities is not an error: its
+written) raises :class:`ReportUsageError`, a one-line :class:`~daemon.cli.common.UsageError`
+(exit 2). A session with no activities is not an error: its
 report says so (zeros, ``(none)`` sections, and in HTML an explicit notice).
 """
 
@@ -15,55 +15,35 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+from daemon.cli.common import EXIT_OK, UsageError, fresh, open_db
 from daemon.log.database import Database
-from daemon.read.analysis.analysis import to_api_dict
+from daemon.read.analysis.api import to_api_dict
+from daemon.read.queries import latest_session_id, open_findings
 from daemon.read.render.html import render_html
 from daemon.read.render.sarif import to_sarif
-from daemon.read.reporting import (
-    RENDERERS,
-    UnknownSession,
-    latest_session_id,
-    load_analysis,
-    load_series,
-)
+from daemon.read.reporting import RENDERERS, UnknownSession, load_analysis, load_series
 from daemon.version import __version__
 
 FORMATS: Final = ("text", "markdown", "json", "html", "sarif")
 LATEST: Final = "latest"
 
 
-class ReportUsageError(ValueError):
+class ReportUsageError(UsageError):
     """An unknown session or an unwritable output; the message is one line (exit 2)."""
 
 
 def resolve_session(db: Database, ref: str | None) -> str:
     """``latest`` (or nothing) is the newest session; anything else is taken as an id."""
     if ref is None or ref.strip() in ("", LATEST):
-        try:
-            return latest_session_id(db)
-        except UnknownSession as exc:
-            raise ReportUsageError(str(exc)) from None
+        latest = latest_session_id(db)
+        if latest is None:
+            raise ReportUsageError(f"no sessions yet in {db.path}")
+        return latest
     return ref
-
-
-def open_findings(db: Database, session_id: str) -> list[dict[str, Any]]:
-    """The findings this session saw last that are still open (already redacted rows)."""
-    conn = db.connect_readonly()
-    try:
-        cursor = conn.execute("SELECT * FROM findings WHERE session_id = ? AND resolved_at IS NULL "
-                              "ORDER BY path, line, rule", (session_id,))
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
-    except sqlite3.OperationalError:
-        # A database from before the findings table: no findings, not an error.
-        return []
-    finally:
-        conn.close()
 
 
 def render_session_report(db: Database, session_id: str, fmt: str = "text") -> str:
@@ -104,10 +84,7 @@ def write_report(path: Path, text: str) -> None:
 
 
 def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
-    # Imported here: daemon.cli.main imports this module to register the command.
-    from daemon.cli.main import _fresh, _open_db
-
-    db = _fresh(_open_db(args))
+    db = fresh(open_db(args))
     session_id = resolve_session(db, args.session)
     text = render_session_report(db, session_id, args.format)
     if args.output:
@@ -115,13 +92,13 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"Report saved to {args.output}\n")
     else:
         out.write(text)
-    return 0
+    return EXIT_OK
 
 
 def register(subparsers: argparse._SubParsersAction[Any],
-             common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+             common: argparse.ArgumentParser) -> None:
     """Add ``report`` to the ``realworld`` subcommands."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
+    parser = subparsers.add_parser(
         "report", parents=[common], help="the improvement report of a session")
     parser.add_argument("session", nargs="?", default=LATEST, metavar="SESSION",
                         help="a session id, or 'latest' (the default)")
@@ -130,4 +107,3 @@ def register(subparsers: argparse._SubParsersAction[Any],
     parser.add_argument("--output", "-o", metavar="F",
                         help="write the report to F instead of standard output")
     parser.set_defaults(run=cmd_report)
-    return parser

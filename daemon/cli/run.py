@@ -1,7 +1,9 @@
-"""`realworld run`: one test session in the foreground, with the spec's console output."""
+"""``realworld run``: one test session in the foreground, with the spec's console output,
+then its report and, with ``--fail-under``/``--fail-on``, its verdict as the exit status."""
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import signal
@@ -13,16 +15,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import structlog
 
 from daemon.app.tester import RealWorldTester
-from daemon.config import ENV_DURATION, ENV_INTERVAL, Config
+from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError
+from daemon.cli.report import FORMATS as REPORT_FORMATS
+from daemon.cli.report import render_session_report
+from daemon.config import ENV_DURATION, ENV_INTERVAL, Config, load_config, resolve_db_path
 from daemon.durations import parse_minutes, parse_seconds
+from daemon.log.database import Database
 from daemon.log.events import ActivityRecorded
 from daemon.log.write_errors import describe_write_error
+from daemon.read.analysis.gates import FAIL_ON_LEVELS, gate, parse_score
 from daemon.read.render.console import CapabilityCount, UpdateView, activity_line, update_block
+from daemon.read.reporting import analysis_dict
 from daemon.service.wakeup import WOKEN, Wakeup
 
 log = structlog.get_logger("realworld.run")
@@ -30,8 +38,8 @@ log = structlog.get_logger("realworld.run")
 DEFAULT_RUN_MINUTES = 2.0  # the spec's "Quick 2-minute test"
 
 
-class RunUsageError(ValueError):
-    """A bad flag value; the message is one line."""
+class RunUsageError(UsageError):
+    """A bad flag value; the message is one line (exit 2)."""
 
 
 @dataclass(frozen=True)
@@ -174,10 +182,63 @@ def run_foreground(options: RunOptions, config: Config, out: TextIO) -> RunOutco
             tester.close()
 
 
-def write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    config = load_config(args.config)
+    options = resolve_options(
+        project=args.project, duration=args.duration, monitor_interval=args.monitor_interval,
+        continuous=args.continuous, once=args.once, quiet=args.quiet,
+        no_report=args.no_report, save_report=args.save_report, report_format=args.format,
+        db_path=resolve_db_path(args.db, config), config_interval=config.monitor_interval)
+    outcome = run_foreground(options, config, out)
+    session_id, status = outcome.session_id, outcome.status
+    if status == "error":
+        sys.stderr.write(f"realworld: the session ended in error: {outcome.reason}\n")
+    if options.report or options.save_report:
+        db = Database.open(options.db_path)
+        text = render_session_report(db, session_id, options.report_format)
+        if options.report:
+            out.write("\n" + text)
+        if options.save_report:
+            options.save_report.parent.mkdir(parents=True, exist_ok=True)
+            options.save_report.write_text(text, encoding="utf-8")
+            out.write(f"Report saved to {options.save_report}\n")
+    exit_code = EXIT_OK if status in ("completed", "stopped") else EXIT_FAILED
+    if args.fail_under is not None or args.fail_on is not None:
+        passed, reasons = gate(analysis_dict(Database.open(options.db_path), session_id),
+                               args.fail_under, args.fail_on)
+        for reason in reasons:
+            sys.stderr.write(f"realworld: FAIL: {reason}\n")
+        if not passed:
+            exit_code = EXIT_FAILED
+    return exit_code
 
 
-def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()
+def register(subparsers: argparse._SubParsersAction[Any],
+             common: argparse.ArgumentParser) -> None:
+    """Add ``run`` to the ``realworld`` subcommands."""
+    parser = subparsers.add_parser(
+        "run", parents=[common],
+        help="one test session in the foreground: watch, analyze, measure, then report")
+    parser.add_argument("--project", default=".", metavar="P",
+                        help="workspace to watch (default: the current directory)")
+    parser.add_argument("--duration", metavar="D",
+                        help="minutes, or 30s/5m/1h (default: $REALWORLD_TESTING_DURATION, "
+                             "else 2)")
+    parser.add_argument("--monitor-interval", metavar="S",
+                        help="seconds between resource samples and console updates "
+                             "(default: $REALWORLD_TESTING_INTERVAL, else 30)")
+    ending = parser.add_mutually_exclusive_group()
+    ending.add_argument("--continuous", action="store_true",
+                        help="run until Ctrl-C or SIGTERM instead of for a duration")
+    ending.add_argument("--once", action="store_true",
+                        help="one full pass of every analyzer, then the report (CI, hooks)")
+    parser.add_argument("--quiet", action="store_true", help="no live output, only the report")
+    parser.add_argument("--no-report", action="store_true", help="do not print the report")
+    parser.add_argument("--save-report", metavar="F", help="also write the report to F")
+    parser.add_argument("--format", choices=REPORT_FORMATS, default="text",
+                        help="report format (default: text)")
+    parser.add_argument("--fail-under", type=parse_score, metavar="SCORE", default=None,
+                        help="exit 1 when the overall score (0-100) is below SCORE")
+    parser.add_argument("--fail-on", choices=FAIL_ON_LEVELS, default=None,
+                        help="exit 1 when an issue of this severity or worse is open")
+    parser.set_defaults(run=cmd_run)

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, TextIO
 
+from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError
 from daemon.config import load_config, resolve_db_path
 from daemon.durations import parse_minutes
 from daemon.scenarios import SCENARIOS
@@ -26,10 +27,8 @@ from daemon.scenarios.settings import (
 )
 from daemon.scenarios.verdict import BarError, judge, render_text, to_json, with_overrides
 
-EXIT_PASSED, EXIT_FAILED = 0, 1
 
-
-class ScenarioUsageError(ValueError):
+class ScenarioUsageError(UsageError):
     """Bad input to ``realworld scenario``; the message is one line (exit 2)."""
 
 
@@ -94,7 +93,7 @@ def cmd_scenario(args: argparse.Namespace, out: TextIO) -> int:
         out.write(json.dumps(to_json(verdict), indent=2) + "\n")
     else:
         out.write(render_text(verdict))
-    return EXIT_PASSED if verdict.passed else EXIT_FAILED
+    return EXIT_OK if verdict.passed else EXIT_FAILED
 
 
 def _defaults_help() -> str:
@@ -110,9 +109,9 @@ def _bars_help() -> str:
 
 
 def register(subparsers: argparse._SubParsersAction[Any],
-             common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+             common: argparse.ArgumentParser) -> None:
     """Add ``scenario`` to the ``realworld`` subcommands."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
+    parser = subparsers.add_parser(
         "scenario", parents=[common],
         help="one of the spec's test scenarios on a copy of a project, with a verdict")
     parser.add_argument("name", choices=tuple(SCENARIOS), metavar="NAME",
@@ -142,4 +141,3 @@ def register(subparsers: argparse._SubParsersAction[Any],
                         help="continuous, integration: edits the driver makes (default: one "
                              "every 5 seconds of the duration, at least 3)")
     parser.set_defaults(run=cmd_scenario)
-    return parser

@@ -1,7 +1,7 @@
 """``realworld search TEXT``: ranked code search in the index the sessions keep.
 
 Prints ``path:line:col: text`` per hit, best first (definitions, then whole
-identifiers, then substrings; see :mod:`analyzers.code_index.search`), or a JSON list
+identifiers, then substrings; see :mod:`analyzers.code_index.query`), or a JSON list
 with ``--json``. Paths are shown relative to the current directory when the file
 lies below it, else absolute, so an editor or terminal can open them as printed.
 
@@ -10,9 +10,8 @@ The index is found the way the indexer chose it (:mod:`analyzers.common.location
 event log (``--db`` and its defaults), then the per-workspace cache file of the
 current directory or the nearest parent that has one.
 
-Errors are :class:`SearchUsageError`, a ``ValueError`` (this module cannot import
-``daemon.cli.main``'s ``UsageError`` without a cycle); the CLI reports them as one
-line with exit status 2.
+Errors are :class:`SearchUsageError`, a :class:`~daemon.cli.common.UsageError`: one line,
+exit status 2.
 """
 
 from __future__ import annotations
@@ -25,23 +24,23 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from analyzers.base import safe_text
-from analyzers.code_index.search import DEFAULT_LIMIT, BadQuery, Hit, search
+from analyzers.code_index.query import DEFAULT_LIMIT, BadQuery, Hit, search
 from analyzers.code_index.store import IndexStore, IndexUnavailable
 from analyzers.common.locations import INDEX_ENV, candidates, index_path_for_log
 from analyzers.common.printable import printable
+from daemon.cli.common import EXIT_OK, UsageError
 from daemon.config import load_config, resolve_db_path
 
-EXIT_OK = 0
 
-
-class SearchUsageError(ValueError):
+class SearchUsageError(UsageError):
     """Bad usage or input for ``realworld search``: one line, exit 2."""
 
 
-def register(subparsers: Any, common_parent: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add ``search`` to ``subparsers`` (the object ``add_subparsers`` returned)."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "search", parents=[common_parent],
+def register(subparsers: argparse._SubParsersAction[Any],
+             common: argparse.ArgumentParser) -> None:
+    """Add ``search`` to the ``realworld`` subcommands."""
+    parser = subparsers.add_parser(
+        "search", parents=[common],
         help="ranked code search in the index: definitions, identifiers, substrings",
         description="Search the code index the sessions keep. Plain text matches "
                     "case-insensitively (exact case ranks first); --regex uses Python's re.")
@@ -59,7 +58,6 @@ def register(subparsers: Any, common_parent: argparse.ArgumentParser) -> argpars
                         help=f"the code index (default: ${INDEX_ENV}, then beside the event "
                              "log, then the workspace's cache file)")
     parser.set_defaults(run=cmd_search)
-    return parser
 
 
 def _positive(value: str) -> int:

@@ -21,16 +21,8 @@ from daemon.log.database import Database, transaction
 from daemon.log.events import Event, Recorded, UnknownEventType, format_ts, utc_now
 from daemon.log.schema import PRIMARY_KEYS, PROJECTION_TABLES
 from daemon.log.store import Decoder, StoredRow, select_rows
-from daemon.projections.catalog import (
-    PROJECTIONS,
-    Append,
-    Change,
-    Fold,
-    Handler,
-    Key,
-    Projection,
-    Put,
-)
+from daemon.projections.catalog import PROJECTIONS
+from daemon.projections.model import Append, Change, Fold, Handler, Key, Projection, Put
 
 DEFAULT_BATCH = 5_000
 #: Seconds of batches per transaction: how long a catch-up may hold the write lock.

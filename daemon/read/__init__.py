@@ -1,2 +1,2 @@
-"""Read: everything that reads the projections. Queries, history, the analysis of a session and
-its renderings."""
+"""Read: everything that reads the projections. Their queries, the user's own SQL, the analysis
+of a session and its renderings."""

@@ -10,44 +10,17 @@ with a learner that starts empty.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
 
-from analyzers.base import Analyzer, LearnedPattern, Seeding
+from analyzers.base import Analyzer, Seeding
 from daemon.log.database import Database
 from daemon.projections.projector import catch_up
+from daemon.read.queries import load_learned
 
 log = structlog.get_logger("realworld.learned")
-
-MAX_SEEDED = 2_000  # the learner keeps a bounded number per shape anyway
-
-_QUERY = """
-SELECT lp.shape, lp.path, lp.line, MIN(lp.fix), MIN(lp.before_excerpt), MIN(lp.after_excerpt),
-       MIN(lp.first_learned) AS first
-FROM learned_patterns AS lp JOIN test_sessions AS s USING (session_id)
-WHERE s.project_path = ?
-GROUP BY lp.shape, lp.path, lp.line
-ORDER BY first, lp.shape, lp.line
-LIMIT ?
-"""
-
-
-def load_learned(db: Database, project: str | Path, *,
-                 limit: int = MAX_SEEDED) -> tuple[LearnedPattern, ...]:
-    """The patterns learned on ``project`` (as the session recorded its path), oldest first;
-    one per shape and place however many sessions learned it."""
-    conn = db.connect_readonly()
-    try:
-        rows = conn.execute(_QUERY, (str(project), limit)).fetchall()
-    finally:
-        conn.close()
-    return tuple(
-        LearnedPattern(shape=str(shape), fix=str(fix or ""), path=_path(path), line=int(line),
-                       before_excerpt=str(before or ""), after_excerpt=str(after or ""))
-        for shape, path, line, fix, before, after, _first in rows)
 
 
 def seed_analyzers(db: Database, project: str | Path, analyzers: Sequence[Analyzer]) -> int:
@@ -70,8 +43,3 @@ def seed_analyzers(db: Database, project: str | Path, analyzers: Sequence[Analyz
             log.warning("seed_failed", capability=analyzer.name,
                         error=f"{type(exc).__name__}: {exc}")
     return len(patterns)
-
-
-def _path(stored: object) -> str:
-    # A name that is not UTF-8 is stored as its bytes (daemon.watch.snapshot.path_to_sql).
-    return os.fsdecode(stored) if isinstance(stored, bytes) else str(stored)

@@ -1,93 +1,48 @@
 """Reads one session's projection rows and turns them into an analysis, events and reports.
 
-The IO edge of the pure analysis: everything here is a query followed by a
-call into :mod:`daemon.read.analysis.analysis`, :mod:`daemon.read.analysis.scoring` or
-:mod:`daemon.read.render.report`.
+The IO edge of the pure analysis: everything here is a query (:mod:`daemon.read.queries`)
+followed by a call into :mod:`daemon.read.analysis` or :mod:`daemon.read.render.report`.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Sequence
 from typing import Any
 
 from daemon.log.database import Database
 from daemon.log.events import Event, SessionScored
-from daemon.read.analysis.analysis import (
-    SessionAnalysis,
-    analyze,
-    detect_issues,
-    plan_issue_events,
-    plan_suggestion_events,
-    suggest,
-    to_api_dict,
-)
+from daemon.read.analysis.aggregate import analyze
+from daemon.read.analysis.api import to_api_dict
+from daemon.read.analysis.issues import detect_issues
+from daemon.read.analysis.model import SessionAnalysis
+from daemon.read.analysis.plan import plan_issue_events, plan_suggestion_events
 from daemon.read.analysis.scoring import overall_score
 from daemon.read.analysis.series import SessionSeries, session_series
+from daemon.read.analysis.suggestions import suggest
+from daemon.read.queries import series_records, session_records
 from daemon.read.render.report import render_json, render_markdown, render_text
 
 RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}
 
 
 class UnknownSession(ValueError):
-    pass
-
-
-def _rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-    cursor = conn.execute(sql, tuple(params))
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor]
-
-
-def latest_session_id(db: Database) -> str:
-    conn = db.connect_readonly()
-    try:
-        row = conn.execute("SELECT session_id FROM test_sessions "
-                           "ORDER BY start_time DESC LIMIT 1").fetchone()
-    finally:
-        conn.close()
-    if row is None:
-        raise UnknownSession(f"no sessions yet in {db.path}")
-    return str(row[0])
+    """No session of that id in the log."""
 
 
 def load_analysis(db: Database, session_id: str) -> SessionAnalysis:
     """Analyze a session from its projection rows (the caller catches the projections up)."""
-    conn = db.connect_readonly()
-    try:
-        sessions = _rows(conn, "SELECT * FROM test_sessions WHERE session_id = ?", (session_id,))
-        if not sessions:
-            raise UnknownSession(f"unknown session {session_id!r}")
-        by_session = (session_id,)
-        activities = _rows(conn, "SELECT * FROM activities WHERE session_id = ? "
-                                 "ORDER BY timestamp", by_session)
-        metrics = _rows(conn, "SELECT * FROM performance_metrics WHERE session_id = ? "
-                              "ORDER BY timestamp", by_session)
-        issues = _rows(conn, "SELECT * FROM issues WHERE session_id = ?", by_session)
-        suggestions = _rows(conn, "SELECT * FROM improvement_suggestions WHERE session_id = ? "
-                                  "ORDER BY suggestion_id", by_session)
-    finally:
-        conn.close()
-    return analyze(sessions[0], activities, metrics, issues, suggestions)
+    records = session_records(db, session_id)
+    if records is None:
+        raise UnknownSession(f"unknown session {session_id!r}")
+    return analyze(records.session, records.activities, records.metrics, records.issues,
+                   records.suggestions)
 
 
 def load_series(db: Database, session_id: str) -> SessionSeries:
     """The time series the HTML report charts (:mod:`daemon.read.analysis.series`)."""
-    conn = db.connect_readonly()
-    try:
-        sessions = _rows(conn, "SELECT * FROM test_sessions WHERE session_id = ?", (session_id,))
-        if not sessions:
-            raise UnknownSession(f"unknown session {session_id!r}")
-        by_session = (session_id,)
-        activities = _rows(conn, "SELECT timestamp, capability, response_time_ms, success, "
-                                 "error_message, cpu_after, memory_after_mb FROM activities "
-                                 "WHERE session_id = ? ORDER BY timestamp", by_session)
-        metrics = _rows(conn, "SELECT timestamp, capability, metric_type, value, unit "
-                              "FROM performance_metrics WHERE session_id = ? "
-                              "ORDER BY timestamp", by_session)
-    finally:
-        conn.close()
-    return session_series(sessions[0], activities, metrics)
+    records = series_records(db, session_id)
+    if records is None:
+        raise UnknownSession(f"unknown session {session_id!r}")
+    return session_series(records.session, records.activities, records.metrics)
 
 
 def judgement_events(analysis: SessionAnalysis) -> list[Event]:

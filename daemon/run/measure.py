@@ -1,6 +1,7 @@
-"""Measuring one analyzer call, and turning the measurement into the activity it records.
+"""Measuring one analyzer call: wall time, system CPU and process memory (psutil, clocks).
 
-The meter is the IO edge (psutil, clocks); :func:`activity_event` is pure.
+The meter is the IO edge; what it reads is a plain :class:`~daemon.run.records.Measurement`,
+which :func:`daemon.run.records.activity_event` turns into the activity it records.
 
 System CPU is computed here from ``psutil.cpu_times()`` deltas rather than read
 from ``psutil.cpu_percent(interval=None)``: psutil keeps that function's baseline
@@ -14,22 +15,18 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import psutil
 
-from analyzers.base import AnalysisResult, capability_label, safe_text, to_json
-from daemon.log.events import ActivityRecorded, new_id
+from daemon.run.records import Measurement
 
 T = TypeVar("T")
 
 MB = 1024 * 1024
 MIN_CPU_INTERVAL_S = 0.1  # the kernel accounts CPU in 10 ms ticks; shorter spans are noise
-MAX_ERROR_CHARS = 2000
-TRACEBACK_FRAMES = 8
 
 CpuTimes = tuple[float, float]  # (busy, total) seconds since boot
 
@@ -118,15 +115,6 @@ class Started:
 
 
 @dataclass(frozen=True)
-class Measurement:
-    response_time_ms: float
-    cpu_before: float | None
-    cpu_after: float | None
-    memory_before_mb: float | None
-    memory_after_mb: float | None
-
-
-@dataclass(frozen=True)
 class Measured(Generic[T]):
     measurement: Measurement
     value: T | None = None
@@ -181,87 +169,3 @@ class Meter:
             return Measured(self.stop(started), error=exc)
         return Measured(self.stop(started), value=value)
 
-
-# --- the activity a call records (pure) ---------------------------------------
-
-@dataclass(frozen=True)
-class Failure:
-    """A call that failed without an exception of its own: it timed out, never ran, or
-    returned something that is not an :class:`AnalysisResult`."""
-
-    kind: str  # timeout | skipped | invalid_result | ...
-    message: str
-
-
-Outcome = AnalysisResult | BaseException | Failure  # a result, what it raised, or why it failed
-
-
-def error_message(exc: BaseException) -> str:
-    text = str(exc)
-    message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return _clip(safe_text(message), MAX_ERROR_CHARS)
-
-
-def error_details(exc: BaseException) -> dict[str, object]:
-    """The exception's type and last frames: enough to find the bug, small enough to log."""
-    frames = traceback.extract_tb(exc.__traceback__)[-TRACEBACK_FRAMES:]
-    return {
-        "error_type": type(exc).__name__,
-        "traceback": [f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in frames],
-    }
-
-
-def describe(capability: str, measurement: Measurement | None, outcome: Outcome) -> str:
-    """The spec's console line after the session prefix: "Workspace analysis: 245ms, 7 insights"."""
-    parts = [capability_label(capability) + ":"]
-    if measurement is not None:
-        parts.append(f"{measurement.response_time_ms:.0f}ms")
-    if isinstance(outcome, AnalysisResult):
-        detail = safe_text(outcome.summary.strip())
-    else:
-        reason = error_message(outcome) if isinstance(outcome, BaseException) else outcome.message
-        detail = "failed: " + _clip(safe_text(reason).split("\n", 1)[0], 120)
-    text = " ".join(parts)
-    if detail:
-        text += (", " if measurement is not None else " ") + detail
-    return text
-
-
-def activity_event(*, session_id: str, capability: str, activity_type: str,
-                   measurement: Measurement | None, outcome: Outcome,
-                   activity_id: str | None = None) -> ActivityRecorded:
-    """The ``activities`` row-to-be for one call (``measurement`` is ``None`` for a call
-    that never ran)."""
-    if isinstance(outcome, AnalysisResult):
-        success, message = True, None
-        data = to_json(outcome.data)
-        if outcome.remaining and isinstance(data, dict):
-            # One name for every analyzer's "files left for the next call", so a user (or
-            # a scenario) can tell from the log whether a first pass is still going.
-            data.setdefault("remaining", outcome.remaining)
-    elif isinstance(outcome, BaseException):
-        success, message = False, error_message(outcome)
-        data = to_json(error_details(outcome))
-    else:
-        success, message = False, _clip(safe_text(outcome.message), MAX_ERROR_CHARS)
-        data = to_json({"error_type": outcome.kind})
-    m = measurement
-    return ActivityRecorded(
-        session_id=session_id,
-        activity_id=activity_id or new_id(),
-        capability=safe_text(capability),
-        activity_type=safe_text(activity_type),
-        description=describe(capability, measurement, outcome),
-        response_time_ms=None if m is None else m.response_time_ms,
-        cpu_before=None if m is None else m.cpu_before,
-        cpu_after=None if m is None else m.cpu_after,
-        memory_before_mb=None if m is None else m.memory_before_mb,
-        memory_after_mb=None if m is None else m.memory_after_mb,
-        success=success,
-        error_message=message,
-        result_data=data if isinstance(data, dict) else {"value": data},
-    )
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -11,24 +11,14 @@ Three mechanisms, each answering one kind of failure:
   analyzer skips it (a ``file_quarantined`` event and an issue) until its content
   changes (``file_released``). :class:`Quarantine` keeps the counts and the set.
 
-Each recovery step is recorded as an activity of the ``error_recovery`` capability
-(:func:`recovery_activity`), so detection, success rate and time to recover are
-measured like every other capability, with plain SQL over ``activities``.
+The rules are pure; :mod:`daemon.run.episodes` applies them to the calls of a batch
+and :mod:`daemon.run.records` turns each recovery step into the activity that records it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-
-from analyzers.base import safe_text, to_json
-from daemon.log.events import ActivityRecorded, new_id
-from daemon.watch.snapshot import FileState, read_state
-
-CAPABILITY = "error_recovery"
-ACTIVITY_TYPE = "recovery"
-ACTIONS = ("retry", "isolate", "quarantine", "release")
 
 #: Above this many paths a crashed batch is halved rather than split into single files,
 #: so a crash in a 1,000-file batch costs about 2*log2(1000) extra calls, not 1,000.
@@ -37,8 +27,6 @@ ISOLATE_SINGLY_AT_MOST = 8
 CRASHES_TO_QUARANTINE = 2
 #: Follow-up rounds (retries, splits) after one batch; bounds the work a bad batch costs.
 MAX_FOLLOW_UP_ROUNDS = 12
-#: Paths named one by one in a recovery activity's data.
-MAX_LISTED = 20
 
 
 @dataclass(frozen=True)
@@ -72,14 +60,6 @@ def split_for_isolation(paths: Sequence[str]) -> list[tuple[str, ...]]:
         return [(path,) for path in paths]
     middle = len(paths) // 2
     return [tuple(paths[:middle]), tuple(paths[middle:])]
-
-
-def content_digest(root: Path, path: str) -> str | None:
-    """SHA-256 of a workspace file's bytes, read the way the watcher reads them; ``None``
-    when it cannot be read (gone, a directory or a link now, unreadable): such a file is
-    released rather than kept in quarantine."""
-    state = read_state(str(root), path, max_hash_bytes=None)
-    return state.content_hash if isinstance(state, FileState) else None
 
 
 @dataclass(frozen=True)
@@ -140,39 +120,3 @@ class Quarantine:
                              if (k[0], k[1]) != (capability, path)}
         return item
 
-
-def recovery_activity(*, session_id: str, action: str, analyzer: str, paths: Sequence[str],
-                      recovered: bool, time_to_recover_ms: float, attempts: int = 1,
-                      errors: Sequence[str] = (), detail: str = "") -> ActivityRecorded:
-    """One recovery step as an ``error_recovery`` activity (pure).
-
-    ``response_time_ms`` is the time from the failure to the outcome of its recovery;
-    ``success`` says whether the step recovered (a quarantine succeeds: the analyzer
-    goes on without the file).
-    """
-    listed = [safe_text(p) for p in paths[:MAX_LISTED]]
-    what = {"retry": "retried", "isolate": "isolated a crash in",
-            "quarantine": "quarantined", "release": "released"}.get(action, action)
-    subject = listed[0] if len(paths) == 1 else f"{len(paths)} files"
-    outcome = "recovered" if recovered else "not recovered"
-    description = (f"Error recovery: {analyzer} {what} {subject}"
-                   f"{f' after {attempts} attempts' if attempts > 1 else ''}: {outcome}")
-    if detail:
-        description += f" ({safe_text(detail)})"
-    data = to_json({
-        "action": action,
-        "analyzer": analyzer,
-        "paths": listed,
-        "files": len(paths),
-        "attempts": attempts,
-        "recovered": recovered,
-        "time_to_recover_ms": round(time_to_recover_ms, 3),
-        "errors": [safe_text(e) for e in errors[:MAX_LISTED]],
-    })
-    return ActivityRecorded(
-        session_id=session_id, activity_id=new_id(), capability=CAPABILITY,
-        activity_type=ACTIVITY_TYPE, description=description,
-        response_time_ms=round(time_to_recover_ms, 3), cpu_before=None, cpu_after=None,
-        memory_before_mb=None, memory_after_mb=None, success=recovered,
-        error_message=None if recovered else (safe_text(errors[-1]) if errors else outcome),
-        result_data=data if isinstance(data, dict) else {})

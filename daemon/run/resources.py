@@ -1,15 +1,14 @@
-"""System and process resource samples (psutil), and the metric events they become."""
+"""A resource sample as plain data, and the ``performance_metrics`` events it becomes (pure).
+
+:class:`~daemon.run.sampler.ResourceSampler` takes the samples (psutil); the safety
+rules (:mod:`daemon.run.safety`) judge them.
+"""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
-
-import psutil
 
 from daemon.log.events import MetricSampled, new_id
-from daemon.run.measure import ProcessMemory, SystemCpu
 
 
 @dataclass(frozen=True)
@@ -19,31 +18,6 @@ class ResourceSample:
     disk_percent: float  # of the filesystem holding the workspace
     process_cpu_percent: float  # this process and its children, of one core
     process_rss_mb: float
-
-
-class ResourceSampler:
-    """Samples what the spec's resource limits and ``performance_metrics`` need."""
-
-    def __init__(self, disk_path: str | Path = ".") -> None:
-        self._disk_path = str(disk_path)
-        self._process = psutil.Process(os.getpid())
-        # Samples are taken on scheduler threads; SystemCpu keeps one baseline for all.
-        self._system_cpu = SystemCpu()
-        self._memory = ProcessMemory(include_children=True)
-        self._process.cpu_percent(interval=None)  # primes the per-process baseline
-
-    def sample(self) -> ResourceSample:
-        try:
-            disk = psutil.disk_usage(self._disk_path).percent
-        except OSError:
-            disk = 0.0  # the workspace vanished; the session notices that elsewhere
-        return ResourceSample(
-            cpu_percent=self._system_cpu.read(),
-            memory_percent=psutil.virtual_memory().percent,
-            disk_percent=disk,
-            process_cpu_percent=self._process.cpu_percent(interval=None),
-            process_rss_mb=self._memory.rss_mb() or 0.0,
-        )
 
 
 def sample_metrics(session_id: str, sample: ResourceSample) -> list[MetricSampled]:

@@ -4,6 +4,12 @@ Each call becomes exactly one ``ActivityRecorded`` handed to ``emit`` (with the
 call's findings in the same batch, so they land in one transaction). A call that
 raises, times out or returns nonsense is an error activity; the session goes on.
 
+This module coordinates the calls: their threads and deadlines, the waves of a
+batch, the follow-up rounds recovery asks for, and the orderly stop. What a failure
+calls for is :class:`~daemon.run.episodes.Recovery`'s to decide, the events a call
+becomes are built by :mod:`daemon.run.records`, and the error streaks the safety
+rules read are kept by :class:`~daemon.run.streaks.ErrorStreaks`.
+
 Why a thread per call rather than a ``ThreadPoolExecutor`` or processes:
 
 * Threads, because analyzers keep state between calls (churn counters, index
@@ -22,14 +28,15 @@ Why a thread per call rather than a ``ThreadPoolExecutor`` or processes:
 from __future__ import annotations
 
 import dataclasses
-import logging
 import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+import structlog
 
 from analyzers.base import (
     FULL_PASS,
@@ -37,45 +44,17 @@ from analyzers.base import (
     Analyzer,
     Closing,
     Excluding,
-    FileFailure,
     Interruptible,
     Probing,
-    is_transient,
-    safe_text,
 )
-from daemon.log.events import (
-    ActivityRecorded,
-    Envelope,
-    Event,
-    FileQuarantined,
-    FileReleased,
-    FindingDetected,
-    FindingResolved,
-    IssueDetected,
-    IssueUpdated,
-    PatternLearned,
-)
-from daemon.run.measure import (
-    Failure,
-    Measurement,
-    Meter,
-    Outcome,
-    Started,
-    activity_event,
-    error_message,
-)
-from daemon.run.recovery import (
-    MAX_FOLLOW_UP_ROUNDS,
-    Quarantine,
-    Quarantined,
-    RetryPolicy,
-    content_digest,
-    recovery_activity,
-    split_for_isolation,
-)
-from daemon.types import stable_id
+from daemon.log.events import ActivityRecorded, Envelope, Event
+from daemon.run.episodes import Episode, Recovery, analyze_with_retries
+from daemon.run.measure import Meter, Started
+from daemon.run.records import Failure, Measurement, Outcome, call_events
+from daemon.run.recovery import MAX_FOLLOW_UP_ROUNDS, Quarantine, RetryPolicy
+from daemon.run.streaks import ErrorStreaks
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger("realworld.runner")
 
 Emit = Callable[[Sequence[Envelope]], None]
 OnActivity = Callable[[ActivityRecorded], None]
@@ -88,31 +67,15 @@ STOP_GRACE_S = 2.5
 
 
 @dataclass
-class _Episode:
-    """One failure and the follow-up calls recovering from it, recorded as one activity
-    once the last of them is done."""
-
-    action: str  # retry | isolate
-    analyzer: str
-    paths: tuple[str, ...]
-    failed_at: float
-    errors: list[str]
-    outstanding: int = 0
-    recovered: bool = True
-    attempts: int = 1
-    quarantined: list[str] = field(default_factory=list)
-
-
-@dataclass
 class _Call:
     """One call's bookkeeping, shared by the coordinator and its worker under the runner's lock."""
 
     analyzer: Analyzer
     paths: tuple[str, ...]
-    episode: _Episode | None = None  # set on a follow-up call made to recover
+    episode: Episode | None = None  # set on a follow-up call made to recover
     delay_s: float = 0.0  # a retry's backoff, waited by its worker before the call
     launched_at: float = 0.0
-    attempts: int = 0  # tries of this call, retries of transient failures included
+    attempts: int = 1  # tries of this call, retries of transient failures included
     retry_errors: tuple[str, ...] = ()
     measurement: Measurement | None = None
     outcome: Outcome | None = None
@@ -162,11 +125,13 @@ class Runner:
         self._outbox: queue.SimpleQueue[_Call | None] | None = None  # the batch's, if any
         self._closing: set[str] = set()  # closed by their call's thread when it returns
         self._closed = False
-        self._consecutive_errors = 0
-        self._errors_by_capability: dict[str, int] = {}
+        self._streaks = ErrorStreaks()
         self._retry = retry if retry is not None else RetryPolicy()
-        self.quarantine = quarantine if quarantine is not None else Quarantine()
-        self._workspace = workspace if workspace is not None else str(self._root)
+        self._recovery = Recovery(
+            session_id=session_id,
+            workspace=workspace if workspace is not None else str(self._root), root=self._root,
+            retry=self._retry,
+            quarantine=quarantine if quarantine is not None else Quarantine())
         self._unfinished: set[str] = set()
 
     @property
@@ -174,13 +139,22 @@ class Runner:
         return self._analyzers
 
     @property
+    def quarantine(self) -> Quarantine:
+        """The files each analyzer skips; a session resuming sets the one the log holds."""
+        return self._recovery.quarantine
+
+    @quarantine.setter
+    def quarantine(self, quarantine: Quarantine) -> None:
+        self._recovery.quarantine = quarantine
+
+    @property
     def consecutive_errors(self) -> int:
         """Error activities since the last successful one, across all analyzers."""
-        return self._consecutive_errors
+        return self._streaks.overall
 
     @property
     def consecutive_errors_by_capability(self) -> Mapping[str, int]:
-        return dict(self._errors_by_capability)
+        return self._streaks.by_capability
 
     @property
     def busy(self) -> frozenset[str]:
@@ -189,8 +163,15 @@ class Runner:
             return frozenset(self._busy)
 
     @property
+    def unfinished(self) -> frozenset[str]:
+        """Analyzers whose last call left files for the next (it ran out of its budget)."""
+        return frozenset(self._unfinished)
+
+    @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
+
+    # --- the orderly stop -----------------------------------------------------
 
     def request_stop(self, grace_s: float = STOP_GRACE_S) -> None:
         """Begin the end without waiting: no new call starts, running ones are interrupted
@@ -211,7 +192,7 @@ class Runner:
                 try:
                     analyzer.interrupt()
                 except Exception:  # a broken hook costs the early stop, not the others'
-                    log.exception("%s.interrupt failed", analyzer.name)
+                    log.exception("interrupt_failed", analyzer=analyzer.name)
 
     def stop(self, grace_s: float = STOP_GRACE_S) -> frozenset[str]:
         """:meth:`request_stop`, then wait for the calls until the grace is over. The
@@ -247,7 +228,9 @@ class Runner:
             try:
                 analyzer.close()
             except Exception as exc:
-                log.warning("closing %s failed: %s", analyzer.name, exc)
+                log.warning("close_failed", analyzer=analyzer.name, error=str(exc))
+
+    # --- batches --------------------------------------------------------------
 
     def run_batch(self, paths: Sequence[str]) -> list[ActivityRecorded]:
         """Call each analyzer that applies to any of ``paths`` (relative, ``/``-separated)
@@ -264,7 +247,8 @@ class Runner:
             except Exception as exc:
                 refused.append((analyzer, exc))
                 continue
-            matching = self._without_quarantined(analyzer.name, matching)
+            matching, released = self._recovery.admit(analyzer.name, matching)
+            self._append(released)
             if matching:
                 calls.append(_Call(analyzer, matching))
         return self._in_waves(calls, refused)
@@ -272,74 +256,9 @@ class Runner:
     def run_full_pass(self, only: Collection[str] | None = None) -> list[ActivityRecorded]:
         """Call every analyzer (or those named in ``only``) on the whole workspace."""
         # Files changed while nobody watched (or between passes) leave quarantine first.
-        for item in list(self.quarantine.held.values()):
-            self._without_quarantined(item.capability, (item.path,))
+        self._append(self._recovery.release_changed())
         return self._in_waves([_Call(analyzer, FULL_PASS) for analyzer in self._analyzers
                                if only is None or analyzer.name in only], [])
-
-    @property
-    def unfinished(self) -> frozenset[str]:
-        """Analyzers whose last call left files for the next (it ran out of its budget)."""
-        return frozenset(self._unfinished)
-
-    # --- quarantine -----------------------------------------------------------
-
-    def _without_quarantined(self, capability: str, paths: tuple[str, ...]) -> tuple[str, ...]:
-        """``paths`` less the files quarantined for ``capability`` whose bytes are the ones
-        it failed on; a quarantined file with other bytes (or gone) is released."""
-        kept: list[str] = []
-        for path in paths:
-            item = self.quarantine.get(capability, path)
-            if item is None:
-                kept.append(path)
-                continue
-            digest = content_digest(self._root, path)
-            if digest == item.content_hash:
-                continue
-            self._release(item, "its content changed" if digest is not None else "it is gone")
-            kept.append(path)
-        return tuple(kept)
-
-    def _release(self, item: Quarantined, reason: str) -> None:
-        self.quarantine.release(item.capability, item.path)
-        self._emit_recovery(
-            recovery_activity(session_id=self._session_id, action="release",
-                              analyzer=item.capability, paths=(item.path,), recovered=True,
-                              time_to_recover_ms=0.0, detail=reason),
-            FileReleased(self._session_id, self._workspace, item.capability, item.path, reason),
-            IssueUpdated(self._session_id, self._quarantine_issue_id(item), severity="info",
-                         description=f"{safe_text(item.path)}: released from quarantine for "
-                                     f"{item.capability} ({reason})"))
-
-    def _emit_recovery(self, activity: ActivityRecorded, *events: Event) -> None:
-        """Record a recovery step (with the events it caused) and show it like any call."""
-        self._emit([Envelope(activity), *(Envelope(e) for e in events)])
-        self._tell(activity)
-
-    def _quarantine_issue_id(self, item: Quarantined) -> str:
-        return stable_id(self._workspace, "quarantine", item.capability, item.path,
-                         item.content_hash)
-
-    def _quarantine(self, item: Quarantined) -> None:
-        path = safe_text(item.path)
-        self._emit([
-            Envelope(FileQuarantined(self._session_id, self._workspace, item.capability,
-                                     item.path, item.content_hash, safe_text(item.error),
-                                     item.crashes)),
-            Envelope(IssueDetected(
-                self._session_id, self._quarantine_issue_id(item), "medium", item.capability,
-                "file_quarantined",
-                description=f"{path}: {item.capability} failed on it {item.crashes} times "
-                            f"({safe_text(item.error)}); it is skipped until its content "
-                            "changes",
-                suggested_fix=f"Reproduce with the file alone and fix {item.capability}'s "
-                              "handling of it, or ignore the file in .gitignore",
-                reproducible=True)),
-        ])
-        # Info, not warning: the issue and the console line already tell the user; the
-        # daemon's journal (info) still gets it.
-        log.info("quarantined %s for %s after %d failures: %s", path, item.capability,
-                    item.crashes, item.error)
 
     def _in_waves(self, calls: list[_Call],
                   refused: list[tuple[Analyzer, BaseException]]) -> list[ActivityRecorded]:
@@ -365,108 +284,14 @@ class Runner:
         else:  # out of rounds: whatever is still outstanding did not recover
             for call, _outcome in finished:
                 if call.episode is not None:
-                    call.episode.recovered = False
-                    self._episode_step_done(call.episode)
+                    self._append(self._recovery.give_up(call.episode))
         return recorded
 
-    # --- recovery ----------------------------------------------------------------
-
     def _follow_ups(self, call: _Call, outcome: Outcome) -> list[_Call]:
-        """What recovering from this call's outcome takes; closes its episode when done."""
-        follow: list[_Call] = []
-        name = call.analyzer.name
-        if isinstance(outcome, AnalysisResult):
-            follow = self._after_file_failures(call, outcome.failures)
-        elif call.paths:  # a change batch (or a follow-up) failed as a whole
-            error = (error_message(outcome) if isinstance(outcome, BaseException)
-                     else outcome.message)
-            transient = isinstance(outcome, BaseException) and is_transient(outcome)
-            if len(call.paths) > 1 and not transient:
-                episode = call.episode or self._open_episode("isolate", call, error)
-                for part in split_for_isolation(call.paths):
-                    follow.append(_Call(call.analyzer, part, episode=episode))
-            elif len(call.paths) == 1 and not transient:
-                follow = self._after_crash(call, call.paths[0], error)
-            elif call.episode is not None:
-                call.episode.recovered = False  # a transient failure its retries did not cure
-        # An episode opened here counts this call as its first step; one it carried on
-        # from counts this call already. Either way this call's step is now done.
-        episodes: dict[int, _Episode] = {}
-        for follow_up in follow:
-            if follow_up.episode is not None:
-                follow_up.episode.outstanding += 1
-                episodes[id(follow_up.episode)] = follow_up.episode
-        if call.episode is not None:
-            episodes[id(call.episode)] = call.episode
-        for episode in episodes.values():
-            self._episode_step_done(episode)
-        if follow:
-            log.info("recovering %s: %d follow-up calls", name, len(follow))
-        return follow
-
-    def _after_file_failures(self, call: _Call, failures: Sequence[FileFailure]) -> list[_Call]:
-        follow: list[_Call] = []
-        transient = tuple(dict.fromkeys(f.path for f in failures if f.kind == "transient"))
-        if transient:
-            episode = call.episode if call.episode is not None and call.episode.action == "retry" \
-                else None
-            attempts = episode.attempts if episode is not None else 1
-            if self._retry.may_retry(attempts):
-                if episode is None:
-                    episode = self._open_episode(
-                        "retry", _Call(call.analyzer, transient),
-                        next(f.error for f in failures if f.kind == "transient"))
-                else:
-                    episode.errors += [f.error for f in failures if f.kind == "transient"]
-                episode.attempts = attempts + 1
-                follow.append(_Call(call.analyzer, transient, episode=episode,
-                                    delay_s=self._retry.delay(attempts)))
-            elif episode is not None:
-                episode.recovered = False
-        for failure in failures:
-            if failure.kind != "transient" and failure.path not in transient:
-                follow += self._after_crash(call, failure.path, failure.error)
-        return follow
-
-    def _after_crash(self, call: _Call, path: str, error: str) -> list[_Call]:
-        """One file made ``call``'s analyzer fail: count it; the second time, quarantine."""
-        digest = content_digest(self._root, path)
-        if digest is None:
-            return []  # gone or unreadable now: nothing left to protect the analyzer from
-        name = call.analyzer.name
-        item = self.quarantine.record_crash(name, path, digest, error)
-        if item is not None:
-            self._quarantine(item)
-            if call.episode is not None:
-                call.episode.quarantined.append(path)
-            started = call.episode.failed_at if call.episode is not None else time.monotonic()
-            self._emit_recovery(recovery_activity(
-                session_id=self._session_id, action="quarantine", analyzer=name, paths=(path,),
-                recovered=True, time_to_recover_ms=(time.monotonic() - started) * 1000.0,
-                attempts=item.crashes, errors=(error,)))
-            return []
-        # Once is not proof: a worker killed by its neighbour's memory, a race with an edit.
-        # The file alone, at once, tells an accident from a file that breaks the analyzer.
-        episode = call.episode or self._open_episode("retry", _Call(call.analyzer, (path,)),
-                                                      error)
-        return [_Call(call.analyzer, (path,), episode=episode)]
-
-    def _open_episode(self, action: str, call: _Call, error: str) -> _Episode:
-        return _Episode(action, call.analyzer.name, call.paths, time.monotonic(), [error],
-                        outstanding=1)
-
-    def _episode_step_done(self, episode: _Episode) -> None:
-        episode.outstanding -= 1
-        if episode.outstanding > 0:
-            return
-        if set(episode.paths) <= set(episode.quarantined):
-            return  # every file of it was quarantined: those activities tell the story
-        detail = f"{len(episode.quarantined)} quarantined" if episode.quarantined else ""
-        self._emit_recovery(recovery_activity(
-            session_id=self._session_id, action=episode.action, analyzer=episode.analyzer,
-            paths=episode.paths, recovered=episode.recovered,
-            time_to_recover_ms=(time.monotonic() - episode.failed_at) * 1000.0,
-            attempts=episode.attempts, errors=episode.errors, detail=detail))
+        plan = self._recovery.follow_ups(call.analyzer.name, call.paths, call.episode, outcome)
+        self._append(plan.records)
+        return [_Call(call.analyzer, f.paths, episode=f.episode, delay_s=f.delay_s)
+                for f in plan.calls]
 
     # --- coordination -------------------------------------------------------
 
@@ -494,8 +319,7 @@ class Runner:
                             recorded.append(self._record(call.analyzer, None, Failure(
                                 "skipped", "skipped: its previous call is still running")))
                             if call.episode is not None:
-                                call.episode.recovered = False
-                                self._episode_step_done(call.episode)
+                                self._append(self._recovery.give_up(call.episode))
                             continue
                         self._tell_quarantined(call.analyzer)
                         if not self._launch(call, outbox):
@@ -538,7 +362,7 @@ class Runner:
             try:
                 analyzer.exclude(self.quarantine.paths(analyzer.name))
             except Exception:  # a broken hook costs the exclusion, not the call
-                log.exception("%s.exclude failed", analyzer.name)
+                log.exception("exclude_failed", analyzer=analyzer.name)
 
     def _launch(self, call: _Call, outbox: queue.SimpleQueue[_Call | None]) -> bool:
         """Start the call's thread; False once the runner is stopping (checked under the
@@ -591,18 +415,24 @@ class Runner:
     def _work(self, call: _Call, outbox: queue.SimpleQueue[_Call | None]) -> None:
         outcome: Outcome
         measurement: Measurement | None = None
+        attempts = 1
+        retry_errors: tuple[str, ...] = ()
         try:
             if call.delay_s > 0:
                 time.sleep(call.delay_s)  # a retry's backoff, inside the call's deadline
             started = self._meter.start()
             call.started = started
-            outcome = self._attempts(call)
+            tried = analyze_with_retries(call.analyzer, self._root, call.paths, self._retry,
+                                         given_up=lambda: call.abandoned)
+            outcome, attempts, retry_errors = tried.outcome, tried.attempts, tried.retry_errors
             measurement = self._meter.stop(started)
         except BaseException as exc:  # the meter itself failed; still an outcome, never silence
             outcome = exc
         with self._lock:
             call.measurement = measurement
             call.outcome = outcome
+            call.attempts = attempts
+            call.retry_errors = retry_errors
             call.finished = True
             self._running.remove(call)
             self._settled.notify_all()
@@ -612,95 +442,44 @@ class Runner:
                 outbox.put(call)
             else:
                 self._busy.discard(call.analyzer.name)
-                log.info("abandoned %s call returned after its deadline", call.analyzer.name)
+                log.info("abandoned_call_returned", analyzer=call.analyzer.name)
         if close_now:  # the session ended while this call ran; it was left for us to close
             self._close_analyzer(call.analyzer)
-
-    def _attempts(self, call: _Call) -> Outcome:
-        """Call the analyzer, again after a backoff while it fails transiently (a locked or
-        busy file, a database lock) and the call has not been given up on."""
-        errors: list[str] = []
-        while True:
-            call.attempts += 1
-            try:
-                value = call.analyzer.analyze(self._root, call.paths)
-            except BaseException as exc:  # even SystemExit: here it would only end this thread
-                retry = (is_transient(exc) and self._retry.may_retry(call.attempts)
-                         and not call.abandoned)
-                if not retry:
-                    call.retry_errors = tuple(errors)
-                    return exc
-                errors.append(error_message(exc))
-                time.sleep(self._retry.delay(call.attempts))
-                continue
-            call.retry_errors = tuple(errors)
-            if isinstance(value, AnalysisResult):
-                return value
-            return Failure("invalid_result", f"analyze returned {type(value).__name__}, "
-                                             "not an AnalysisResult")
 
     # --- recording ----------------------------------------------------------
 
     def _record(self, analyzer: Analyzer, measurement: Measurement | None,
                 outcome: Outcome, call: _Call | None = None) -> ActivityRecorded:
-        activity = activity_event(session_id=self._session_id, capability=analyzer.name,
-                                  activity_type=analyzer.activity_type, measurement=measurement,
-                                  outcome=outcome)
-        events: list[Event] = [activity]
-        if isinstance(outcome, AnalysisResult):
-            events += self._finding_events(analyzer.name, outcome)
+        activity, events = call_events(
+            session_id=self._session_id, capability=analyzer.name,
+            activity_type=analyzer.activity_type, measurement=measurement, outcome=outcome,
+            paths=call.paths if call is not None else (),
+            attempts=call.attempts if call is not None else 1,
+            retry_errors=call.retry_errors if call is not None else ())
         if isinstance(outcome, AnalysisResult) and outcome.remaining > 0:
             self._unfinished.add(analyzer.name)
         else:  # done, or failing: calling a failing analyzer again at once would spin
             self._unfinished.discard(analyzer.name)
-        retried: ActivityRecorded | None = None
-        if call is not None and call.retry_errors:
-            # The call itself already counts its retries' time; this records the recovery.
-            retried = recovery_activity(
-                session_id=self._session_id, action="retry", analyzer=analyzer.name,
-                paths=call.paths, recovered=isinstance(outcome, AnalysisResult),
-                time_to_recover_ms=0.0 if measurement is None else measurement.response_time_ms,
-                attempts=call.attempts, errors=call.retry_errors)
-            events.append(retried)
         self._emit([Envelope(event) for event in events])
-        if activity.success:
-            self._consecutive_errors = 0
-            self._errors_by_capability[activity.capability] = 0
-        else:
-            self._consecutive_errors += 1
-            self._errors_by_capability[activity.capability] = (
-                self._errors_by_capability.get(activity.capability, 0) + 1)
-        self._tell(activity)
-        if retried is not None:
-            self._tell(retried)
+        self._streaks.record(activity.capability, activity.success)
+        self._tell(events)
         return activity
 
-    def _tell(self, activity: ActivityRecorded) -> None:
-        if self._on_activity is not None:
-            try:
-                self._on_activity(activity)
-            except Exception:  # a console that went away must not end the session
-                log.exception("on_activity callback failed")
+    def _append(self, records: Iterable[Sequence[Event]]) -> None:
+        """Record recovery's steps (each with the events it caused) and show them like calls."""
+        for events in records:
+            self._emit([Envelope(event) for event in events])
+            self._tell(events)
 
-    def _finding_events(self, capability: str, result: AnalysisResult) -> list[Event]:
-        events: list[Event] = [
-            FindingDetected(
-                session_id=self._session_id, fingerprint=safe_text(f.fingerprint),
-                capability=safe_text(capability), rule=safe_text(f.rule), path=safe_text(f.path),
-                line=f.line, severity=f.severity, confidence=f.confidence,
-                message=safe_text(f.message), preview=safe_text(f.preview))
-            for f in result.findings
-        ]
-        events += [FindingResolved(session_id=self._session_id, fingerprint=fingerprint)
-                   for fingerprint in result.resolved]
-        events += [
-            PatternLearned(
-                session_id=self._session_id, shape=safe_text(p.shape), fix=safe_text(p.fix),
-                path=safe_text(p.path), line=p.line, before_excerpt=safe_text(p.before_excerpt),
-                after_excerpt=safe_text(p.after_excerpt))
-            for p in result.learned
-        ]
-        return events
+    def _tell(self, events: Iterable[Event]) -> None:
+        if self._on_activity is None:
+            return
+        for event in events:
+            if isinstance(event, ActivityRecorded):
+                try:
+                    self._on_activity(event)
+                except Exception:  # a console that went away must not end the session
+                    log.exception("on_activity_failed")
 
 
 def _runs_after_others(analyzer: Analyzer) -> bool:

@@ -5,7 +5,7 @@ a new one); every third also calls ``subprocess`` with ``shell=True``, which the
 scanner must report. An edit is *analyzed* once the code index defines its function at
 its path; the time from the write to that moment is its pickup latency. Memory is
 judged after the first pass (loading the index is warm-up, not a leak) with the
-project's own least-squares trend (:func:`daemon.read.analysis.analysis.memory_trend`).
+project's own least-squares trend (:func:`daemon.read.analysis.aggregate.memory_trend`).
 
 ``--duration`` bounds the session: the first pass (until the analyzers have no files
 left over), then the edits spread over most of what is left, then a last share for the
@@ -23,8 +23,8 @@ from pathlib import Path
 
 from analyzers.common.pyparse import parse_python
 from analyzers.common.walk import list_workspace
-from daemon.read.analysis.analysis import memory_trend
-from daemon.read.analysis.series import epoch
+from daemon.read.analysis.aggregate import memory_trend
+from daemon.read.analysis.rows import epoch
 from daemon.read.analysis.stats import percentile
 from daemon.scenarios import harness
 from daemon.scenarios.scratch import scratch_copy

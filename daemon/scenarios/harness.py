@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from analyzers.code_index.search import search
+from analyzers.code_index.query import search
 from analyzers.code_index.store import IndexError_, IndexStore
 from analyzers.common.locations import index_path_for_log
 from daemon.app.tester import AnalyzerFactory, RealWorldTester

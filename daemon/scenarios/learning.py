@@ -16,7 +16,7 @@ import shutil
 import time
 from pathlib import Path
 
-from daemon.read.analysis.series import epoch
+from daemon.read.analysis.rows import epoch
 from daemon.scenarios import harness
 from daemon.scenarios.labelled import (
     LEARNING_SET,

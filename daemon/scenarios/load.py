@@ -21,10 +21,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from analyzers.code_index.search import search
+from analyzers.code_index.query import search
 from analyzers.code_index.store import IndexStore
 from daemon.app.tester import RealWorldTester
-from daemon.read.analysis.series import epoch
+from daemon.read.analysis.rows import epoch
 from daemon.read.analysis.stats import mean, percentile
 from daemon.scenarios import harness
 from daemon.scenarios.continuous import Edit, apply, parsable_modules

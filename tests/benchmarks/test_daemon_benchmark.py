@@ -8,7 +8,7 @@ selects exactly that marker::
     REALWORLD_BENCHMARKS=1 pytest tests/benchmarks/test_daemon_benchmark.py -s
 
 Both run a real ``python -m daemon daemon`` subprocess on a temporary workspace (the
-helpers come from ``tests/test_daemon_e2e.py``), with resource limits raised to 100 %
+helpers come from ``tests/daemonprocess.py``), with resource limits raised to 100 %
 so that a busy machine does not trip the daemon's safety stop.
 
 * **latency**: 100 saves, one at a time (every other one an editor-style atomic save),
@@ -38,8 +38,13 @@ from pathlib import Path
 
 import psutil
 import pytest
-import test_daemon_e2e
-from test_daemon_e2e import (
+
+from analyzers.common.percentiles import percentile
+from daemon.log.database import Database
+from daemon.projections.projector import catch_up
+
+import daemonprocess
+from daemonprocess import (
     DaemonProcess,
     atomic_save,
     disk_files,
@@ -47,10 +52,6 @@ from test_daemon_e2e import (
     text,
     write,
 )
-
-from analyzers.common.percentiles import percentile
-from daemon.log.database import Database
-from daemon.projections.projector import catch_up
 
 SAVES = 100
 SETTLE_MS = 100
@@ -63,7 +64,7 @@ IDLE_RSS_AIM_MB = 80.0
 
 pytestmark = pytest.mark.benchmark
 
-launch = test_daemon_e2e.launch  # the same ready-daemon fixture as the end-to-end tests
+launch = daemonprocess.launch  # the same ready-daemon fixture as the end-to-end tests
 
 
 def epoch(ts: str) -> float:

@@ -43,7 +43,7 @@ import pytest
 
 from analyzers.base import FULL_PASS
 from analyzers.code_index.indexer import CodeIndexer
-from analyzers.code_index.search import search
+from analyzers.code_index.query import search
 from analyzers.code_index.store import IndexStore
 from analyzers.common.percentiles import percentile
 from analyzers.common.walk import DEFAULT_IGNORED_DIRS

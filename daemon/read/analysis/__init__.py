@@ -1,2 +1,2 @@
 """The analysis of a session, pure functions over loaded rows: aggregates, issue and suggestion
-rules, scores, grades, statistics, regressions, gates."""
+rules, the events they plan, the API dict, scores, grades, statistics, regressions, gates."""

@@ -1,8 +1,8 @@
 """Quality gates for ``realworld run --fail-under SCORE --fail-on critical|high``.
 
 :func:`gate` is a pure function over the analysis API dict
-(:func:`daemon.read.analysis.analysis.to_api_dict`), so the spec's CI and pre-commit examples become
-exit codes. Its rules are the spec's "Integration with CI/CD" check:
+(:func:`daemon.read.analysis.api.to_api_dict`), so the spec's CI and pre-commit examples
+become exit codes. Its rules are the spec's "Integration with CI/CD" check:
 
 * ``--fail-under SCORE``: fails when ``session.overall_score < SCORE`` (strictly below,
   as the spec's ``score < 70``); reason ``Quality score 62.3 below threshold (70)``.

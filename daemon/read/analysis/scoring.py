@@ -16,7 +16,7 @@ rounded to one decimal, where
   was never sampled is left out of the mean; when neither was, the 20% is dropped and
   the other weights are scaled up to 100% rather than guessing a value;
 * ``critical_issues`` / ``high_issues`` count the session's open issues, recorded or
-  just detected (:func:`daemon.read.analysis.analysis.top_issues`); each critical costs 10
+  just detected (``SessionAnalysis.open_issues``); each critical costs 10
   points and each high 5, so a session can look fast and still fail a 70-point gate because of them.
 
 A session without activities scores 0.0: nothing was shown to work, and the spec's
@@ -30,13 +30,10 @@ two high issues detected for security_scanner (slow, 60% success) -> -10; score 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from daemon.read.analysis.grades import grade_points
-
-if TYPE_CHECKING:
-    # Type-only: analysis imports this module to fill in the API dict.
-    from daemon.read.analysis.analysis import SessionAnalysis
+from daemon.read.analysis.model import SessionAnalysis
 
 SUCCESS_WEIGHT: Final = 50.0
 UX_WEIGHT: Final = 30.0
@@ -76,7 +73,8 @@ def compute(success_rate: float, ux_score: float, resource_grades: list[str],
 
 
 def score_breakdown(analysis: SessionAnalysis) -> ScoreBreakdown:
-    severities = analysis.issue_severities()
+    """The formula over one analysis, with the points of each part."""
+    severities = [issue.severity for issue in analysis.open_issues]
     grades = [g for g in (analysis.resources.cpu_grade, analysis.resources.memory_grade)
               if g is not None]
     return compute(

@@ -1,10 +1,11 @@
 """A session's measurements as time series, for charts: projection rows in, points out.
 
 Pure functions over the rows of ``activities`` and ``performance_metrics`` (dicts keyed
-by their column names); :func:`daemon.read.reporting.load_series` is the IO edge that reads
-them. The analysis (:mod:`daemon.read.analysis.analysis`) reduces these rows to numbers; charts need
-the rows themselves in time order, so they get their own small projection here rather
-than widening the analysis.
+by their column names); :func:`daemon.read.reporting.load_series` is the IO edge that
+reads them. The analysis (:mod:`daemon.read.analysis.aggregate`) reduces these rows to
+numbers; charts need the rows themselves in time order, so they get their own small
+projection here rather than widening the analysis. Row values are read as the analysis
+reads them (:mod:`daemon.read.analysis.rows`).
 
 What each chart series holds, and why:
 
@@ -26,16 +27,17 @@ them, and NaN or infinity would break its scale.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Final
 
-Row = Mapping[str, Any]
-
-PROCESS_CAPABILITY: Final = "realworld"
-SYSTEM_CAPABILITY: Final = "system"
+from daemon.read.analysis.rows import (
+    PROCESS_CAPABILITY,
+    SYSTEM_CAPABILITY,
+    Row,
+    epoch,
+    finite,
+    succeeded,
+)
 
 
 @dataclass(frozen=True)
@@ -65,38 +67,6 @@ class SessionSeries:
         return not any(s.points for s in (*self.response_ms, *self.percent, *self.memory_mb))
 
 
-def epoch(value: Any) -> float | None:
-    """Seconds since the epoch of an ISO-8601 timestamp; naive ones are taken as UTC."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value[:-1] + "+00:00" if value.endswith("Z") else value
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
-
-
-def _finite(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _succeeded(row: Row) -> bool:
-    # The same rule as the analysis: without a verdict, an error message means failure.
-    value = row.get("success")
-    if value is None:
-        return row.get("error_message") is None
-    return bool(value)
-
-
 def _sorted(points: Iterable[Point]) -> tuple[Point, ...]:
     # sorted() is stable, so points at the same instant keep their row order.
     return tuple(sorted(points, key=lambda p: p.t))
@@ -108,11 +78,11 @@ def response_series(activities: Sequence[Row]) -> tuple[Series, ...]:
     first_seen: dict[str, float] = {}
     for row in activities:
         t = epoch(row.get("timestamp"))
-        ms = _finite(row.get("response_time_ms"))
+        ms = finite(row.get("response_time_ms"))
         if t is None or ms is None:
             continue
         name = str(row.get("capability") or "unknown")
-        by_capability.setdefault(name, []).append(Point(t, ms, _succeeded(row)))
+        by_capability.setdefault(name, []).append(Point(t, ms, succeeded(row)))
         first_seen[name] = min(first_seen.get(name, t), t)
     order = sorted(by_capability, key=lambda name: (first_seen[name], name))
     return tuple(Series(name, name, "ms", _sorted(by_capability[name])) for name in order)
@@ -123,9 +93,9 @@ def _activity_series(activities: Sequence[Row], column: str, key: str, label: st
     points = []
     for row in activities:
         t = epoch(row.get("timestamp"))
-        value = _finite(row.get(column))
+        value = finite(row.get(column))
         if t is not None and value is not None:
-            points.append(Point(t, value, _succeeded(row)))
+            points.append(Point(t, value, succeeded(row)))
     return Series(key, label, unit, _sorted(points))
 
 
@@ -137,7 +107,7 @@ def _metric_series(metrics: Sequence[Row], capability: str, metric_type: str, un
                 or row.get("unit") != unit):
             continue
         t = epoch(row.get("timestamp"))
-        value = _finite(row.get("value"))
+        value = finite(row.get("value"))
         if t is not None and value is not None:
             points.append(Point(t, value))
     return Series(key, label, "percent" if unit == "percent" else unit, _sorted(points))

@@ -1,2 +1,2 @@
-"""Renderers of loaded data (text, markdown, JSON, HTML, SARIF, the console); they never run
-SQL."""
+"""Renderers of loaded data (text, markdown, JSON, HTML, SARIF, the console, the regression
+check); they never run SQL."""

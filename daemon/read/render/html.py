@@ -1,7 +1,7 @@
 """The improvement report as one self-contained HTML file, with inline SVG charts.
 
 :func:`render_html` takes the analysis (the API dict or a
-:class:`~daemon.read.analysis.analysis.SessionAnalysis`) and the session's time series
+:class:`~daemon.read.analysis.model.SessionAnalysis`) and the session's time series
 (:func:`daemon.read.analysis.series.session_series`) and returns a complete document. Decisions:
 
 * **Self-contained.** CSS is inline and the charts are inline SVG written here, so the
@@ -33,7 +33,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Final
 
-from daemon.read.analysis.analysis import SessionAnalysis, to_api_dict
+from daemon.read.analysis.api import to_api_dict
+from daemon.read.analysis.model import SessionAnalysis
 from daemon.read.analysis.series import Point, Series, SessionSeries
 from daemon.read.render.report import NO_ACTIVITIES, duration_text
 from daemon.version import __version__

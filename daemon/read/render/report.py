@@ -1,8 +1,9 @@
 """The improvement report as text (the spec's layout, line for line), Markdown and JSON.
 
-Each renderer takes the analysis API dict (:func:`daemon.read.analysis.analysis.to_api_dict`) or a
-:class:`~daemon.read.analysis.analysis.SessionAnalysis`, and reads only the keys it shows, so a
-hand-built dict with the spec's numbers renders the spec's example byte for byte.
+Each renderer takes the analysis API dict (:func:`daemon.read.analysis.api.to_api_dict`)
+or a :class:`~daemon.read.analysis.model.SessionAnalysis`, and reads only the keys it
+shows, so a hand-built dict with the spec's numbers renders the spec's example byte for
+byte.
 
 Text layout decisions beyond the spec's example:
 
@@ -28,7 +29,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from daemon.read.analysis.analysis import SessionAnalysis, to_api_dict
+from daemon.read.analysis.api import to_api_dict
+from daemon.read.analysis.model import SessionAnalysis
 
 WIDTH: Final = 80
 TITLE: Final = "REAL-WORLD TESTING - IMPROVEMENT REPORT"

@@ -1,0 +1,25 @@
+"""``realworld query SQL [--format table|csv|json]``: the user's own read-only SQL."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, TextIO
+
+from daemon.cli.common import EXIT_OK, fresh, open_db
+from daemon.read.user_sql import FORMATS, render, run_query
+
+
+def cmd_query(args: argparse.Namespace, out: TextIO) -> int:
+    db = fresh(open_db(args))
+    out.write(render(run_query(db, args.sql), args.format))
+    return EXIT_OK
+
+
+def register(subparsers: argparse._SubParsersAction[Any],
+             common: argparse.ArgumentParser) -> None:
+    """Add ``query`` to the ``realworld`` subcommands."""
+    parser = subparsers.add_parser("query", parents=[common],
+                                   help="read-only SQL over the projections and the log")
+    parser.add_argument("sql", metavar="SQL")
+    parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.set_defaults(run=cmd_query)

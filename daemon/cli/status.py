@@ -1,0 +1,41 @@
+"""``realworld status [--json]``: the sessions running now, and whether their process is."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any, TextIO
+
+from daemon.app.liveness import process_alive
+from daemon.cli.common import EXIT_OK, fresh, open_db
+from daemon.read.queries import running_sessions
+from daemon.read.user_sql import QueryResult, render_table
+
+COLUMNS = ("session_id", "mode", "process", "start_time", "project_path",
+           "total_activities", "total_errors", "avg_response_time")
+PROCESS_STATES = {True: "alive", False: "gone", None: "unknown"}
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    db = fresh(open_db(args))
+    running = running_sessions(db)
+    for session in running:
+        alive = process_alive(session["pid"], session["host"], session["pid_since"])
+        session["process"] = PROCESS_STATES[alive]
+    if args.json:
+        out.write(json.dumps({"db": str(db.path), "running": running}, indent=2) + "\n")
+        return EXIT_OK
+    if not running:
+        out.write(f"no session is running in {db.path}\n")
+        return EXIT_OK
+    rows = tuple(tuple(s[c] for c in COLUMNS) for s in running)
+    out.write(render_table(QueryResult(COLUMNS, rows)))
+    return EXIT_OK
+
+
+def register(subparsers: argparse._SubParsersAction[Any],
+             common: argparse.ArgumentParser) -> None:
+    """Add ``status`` to the ``realworld`` subcommands."""
+    parser = subparsers.add_parser("status", parents=[common], help="sessions running now")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(run=cmd_status)

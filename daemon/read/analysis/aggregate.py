@@ -1,0 +1,242 @@
+"""A session's projection rows in, its :class:`SessionAnalysis` out.
+
+Pure functions over plain rows (dicts keyed by the projection tables' column names);
+reading SQLite and appending events is the caller's business. The rows are reduced to
+the measures of :mod:`daemon.read.analysis.model` by the bounds of
+:mod:`daemon.read.analysis.thresholds`, and the issue rules
+(:mod:`daemon.read.analysis.issues`) are applied to them once, here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from daemon.read.analysis import grades, stats
+from daemon.read.analysis.issues import detect, merge_issues
+from daemon.read.analysis.model import (
+    CapabilityStats,
+    DegradationCheck,
+    MemoryTrend,
+    ResourceUsage,
+    SessionAnalysis,
+    Summary,
+    Verdict,
+)
+from daemon.read.analysis.rows import (
+    PROCESS_CAPABILITY,
+    SYSTEM_CAPABILITY,
+    Row,
+    epoch,
+    in_session,
+    in_time_order,
+    metric_values,
+    number,
+    succeeded,
+)
+from daemon.read.analysis.thresholds import (
+    DEGRADE_MIN_CALLS,
+    DEGRADE_MIN_DELTA_MS,
+    DEGRADE_RATIO,
+    LEAK_MIN_GROWTH_MB,
+    LEAK_MIN_R2,
+    LEAK_MIN_SAMPLES,
+    LEAK_MIN_SLOPE_MB_H,
+    LEAK_MIN_SPAN_S,
+    OUTLIER_SIGMAS,
+    POOR_MIN_SUCCESS,
+    SLOW_AVG_MS,
+    WELL_MAX_AVG_MS,
+    WELL_MIN_SUCCESS,
+)
+
+
+def _pct(part: int, whole: int) -> float:
+    return part * 100.0 / whole if whole else 0.0
+
+
+def _times(rows: Sequence[Row]) -> list[float]:
+    return [t for t in (number(r.get("response_time_ms")) for r in rows) if t is not None]
+
+
+def _capability_stats(capability: str, rows: Sequence[Row]) -> CapabilityStats:
+    calls = len(rows)
+    successes = sum(1 for r in rows if succeeded(r))
+    times = _times(rows)
+    rate = _pct(successes, calls)
+    avg = stats.mean(times)
+    messages = Counter(str(r["error_message"]) for r in rows
+                       if not succeeded(r) and r.get("error_message"))
+    return CapabilityStats(
+        capability=capability,
+        calls=calls,
+        successes=successes,
+        errors=calls - successes,
+        success_rate=rate,
+        timed_calls=len(times),
+        avg_response=avg,
+        p95_response=stats.percentile(times, 95),
+        min_response=min(times, default=0.0),
+        max_response=max(times, default=0.0),
+        median_response=stats.median(times),
+        outliers=tuple(stats.outliers(times, OUTLIER_SIGMAS)),
+        grade=grades.response_time_grade(avg) if times else None,
+        success_grade=grades.success_rate_grade(rate),
+        ux_score=stats.mean([grades.ux_quality_score(t) for t in times]) if times else None,
+        error_messages=tuple(messages.most_common()),
+    )
+
+
+def _summary(activities: Sequence[Row]) -> Summary:
+    total = len(activities)
+    errors = sum(1 for r in activities if not succeeded(r))
+    times = _times(activities)
+    cpu = [v for v in (number(r.get("cpu_after")) for r in activities) if v is not None]
+    memory = [v for v in (number(r.get("memory_after_mb")) for r in activities)
+              if v is not None]
+    return Summary(
+        total_activities=total,
+        total_errors=errors,
+        success_rate=_pct(total - errors, total),
+        avg_response_time=stats.mean(times),
+        p95_response_time=stats.percentile(times, 95),
+        avg_cpu_usage=stats.mean(cpu),
+        avg_memory_usage=stats.mean(memory),
+        ux_score=stats.mean([grades.ux_quality_score(t) for t in times]),
+    )
+
+
+def _resources(activities: Sequence[Row], metrics: Sequence[Row]) -> ResourceUsage:
+    # Periodic samples describe the whole session; cpu_after is taken right after
+    # work and so runs hot, which is why it is only the fallback.
+    cpu = [v for _, v in metric_values(metrics, SYSTEM_CAPABILITY, "cpu_usage", "percent")]
+    cpu_source: str | None = "system_metrics" if cpu else None
+    if not cpu:
+        cpu = [v for v in (number(r.get("cpu_after")) for r in activities) if v is not None]
+        cpu_source = "activities" if cpu else None
+    memory = [v for _, v in metric_values(metrics, SYSTEM_CAPABILITY, "memory_usage",
+                                          "percent")]
+    rss = [v for _, v in metric_values(metrics, PROCESS_CAPABILITY, "memory_usage", "MB")]
+    if not rss:
+        rss = [v for v in (number(r.get("memory_after_mb")) for r in activities)
+               if v is not None]
+    disk = [v for _, v in metric_values(metrics, SYSTEM_CAPABILITY, "disk_usage", "percent")]
+    avg_cpu = stats.mean(cpu) if cpu else None
+    avg_memory = stats.mean(memory) if memory else None
+    return ResourceUsage(
+        cpu_source=cpu_source,
+        avg_cpu_percent=avg_cpu,
+        peak_cpu_percent=max(cpu) if cpu else None,
+        cpu_grade=grades.cpu_grade(avg_cpu) if avg_cpu is not None else None,
+        avg_memory_percent=avg_memory,
+        peak_memory_percent=max(memory) if memory else None,
+        memory_grade=grades.memory_grade(avg_memory) if avg_memory is not None else None,
+        avg_process_memory_mb=stats.mean(rss) if rss else None,
+        peak_process_memory_mb=max(rss) if rss else None,
+        peak_disk_percent=max(disk) if disk else None,
+    )
+
+
+def memory_trend(activities: Sequence[Row], metrics: Sequence[Row]) -> MemoryTrend:
+    """Least-squares growth of process RSS over the session (bounds in ``thresholds``)."""
+    points = [(t, v) for t, v in metric_values(metrics, PROCESS_CAPABILITY, "memory_usage",
+                                               "MB") if t is not None]
+    source: str | None = "process_metrics"
+    if len(points) < 2:
+        points = [(t, v) for t, v in ((epoch(r.get("timestamp")),
+                                       number(r.get("memory_after_mb"))) for r in activities)
+                  if t is not None and v is not None]
+        source = "activities"
+    if not points:
+        return MemoryTrend(None, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, False)
+    points.sort(key=lambda p: p[0])
+    origin = points[0][0]
+    hours = [(t - origin) / 3600.0 for t, _ in points]
+    values = [v for _, v in points]
+    fit = stats.least_squares(hours, values)
+    span_s = points[-1][0] - origin
+    growth = fit.slope * span_s / 3600.0
+    leak = (len(points) >= LEAK_MIN_SAMPLES and span_s >= LEAK_MIN_SPAN_S
+            and fit.slope >= LEAK_MIN_SLOPE_MB_H and fit.r_squared >= LEAK_MIN_R2
+            and growth >= LEAK_MIN_GROWTH_MB)
+    return MemoryTrend(
+        source=source,
+        samples=len(points),
+        span_minutes=span_s / 60.0,
+        start_mb=values[0],
+        end_mb=values[-1],
+        slope_mb_per_hour=fit.slope,
+        r_squared=fit.r_squared,
+        growth_mb=growth,
+        leak_suspected=leak,
+    )
+
+
+def degradation_check(capability: str, ordered_times: Sequence[float]) -> DegradationCheck:
+    """Compare the first and last thirds of a capability's response times (time order)."""
+    n = len(ordered_times)
+    third = n // 3
+    if n < DEGRADE_MIN_CALLS:
+        return DegradationCheck(capability, n, 0.0, 0.0, 1.0, False)
+    first = stats.median(ordered_times[:third])
+    last = stats.median(ordered_times[-third:])
+    ratio = max(last, 1.0) / max(first, 1.0)
+    degraded = ratio > DEGRADE_RATIO and last - first >= DEGRADE_MIN_DELTA_MS
+    return DegradationCheck(capability, n, first, last, ratio, degraded)
+
+
+def well_reason(stat: CapabilityStats) -> str:
+    return (f"High success rate ({stat.success_rate:.1f}%) and fast response "
+            f"({stat.avg_response:.0f}ms)")
+
+
+def poor_reason(stat: CapabilityStats) -> str:
+    # The spec's wording names both measures whichever one tripped.
+    return (f"Low success rate ({stat.success_rate:.1f}%) or slow response "
+            f"({stat.avg_response:.0f}ms)")
+
+
+def worked_well(stat: CapabilityStats) -> bool:
+    return (stat.calls > 0 and stat.success_rate >= WELL_MIN_SUCCESS
+            and stat.avg_response < WELL_MAX_AVG_MS)
+
+
+def worked_poorly(stat: CapabilityStats) -> bool:
+    return stat.calls > 0 and (stat.success_rate < POOR_MIN_SUCCESS
+                               or stat.avg_response > SLOW_AVG_MS)
+
+
+def analyze(session: Row, activities: Sequence[Row], metrics: Sequence[Row],
+            issues: Sequence[Row], suggestions: Sequence[Row]) -> SessionAnalysis:
+    """Analyse one session from its projection rows; rows of other sessions are ignored."""
+    session_id = str(session.get("session_id") or "")
+    ordered = in_time_order(in_session(activities, session_id))
+    session_metrics = in_session(metrics, session_id)
+    by_capability: dict[str, list[Row]] = {}
+    for row in ordered:
+        by_capability.setdefault(str(row.get("capability") or "unknown"), []).append(row)
+    capabilities = tuple(_capability_stats(name, rows) for name, rows in by_capability.items())
+    degradation = tuple(degradation_check(name, _times(rows))
+                        for name, rows in by_capability.items())
+    resources = _resources(ordered, session_metrics)
+    trend = memory_trend(ordered, session_metrics)
+    detected = detect(capabilities, degradation, trend, resources)
+    recorded_issues = tuple(dict(r) for r in in_session(issues, session_id))
+    return SessionAnalysis(
+        session_id=session_id,
+        session=dict(session),
+        summary=_summary(ordered),
+        capabilities=capabilities,
+        resources=resources,
+        memory_trend=trend,
+        degradation=degradation,
+        worked_well=tuple(Verdict(s.capability, well_reason(s), s.success_rate, s.avg_response)
+                          for s in capabilities if worked_well(s)),
+        worked_poorly=tuple(Verdict(s.capability, poor_reason(s), s.success_rate,
+                                    s.avg_response)
+                            for s in capabilities if worked_poorly(s)),
+        detected_issues=detected,
+        open_issues=merge_issues(session_id, recorded_issues, detected),
+        recorded_issues=recorded_issues,
+        recorded_suggestions=tuple(dict(r) for r in in_session(suggestions, session_id)),
+    )

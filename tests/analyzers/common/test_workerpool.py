@@ -1,0 +1,72 @@
+"""The worker pool with real processes: a crashing or hanging task costs only itself, idle
+workers exit and come back, workers end with the pool."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+
+import pytest
+
+from analyzers.common.workerpool import WorkerPool
+
+
+def _make_handler(argument: str) -> Callable[[str], str]:
+    def handle(task: str) -> str:
+        if task == "crash":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if task == "hang":
+            time.sleep(60)
+        if task == "raise":
+            raise KeyError("the task's data must not appear in the error")
+        return f"{argument}:{task}"
+    return handle
+
+
+def make_handler(argument: str) -> Callable[[str], str]:
+    return _make_handler(argument)
+
+
+def test_a_crashing_or_hanging_task_costs_only_itself() -> None:
+    pool = WorkerPool(make_handler, "w", processes=2, timeout_s=2.0)
+    try:
+        tasks = ["a", "crash", "b", "hang", "raise", "c"]
+        outcomes = dict(pool.run(tasks))
+        assert {tasks[i]: o.kind for i, o in outcomes.items()} == {
+            "a": "ok", "b": "ok", "c": "ok", "crash": "crashed", "hang": "timeout",
+            "raise": "error"}
+        assert outcomes[0].value == "w:a"
+        assert outcomes[1].error == "the worker died of signal 9"
+        assert outcomes[4].error == "KeyError"
+        assert pool.restarts == 2
+        assert dict(pool.run(["d"]))[0].value == "w:d"  # the pool goes on
+    finally:
+        pool.close()
+
+
+def test_idle_workers_exit_and_come_back() -> None:
+    pool = WorkerPool(make_handler, "w", processes=1, timeout_s=5.0, idle_exit_s=0.5)
+    try:
+        assert dict(pool.run(["a"]))[0].value == "w:a"
+        (pid,) = pool.pids()
+        deadline = time.monotonic() + 30
+        while pool.pids() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pool.pids() == ()
+        assert dict(pool.run(["b"]))[0].value == "w:b"
+        assert pool.pids() != (pid,) and pool.restarts == 0
+    finally:
+        pool.close()
+
+
+def test_workers_end_with_the_pool() -> None:
+    pool = WorkerPool(make_handler, "w", processes=2, timeout_s=5.0)
+    list(pool.run(["a", "b"]))
+    pids = pool.pids()
+    assert len(pids) == 2
+    pool.close()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

@@ -1,0 +1,302 @@
+"""`realworld run` as people run it: real processes, real workspaces, real signals."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon.cli.main import main
+from daemon.cli.run import RunOptions, RunUsageError, resolve_options
+
+from conftest import REPO_ROOT
+
+ROOT = REPO_ROOT
+BANNER = "REAL-WORLD TESTING - IMPROVEMENT REPORT"
+RELAXED = """\
+[resource_limits]
+cpu_percent_max = 100.0
+memory_percent_max = 100.0
+disk_percent_max = 100.0
+"""
+
+
+def child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The default config file of the child (XDG) raises the resource limits: this shared
+    machine's CPU can sit above the default 90% and end a session for reasons of its own."""
+    xdg = tmp_path / "xdg-config"
+    (xdg / "realworld").mkdir(parents=True, exist_ok=True)
+    (xdg / "realworld" / "config.toml").write_text(RELAXED)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REALWORLD_")}
+    env.update(PYTHONPATH=str(ROOT), XDG_CONFIG_HOME=str(xdg),
+               XDG_CACHE_HOME=str(tmp_path / "xdg-cache"), **extra)
+    return env
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    path = tmp_path / "project"
+    (path / "pkg").mkdir(parents=True)
+    (path / "pkg" / "core.py").write_text("def add(a, b):\n    return a + b\n")
+    (path / "README.md").write_text("# demo\n\nA small workspace.\n")
+    return path
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "relaxed.toml"
+    path.write_text(RELAXED)
+    return path
+
+
+def realworld(tmp_path: Path, *argv: str, timeout: float = 60,
+              **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "daemon", *argv], capture_output=True,
+                          text=True, cwd=tmp_path, env=child_env(tmp_path, **env),
+                          timeout=timeout, check=False)
+
+
+def start(tmp_path: Path, *argv: str) -> subprocess.Popen[str]:
+    with open(tmp_path / "stderr.txt", "w") as err:  # a file: a pipe nobody reads can fill
+        return subprocess.Popen([sys.executable, "-m", "daemon", *argv],
+                                stdout=subprocess.PIPE, stderr=err, text=True, cwd=tmp_path,
+                                env=child_env(tmp_path))
+
+
+def finish(proc: subprocess.Popen[str], tmp_path: Path, timeout: float = 30) -> tuple[str, str]:
+    """The rest of stdout (through the same buffered reader ``read_until`` used) and stderr."""
+    assert proc.stdout is not None
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        out = proc.stdout.read()
+        proc.wait()
+    finally:
+        timer.cancel()
+        proc.stdout.close()
+    return out, (tmp_path / "stderr.txt").read_text()
+
+
+def read_until(proc: subprocess.Popen[str], marker: str, timeout: float = 30) -> str:
+    """Lines of the child's stdout up to and including the first that holds ``marker``."""
+    assert proc.stdout is not None
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+    proc.kill()
+    raise AssertionError(f"{marker!r} never came; got {''.join(seen)!r}")
+
+
+def test_once_prints_the_activity_line_and_the_report(tmp_path: Path, project: Path) -> None:
+    done = realworld(tmp_path, "run", "--project", str(project), "--once",
+                     "--db", str(tmp_path / "log.db"))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    [activity] = [line for line in lines if "] Workspace analysis: " in line]
+    assert re.fullmatch(r"\[Test-test_\d{8}_\d{6}\] Workspace analysis: \d+ms, 2 files, .*",
+                        activity)
+    session_id = activity[len("[Test-"):activity.index("]")]
+    assert BANNER in done.stdout
+    assert f"Session ID: {session_id}" in lines
+    assert "Status: completed" in lines
+    assert lines[-1].strip("= ") == "END OF REPORT"
+    assert done.stderr == ""
+
+
+def test_a_timed_run_prints_numbered_update_blocks(tmp_path: Path, project: Path,
+                                                   config: Path) -> None:
+    # --config names the file explicitly (the XDG one is the same here).
+    done = realworld(tmp_path, "run", "--project", str(project), "--duration", "3s",
+                     "--monitor-interval", "1", "--db", str(tmp_path / "log.db"),
+                     "--config", str(config), "--no-report")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "[Update 1/3] " in out
+    assert "[Update 2/3] " in out
+    lines = out.splitlines()
+    blocks = []
+    for i, line in enumerate(lines):
+        if line.startswith("[Update "):
+            end = lines.index("-" * 80, i + 2)  # the closing rule
+            blocks.append(lines[i:end + 1])
+    for number, block in enumerate(blocks, start=1):
+        assert re.fullmatch(rf"\[Update {number}/3\] \d\d:\d\d:\d\d", block[0])
+        assert block[1] == block[-1] == "-" * 80
+        assert re.fullmatch(r"  Session: test_\d{8}_\d{6}", block[2])
+        assert re.fullmatch(r"  Running: 0:00:0\d / Remaining: 0:00:0\d", block[3])
+        assert re.fullmatch(r"  Activities: \d+ total, \d+ errors", block[4])
+        assert re.fullmatch(r"  System: CPU \d+\.\d%, Memory \d+\.\d%", block[5])
+        count = re.fullmatch(r"  Active Capabilities \((\d+)\):", block[6])
+        assert count is not None
+        bullets = block[7:-1]
+        assert len(bullets) == int(count.group(1))
+        assert all(re.fullmatch(r"    • \w+: \d+ calls, \d+\.\d% success", b) for b in bullets)
+    # The census is the quickest analyzer: by the last update it has been counted.
+    assert "    • workspace_analyzer: 1 calls, 100.0% success" in blocks[-1]
+    assert BANNER not in out
+
+
+def test_the_environment_sets_duration_and_interval(tmp_path: Path, project: Path) -> None:
+    done = realworld(tmp_path, "run", "--project", str(project), "--db",
+                     str(tmp_path / "log.db"), "--no-report",
+                     REALWORLD_TESTING_DURATION="1.5s", REALWORLD_TESTING_INTERVAL="0.5")
+    assert done.returncode == 0, done.stderr
+    assert "[Update 1/3] " in done.stdout
+    assert "[Test-test_" in done.stdout and BANNER not in done.stdout  # --no-report
+
+
+def test_flags_then_environment_then_config_then_defaults(project: Path) -> None:
+    def resolve(duration: str | None = None, interval: str | None = None,
+                env: dict[str, str] | None = None, **more: Any) -> RunOptions:
+        options: dict[str, Any] = dict(
+            project=str(project), duration=duration, monitor_interval=interval,
+            continuous=False, once=False, quiet=False, no_report=False, save_report=None,
+            report_format="text", db_path=Path("x.db"), env=env or {})
+        options.update(more)
+        return resolve_options(**options)
+
+    env = {"REALWORLD_TESTING_DURATION": "10", "REALWORLD_TESTING_INTERVAL": "45"}
+    assert (resolve().minutes, resolve().monitor_interval) == (2.0, 30.0)
+    assert resolve(config_interval=60.0).monitor_interval == 60.0
+    options = resolve(env=env, config_interval=60.0)
+    assert (options.minutes, options.monitor_interval) == (10.0, 45.0)
+    options = resolve("30s", "5", env=env)
+    assert (options.minutes, options.monitor_interval) == (0.5, 5.0)
+    assert resolve(continuous=True).minutes == 0.0
+    assert resolve(once=True).mode == "once"
+    with pytest.raises(RunUsageError, match="exclude each other"):
+        resolve(once=True, continuous=True)
+
+
+def test_quiet_prints_only_the_report_and_save_report_writes_it(tmp_path: Path,
+                                                               project: Path) -> None:
+    target = tmp_path / "reports" / "my_report.txt"
+    done = realworld(tmp_path, "run", "--project", str(project), "--once", "--quiet",
+                     "--save-report", str(target), "--db", str(tmp_path / "log.db"))
+    assert done.returncode == 0, done.stderr
+    assert "[Test-" not in done.stdout and "[Update" not in done.stdout
+    report = target.read_text()
+    assert report.startswith("=" * 80 + "\n") and BANNER in report
+    assert done.stdout == f"\n{report}Report saved to {target}\n"
+
+
+def test_json_report_in_process(tmp_path: Path, project: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "none"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    target = tmp_path / "report.json"
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["run", "--project", str(project), "--once", "--quiet", "--no-report",
+                 "--format", "json", "--save-report", str(target),
+                 "--db", str(tmp_path / "log.db")], out=out, err=err)
+    assert code == 0, err.getvalue()
+    assert out.getvalue() == f"Report saved to {target}\n"
+    assert json.loads(target.read_text())
+
+
+BAD_USAGE = [  # as real processes: one of ours, one of argparse's
+    (["--duration", "soon"], "invalid duration 'soon'"),
+    (["--once", "--continuous"], "not allowed with argument"),
+]
+MORE_BAD_USAGE = [
+    (["--project", "does/not/exist"], "project path does not exist"),
+    (["--duration", "0"], "longer than zero"),
+    (["--duration", "99999999999999h"], "invalid duration"),
+    (["--monitor-interval", "-1"], "invalid interval"),
+    (["--format", "pdf"], "invalid choice"),
+    (["--bogus"], "unrecognized arguments"),
+]
+
+
+def _usage_args(tmp_path: Path, project: Path, argv: list[str]) -> list[str]:
+    args = ["run", "--db", str(tmp_path / "log.db")]
+    if "--project" not in argv:
+        args += ["--project", str(project)]
+    return args + argv
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_USAGE)
+def test_bad_usage_exits_2_with_one_line(tmp_path: Path, project: Path, argv: list[str],
+                                         message: str) -> None:
+    done = realworld(tmp_path, *_usage_args(tmp_path, project, argv))
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("realworld: error: ")
+    assert message in done.stderr
+    assert not (tmp_path / "log.db").exists()
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_USAGE + MORE_BAD_USAGE)
+def test_bad_usage_in_process(tmp_path: Path, project: Path, argv: list[str],
+                              message: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert main(_usage_args(tmp_path, project, argv), out=out, err=err) == 2
+    assert out.getvalue() == ""
+    assert err.getvalue().count("\n") == 1 and message in err.getvalue()
+
+
+def test_bad_environment_durations_are_usage_errors(tmp_path: Path, project: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REALWORLD_TESTING_INTERVAL", "often")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["run", "--project", str(project), "--db", str(tmp_path / "log.db")],
+                out=out, err=err) == 2
+    assert err.getvalue() == ("realworld: error: invalid interval 'often': use seconds (30) "
+                              "or 30s, 5m, 1h\n")
+
+
+def test_ctrl_c_stops_a_continuous_run_and_still_reports(tmp_path: Path,
+                                                         project: Path) -> None:
+    db = tmp_path / "log.db"
+    proc = start(tmp_path, "run", "--project", str(project), "--continuous",
+                 "--monitor-interval", "0.3", "--db", str(db))
+    try:
+        head = read_until(proc, "[Update 1]")
+        # Meanwhile `realworld status` sees it running, its process alive.
+        status = realworld(tmp_path, "status", "--json", "--db", str(db))
+        assert status.returncode == 0, status.stderr
+        [running] = json.loads(status.stdout)["running"]
+        assert running["process"] == "alive" and running["pid"] == proc.pid
+        assert running["mode"] == "continuous" and running["status"] == "running"
+        proc.send_signal(signal.SIGINT)
+        out, err = finish(proc, tmp_path)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    out = head + out
+    assert "Remaining: no end" in out
+    assert "Interrupted: stopping the session and writing the report..." in out
+    assert BANNER in out and "Status: stopped" in out
+    assert "Traceback" not in err
+    status = realworld(tmp_path, "status", "--json", "--db", str(db))
+    assert json.loads(status.stdout)["running"] == []
+
+
+def test_a_run_that_ends_in_error_exits_1(tmp_path: Path, project: Path) -> None:
+    # Also: the config file's monitor_interval applies when no flag or variable sets one.
+    strict = tmp_path / "strict.toml"
+    strict.write_text("monitor_interval = 0.2\n[resource_limits]\nmemory_percent_max = 0.001\n")
+    started = time.monotonic()
+    done = realworld(tmp_path, "run", "--project", str(project), "--duration", "1m",
+                     "--quiet", "--db", str(tmp_path / "log.db"), "--config", str(strict))
+    assert time.monotonic() - started < 20
+    assert done.returncode == 1
+    assert "Status: error" in done.stdout
