@@ -48,6 +48,11 @@ def configure_logging(*, level: str = "info", stream: TextIO | None = None,
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(LEVELS[level])
+    # APScheduler says two lines at INFO for every run of every job: with a catch-up every
+    # two seconds that is 86,000 lines a day in the journal saying nothing. Its warnings
+    # and errors still come through; `--log-level debug` shows the runs.
+    logging.getLogger("apscheduler").setLevel(
+        LEVELS[level] if LEVELS[level] < logging.INFO else logging.WARNING)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -15,14 +15,20 @@ from daemon.logsetup import configure_logging
 
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    yield from configured("info")
+
+
+def configured(level: str) -> Iterator[io.StringIO]:
+    root, scheduler = logging.getLogger(), logging.getLogger("apscheduler")
+    handlers, levels = root.handlers[:], (root.level, scheduler.level)
     stream = io.StringIO()
-    configure_logging(level="info", stream=stream, json_lines=True)
+    configure_logging(level=level, stream=stream, json_lines=True)
     try:
         yield stream
     finally:
-        root.handlers, root.level = handlers, level
+        root.handlers = handlers
+        root.setLevel(levels[0])
+        scheduler.setLevel(levels[1])
         structlog.reset_defaults()
 
 
@@ -46,3 +52,18 @@ def test_an_overlapping_periodic_job_is_not_reported_as_a_fault(captured: io.Str
     scheduler_log.warning('Run time of job "%s" was missed by %s', "sample", "0:00:03")
     [kept] = lines(captured)
     assert "was missed by" in str(kept["event"])
+
+
+def test_a_periodic_job_running_as_planned_says_nothing(captured: io.StringIO) -> None:
+    executor_log = logging.getLogger("apscheduler.executors.default")
+    executor_log.info('Running job "%s"', "RealWorldTester._scheduled_catch_up")
+    executor_log.info('Job "%s" executed successfully', "RealWorldTester._scheduled_catch_up")
+    executor_log.error('Job "%s" raised an exception', "Session._sample")
+    [kept] = lines(captured)
+    assert kept["level"] == "error"
+
+
+def test_debug_shows_the_runs_of_periodic_jobs() -> None:
+    for stream in configured("debug"):
+        logging.getLogger("apscheduler.executors.default").info('Running job "%s"', "sample")
+        assert "Running job" in stream.getvalue()
