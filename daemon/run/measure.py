@@ -80,6 +80,51 @@ class SystemCpu:
             return self._value
 
 
+class ProcessCpu:
+    """CPU percent of one core used by this process (and its waited-for children) since
+    the previous reading, thread-safe.
+
+    ``psutil.Process.cpu_percent`` divides by whatever wall time passed, so a reading a
+    few milliseconds after the last reports ten-millisecond ticks as 500 %. Like
+    :class:`SystemCpu`, a reading too soon after the last repeats it; the first covers
+    the span since the process started.
+    """
+
+    def __init__(self, min_interval_s: float = MIN_CPU_INTERVAL_S) -> None:
+        self._min_interval_s = min_interval_s
+        self._process = psutil.Process()
+        self._lock = threading.Lock()
+        self._ceiling = 100.0 * (psutil.cpu_count() or 1)
+        self._used = self._cpu_seconds()
+        self._at = time.monotonic()
+        self._value = 0.0
+        with contextlib.suppress(psutil.Error, OSError):
+            alive = time.time() - self._process.create_time()
+            if self._used is not None and alive >= self._min_interval_s:
+                self._value = self._percent(self._used, alive)
+
+    def _cpu_seconds(self) -> float | None:
+        try:
+            t = self._process.cpu_times()
+        except (psutil.Error, OSError):
+            return None
+        return float(t.user + t.system + t.children_user + t.children_system)
+
+    def _percent(self, used: float, wall: float) -> float:
+        return round(min(self._ceiling, max(0.0, used / wall * 100.0)), 1)
+
+    def read(self) -> float:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._at >= self._min_interval_s:
+                used = self._cpu_seconds()
+                if used is not None and self._used is not None:
+                    self._value = self._percent(used - self._used, now - self._at)
+                self._used = used
+                self._at = now
+            return self._value
+
+
 class ProcessMemory:
     """Resident memory of this process (and, optionally, its live children) in MB."""
 

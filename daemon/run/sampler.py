@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import psutil
 
-from daemon.run.measure import ProcessMemory, SystemCpu
+from daemon.run.measure import ProcessCpu, ProcessMemory, SystemCpu
 from daemon.run.resources import ResourceSample
 
 
@@ -16,11 +15,10 @@ class ResourceSampler:
 
     def __init__(self, disk_path: str | Path = ".") -> None:
         self._disk_path = str(disk_path)
-        self._process = psutil.Process(os.getpid())
-        # Samples are taken on scheduler threads; SystemCpu keeps one baseline for all.
+        # Samples are taken on scheduler threads; each gauge keeps one baseline for all.
         self._system_cpu = SystemCpu()
+        self._process_cpu = ProcessCpu()
         self._memory = ProcessMemory(include_children=True)
-        self._process.cpu_percent(interval=None)  # primes the per-process baseline
 
     def sample(self) -> ResourceSample:
         try:
@@ -31,6 +29,6 @@ class ResourceSampler:
             cpu_percent=self._system_cpu.read(),
             memory_percent=psutil.virtual_memory().percent,
             disk_percent=disk,
-            process_cpu_percent=self._process.cpu_percent(interval=None),
+            process_cpu_percent=self._process_cpu.read(),
             process_rss_mb=self._memory.rss_mb() or 0.0,
         )

@@ -7,7 +7,9 @@ import sys
 import threading
 import time
 
-from daemon.run.measure import Meter, ProcessMemory, SystemCpu, cpu_percent_between
+import psutil
+
+from daemon.run.measure import Meter, ProcessCpu, ProcessMemory, SystemCpu, cpu_percent_between
 from daemon.run.records import Measurement
 
 
@@ -30,6 +32,18 @@ def test_the_gauge_is_primed_and_steady_within_its_interval() -> None:
     first = gauge.read()
     assert 0.0 <= first <= 100.0
     assert gauge.read() == first  # too soon to read again: the same value, not noise
+
+
+def test_process_cpu_read_at_once_is_not_noise_and_sees_a_busy_core() -> None:
+    ceiling = 100.0 * (psutil.cpu_count() or 1)
+    gauge = ProcessCpu(min_interval_s=0.1)
+    # Read a millisecond after the baseline: psutil's own cpu_percent reports the 10 ms
+    # ticks of that span as hundreds of percent; the gauge repeats its first reading.
+    assert 0.0 <= gauge.read() <= ceiling
+    busy(0.3)
+    assert 50.0 <= gauge.read() <= ceiling  # one thread kept a core busy for the span
+    time.sleep(0.3)
+    assert gauge.read() < 50.0  # and then slept
 
 
 def test_measure_a_busy_call() -> None:
