@@ -8,9 +8,11 @@ the spec's defaults.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +30,43 @@ ENV_INTERVAL = "REALWORLD_TESTING_INTERVAL"
 DURABILITY_LEVELS = ("normal", "full")
 
 
+#: How long a daemon's continuous session runs before it ends and the next one starts:
+#: retention archives ended sessions only, so a session that never ended would keep its
+#: months of events in the log.
+DEFAULT_SESSION_ROTATION = timedelta(days=1)
+_PERIOD = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+_PERIOD_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+#: Past this, datetime arithmetic overflows.
+_MAX_PERIOD = timedelta(days=100 * 366)
+
+
 class ConfigError(Exception):
     """A configuration we cannot use; the message is one line meant for a person."""
+
+
+def parse_period(text: str) -> timedelta:
+    """An age or a period as people type it: ``30d``, ``12h``, ``2w``, ``90m``, ``45s``.
+    The unit is required (a bare ``30`` is minutes elsewhere and days here, so neither).
+    Raises ValueError with a clear message."""
+    match = _PERIOD.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"invalid period {text!r}: use a number and a unit, such as 30d, "
+                         f"12h, 2w, 90m or 45s")
+    seconds = float(match.group(1)) * _PERIOD_UNITS[match.group(2).lower()]
+    if seconds <= 0:
+        raise ValueError(f"invalid period {text!r}: it must be longer than zero")
+    if seconds > _MAX_PERIOD.total_seconds():
+        raise ValueError(f"invalid period {text!r}: at most 100 years")
+    return timedelta(seconds=seconds)
+
+
+def format_period(period: timedelta) -> str:
+    """``30d``, ``36h``, ``90m``, ``45s``: the largest unit that says it exactly."""
+    seconds = period.total_seconds()
+    for unit, size in (("w", 7 * 86400.0), ("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
 
 
 @dataclass(frozen=True)
@@ -84,6 +121,11 @@ class Config:
     # Every analyzer skips bigger files (and an issue names each); None: each analyzer's own
     # cap (code index 2 MiB, pattern probe 1 MiB, security scanner 8 MiB).
     max_file_bytes: int | None = None
+    # Retention: the daemon archives sessions that ended longer ago than this (realworld
+    # archive --older-than), on a schedule; None keeps everything in the log.
+    retention: timedelta | None = None
+    # The daemon ends a continuous session this old and starts the next; None: never.
+    session_rotation: timedelta | None = DEFAULT_SESSION_ROTATION
     source: Path | None = None  # the file these values came from, if any
     db_path_from_file: bool = False
 
@@ -112,6 +154,18 @@ def _positive(value: Any, what: str) -> float:
     return number
 
 
+def _period(value: Any, what: str) -> timedelta | None:
+    """A period such as ``"30d"``; ``"off"`` (or ``"never"``) for none."""
+    if isinstance(value, str) and value.strip().lower() in ("off", "never"):
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{what} must be a string such as \"30d\" or \"off\", not {value!r}")
+    try:
+        return parse_period(value)
+    except ValueError as exc:
+        raise ConfigError(f"{what}: {exc}") from None
+
+
 def _strings(value: Any, what: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(i, str) and i for i in value):
         raise ConfigError(f"{what} must be a list of non-empty strings")
@@ -123,7 +177,7 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
     config = Config()
     known = {"db_path", "default_duration", "monitor_interval", "resource_limits", "durability",
              "workspaces", "ignore", "settle_ms", "analyzer_timeout", "max_pending",
-             "probe_interval", "max_file_bytes"}
+             "probe_interval", "max_file_bytes", "retention", "session_rotation"}
     for key in values:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -162,6 +216,11 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
     if "max_pending" in values:
         config = replace(config, max_pending=_positive_int(values["max_pending"],
                                                            f"{where}: max_pending"))
+    if "retention" in values:
+        config = replace(config, retention=_period(values["retention"], f"{where}: retention"))
+    if "session_rotation" in values:
+        config = replace(config, session_rotation=_period(values["session_rotation"],
+                                                          f"{where}: session_rotation"))
     if "durability" in values:
         if values["durability"] not in DURABILITY_LEVELS:
             raise ConfigError(f"{where}: durability must be one of {', '.join(DURABILITY_LEVELS)}")

@@ -252,6 +252,9 @@ EVENT_STRATEGIES: dict[type[Event], st.SearchStrategy[Event]] = {
         ev.MetricSampled, session_id=sessions, metric_id=unique_ids, capability=capabilities,
         metric_type=st.sampled_from(("response_time", "cpu_usage", "accuracy")),
         value=numbers, unit=st.sampled_from(("ms", "%", "MB")), context=optional_texts),
+    ev.ResourcesSampled: st.builds(
+        ev.ResourcesSampled, session_id=sessions, cpu=numbers, mem=numbers, disk=numbers,
+        proc_cpu=numbers, rss_mb=numbers),
     ev.IssueDetected: st.builds(
         ev.IssueDetected, session_id=sessions, issue_id=st.sampled_from(ISSUE_IDS),
         severity=severities, capability=capabilities,
@@ -273,6 +276,11 @@ EVENT_STRATEGIES: dict[type[Event], st.SearchStrategy[Event]] = {
         confidence=st.sampled_from(("high", "medium", "low")), message=texts, preview=texts),
     ev.FindingResolved: st.builds(
         ev.FindingResolved, session_id=sessions, fingerprint=st.sampled_from(FINGERPRINTS)),
+    ev.FindingsSummarized: st.builds(
+        ev.FindingsSummarized, session_id=sessions, capability=capabilities,
+        open_findings=st.integers(0, 10**6),
+        by_severity=st.dictionaries(severities, st.integers(0, 10**6), max_size=4),
+        digest=st.text("0123456789abcdef", min_size=64, max_size=64)),
     ev.FileChanged: st.builds(
         ev.FileChanged, session_id=sessions, workspace=st.sampled_from(WORKSPACES),
         path=st.sampled_from(PATHS),
@@ -298,13 +306,35 @@ EVENT_STRATEGIES: dict[type[Event], st.SearchStrategy[Event]] = {
         ev.FileReleased, session_id=sessions, workspace=st.sampled_from(WORKSPACES),
         capability=capabilities, path=st.sampled_from(PATHS),
         reason=st.sampled_from(("its content changed", "it is gone"))),
+    ev.LogArchived: st.builds(
+        ev.LogArchived, session_id=st.just(ev.ARCHIVE_STREAM),
+        segment=st.sampled_from(("seg-000000000001-000000000009.jsonl.zst",
+                                 "seg-000000000010-000000000020.jsonl.zst")),
+        sha256=st.text("0123456789abcdef", min_size=64, max_size=64),
+        size=st.integers(0, 2**40), first_seq=st.integers(1, 10**6),
+        last_seq=st.integers(1, 10**6), events=st.integers(1, 10**6),
+        sessions=st.integers(0, 10**4),
+        first_prev_hash=st.text("0123456789abcdef", min_size=64, max_size=64),
+        anchor=st.text("0123456789abcdef", min_size=64, max_size=64),
+        base_digest=st.text("0123456789abcdef", min_size=64, max_size=64),
+        origin=st.text("0123456789abcdef", min_size=64, max_size=64),
+        cutoff=st.just("2024-04-01T00:00:00.000000+00:00")),
 }
 
 any_event: st.SearchStrategy[Event] = st.one_of(*EVENT_STRATEGIES.values())
+# What sessions write: everything but the log's own bookkeeping, which only
+# ``realworld archive`` appends, and which a forged copy would make unverifiable on purpose.
+session_event: st.SearchStrategy[Event] = st.one_of(
+    *(strategy for kind, strategy in EVENT_STRATEGIES.items() if kind is not ev.LogArchived))
 
 
 def event_lists(min_size: int = 0, max_size: int = 40) -> st.SearchStrategy[list[Event]]:
     return st.lists(any_event, min_size=min_size, max_size=max_size)
+
+
+def session_event_lists(min_size: int = 0,
+                        max_size: int = 40) -> st.SearchStrategy[list[Event]]:
+    return st.lists(session_event, min_size=min_size, max_size=max_size)
 
 
 def activity_events(n: int, session_id: str = "s-one", *, note_chars: int = 0) -> list[Event]:

@@ -39,7 +39,7 @@ FileMap = dict[str, tuple[int, str]]  # path -> (size, sha256 hex)
 # --- the daemon as a process ---------------------------------------------------------
 
 
-def write_config(path: Path, **settings: float | int) -> Path:
+def write_config(path: Path, **settings: float | int | str) -> Path:
     """A config whose resource limits cannot trip (so a loaded machine ends no session)."""
     lines = [f"{key} = {value!r}" for key, value in settings.items()]
     lines += ["", "[resource_limits]", "cpu_percent_max = 100", "memory_percent_max = 100",
@@ -144,7 +144,7 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
     """``launch(**config)``: a ready daemon on ``tmp_path/ws`` (created by the test)."""
     started: list[DaemonProcess] = []
 
-    def _launch(**settings: float | int) -> DaemonProcess:
+    def _launch(**settings: float | int | str) -> DaemonProcess:
         root = tmp_path.resolve()
         daemon = DaemonProcess(root / "ws", root / "log.db",
                                write_config(root / "config.toml", **settings),

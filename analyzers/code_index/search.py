@@ -25,6 +25,9 @@ from analyzers.common.percentiles import percentile
 from analyzers.common.walk import IgnoreRule, default_ignore
 
 DEFAULT_QUERIES = 10
+#: Queries named one by one in a call's data: the misses, which say what to look at; the
+#: figures cover every query, so the data stays this size however many are asked.
+MAX_EXAMPLES = 5
 #: Names whose definition is ambiguous by nature (every class has an ``__init__``):
 #: sampling them would measure nothing but the tie-break.
 _SAMPLE_KINDS: tuple[str, ...] = (CLASS, *sorted(FUNCTION_KINDS))
@@ -78,22 +81,26 @@ class CodeSearch:
         return not self._ignore(path, False)
 
     def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult:
-        real = os.path.realpath(os.fspath(root))
-        location = choose_index_path(real, explicit=self._index_path, log_path=self._log_path,
-                                     env=self._env)
-        try:
-            results = self._run(real, location)
-        except sqlite3.DatabaseError:
-            # The indexer may have rebuilt the file under our open connection (a new
-            # schema version, a corrupt cache replaced): look again once, from scratch.
-            self.close()
-            results = self._run(real, location)
+        location, results = self.measure(root)
         if results is None:
             return AnalysisResult(summary="no index yet",
                                   data={"queries": 0, "index_path": os.fspath(location)})
         return AnalysisResult(summary=probe_summary(results),
                               data={**probe_figures(results), "index_path": os.fspath(location),
-                                    "samples": [vars(r) for r in results]})
+                                    **probe_examples(results)})
+
+    def measure(self, root: Path) -> tuple[Path, list[ProbeQuery] | None]:
+        """Where the index is, and every probe query of one call (None: no index yet)."""
+        real = os.path.realpath(os.fspath(root))
+        location = choose_index_path(real, explicit=self._index_path, log_path=self._log_path,
+                                     env=self._env)
+        try:
+            return location, self._run(real, location)
+        except sqlite3.DatabaseError:
+            # The indexer may have rebuilt the file under our open connection (a new
+            # schema version, a corrupt cache replaced): look again once, from scratch.
+            self.close()
+            return location, self._run(real, location)
 
     def _run(self, real: str, location: Path) -> list[ProbeQuery] | None:
         store = self._open(real, location)
@@ -176,6 +183,19 @@ def probe_figures(results: Sequence[ProbeQuery]) -> dict[str, Any]:
         "found": sum(1 for r in results if r.rank is not None),
         "any_definition_first": sum(1 for r in results if r.definition_rank == 1),
     }
+
+
+def probe_examples(results: Sequence[ProbeQuery],
+                   limit: int = MAX_EXAMPLES) -> dict[str, Any]:
+    """A few named queries for the activity's ``result_data``: up to ``limit`` whose sampled
+    definition did not come first (where it came, and where the first definition of the
+    name did), in the order they ran, and the slowest query."""
+    misses = [{"query": r.query, "path": r.path, "line": r.line, "rank": r.rank,
+               "definition_rank": r.definition_rank}
+              for r in results if r.rank != 1][:limit]
+    slowest = max(results, key=lambda r: r.ms, default=None)
+    return {"misses": misses,
+            "slowest": None if slowest is None else {"query": slowest.query, "ms": slowest.ms}}
 
 
 def probe_summary(results: Sequence[ProbeQuery]) -> str:

@@ -74,7 +74,9 @@ from analyzers.patterns.profile_data import profile_from_data, profile_to_data
 
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024  # bigger Python files are generated, not written
 DEFAULT_BUDGET_S = 20.0  # below the runner's default 30 s deadline per call
-MAX_LISTED = 20  # skipped files named one by one in the activity's data
+#: Skipped files, and learned shapes, named one by one in the activity's data (the counts
+#: cover all of them): a call's data stays this size however big the workspace.
+MAX_LISTED = 5
 PYTHON_SUFFIXES = (".py", ".pyw")
 
 # A skip that says the file is no longer Python we can read: what it had is resolved.
@@ -102,7 +104,8 @@ class _Call:
     analyzed: int = 0
     unchanged: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
-    problems: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # the first MAX_LISTED
+    problem_count: int = 0
     notes: Counter[str] = field(default_factory=Counter)
     looked_at: list[str] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)
@@ -188,7 +191,8 @@ class PatternProbe:
             # Files that went away while nobody watched (or between two full passes).
             call.gone += [p for p in {*self.learner.paths(), *self._reported, *self._measured}
                           if p not in present]
-            call.problems += list(listing.problems)[:MAX_LISTED]
+            for directory, reason in listing.problems:
+                _note_problem(call, directory, reason)
         else:
             targets = list(paths)
         # What an earlier call left goes first, and one file at least is done however late
@@ -443,6 +447,7 @@ def _from_report(digest: str, report: ComplexityReport) -> _Measured:
 
 
 def _note_problem(call: _Call, path: str, reason: str) -> None:
+    call.problem_count += 1
     if len(call.problems) < MAX_LISTED:
         call.problems.append((path, reason))
 
@@ -473,6 +478,7 @@ def _data(call: _Call, warned: int, findings: int, resolved: int,
         "unchanged": call.unchanged,
         "skipped": dict(sorted(call.skipped.items())),
         "problems": [{"path": path, "reason": reason} for path, reason in call.problems],
+        "problem_count": call.problem_count,
         "notes": dict(sorted(call.notes.items())),
         "functions": call.functions,
         "max_complexity": call.max_complexity,
@@ -480,7 +486,7 @@ def _data(call: _Call, warned: int, findings: int, resolved: int,
                                 else round(call.min_maintainability, 2)),
         "patterns": dict(sorted(call.shapes.items())),
         "learned": len(call.learned),
-        "learned_shapes": sorted({p.shape for p in call.learned}),
+        "learned_shapes": sorted({p.shape for p in call.learned})[:MAX_LISTED],
         "learned_total": learned_total,
         "warnings": warned,
         "findings": findings,

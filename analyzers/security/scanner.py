@@ -65,7 +65,10 @@ from analyzers.security.fingerprint import default_salt_path, load_salt, salt_id
 DEFAULT_FILE_TIMEOUT_S = 10.0
 DEFAULT_BUDGET_S = 20.0  # below the runner's default 30 s deadline per call
 DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024
-MAX_LISTED = 20  # problems and errors named one by one in the activity's data
+#: Problems and errors named one by one in the activity's data (the counts cover all of
+#: them), each text clipped: a call's data stays this size however broken the workspace.
+MAX_LISTED = 5
+MAX_LISTED_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -419,9 +422,9 @@ class SecurityScanner:
             "baselined": baselined,
             "timeouts": timeouts,
             "errors": len(errors),
-            "error_files": errors[:MAX_LISTED],
+            "error_files": _listed(errors),
             "problems": len(problems),
-            "problem_files": problems[:MAX_LISTED],
+            "problem_files": _listed(problems),
             "rule_errors": rule_errors,
             "deferred": deferred,
             "workers": self._pool.size if self._pool is not None else 0,
@@ -456,3 +459,14 @@ def _restore(entry: Entry) -> tuple[_Known | None, frozenset[str], str | None] |
     if reported is None or not (failed is None or isinstance(failed, str)):
         return None
     return known, reported, failed
+
+
+def _listed(entries: Sequence[dict[str, str]]) -> list[dict[str, str]]:
+    """The first :data:`MAX_LISTED` entries, their messages clipped (a path stays whole:
+    a reader matches it)."""
+    return [{key: value if key == "path" else _clip(value) for key, value in entry.items()}
+            for entry in entries[:MAX_LISTED]]
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_LISTED_CHARS else text[:MAX_LISTED_CHARS - 1] + "…"

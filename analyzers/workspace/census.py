@@ -11,7 +11,7 @@ from analyzers.base import safe_text
 from analyzers.common.filescan import FileScan, Skipped
 from analyzers.workspace.languages import language_of
 
-MAX_ERROR_SAMPLES = 20  # result_data stays small however broken the workspace is
+MAX_ERROR_SAMPLES = 5  # result_data stays small however broken the workspace is
 
 
 @dataclass(frozen=True)

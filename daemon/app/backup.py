@@ -28,6 +28,7 @@ from pathlib import Path
 import structlog
 
 from daemon.app.liveness import process_alive
+from daemon.log.anchor import chain_start
 from daemon.log.database import Database, DatabaseError, Durability
 from daemon.log.hashchain import ChainBreak, first_break
 from daemon.log.schema import APPLICATION_ID, SCHEMA_VERSION
@@ -102,7 +103,7 @@ def utc_stamp(now: datetime | None = None) -> str:
 def summarize(conn: sqlite3.Connection) -> LogSummary:
     """Count the events and walk the chain; a cut-off tail shows in the checkpoints."""
     count, first, last = conn.execute("SELECT COUNT(*), MIN(seq), MAX(seq) FROM events").fetchone()
-    broken = first_break(chain_rows(conn)) or _truncation(conn, int(last or 0))
+    broken = first_break(chain_rows(conn), chain_start(conn)) or _truncation(conn, int(last or 0))
     return LogSummary(int(count), first, last, broken)
 
 

@@ -39,9 +39,15 @@ from daemon.log.events import (
 from daemon.log.writer import EventWriter, WriterClosed
 from daemon.projections.projector import catch_up
 from daemon.read.learned import seed_analyzers
-from daemon.read.queries import file_rows, quarantine_rows
+from daemon.read.queries import (
+    file_rows,
+    open_finding_rows,
+    quarantine_rows,
+    session_issue_fields,
+)
+from daemon.run.ledger import FindingLedger
 from daemon.run.recovery import Quarantine
-from daemon.run.resources import ResourceSample, sample_metrics
+from daemon.run.resources import ResourceSample, is_news, sample_event
 from daemon.run.runner import Runner
 from daemon.run.safety import SafetyState, check_errors, check_resources
 from daemon.run.sampler import ResourceSampler
@@ -53,7 +59,9 @@ from daemon.watch.watcher import Watcher
 
 log = structlog.get_logger("realworld.session")
 
-POLL_SECONDS = 0.05
+#: How often an idle session checks that its watcher's observer is alive (and a throttled
+#: one whether it may go on); between those, it blocks until something happens.
+HEALTH_SECONDS = 1.0
 #: After the runner's calls have stopped (see ``runner.STOP_GRACE_S``), how long the end
 #: waits for the session's thread to leave what it was doing between calls.
 JOIN_SECONDS = 1.0
@@ -114,15 +122,21 @@ class Session:
         self._callbacks_lock = threading.Lock()
         self._thread = threading.Thread(target=self._main, daemon=True,
                                         name=f"realworld-session-{spec.session_id}")
-        self._raised_issues: set[str] = set()
+        # issue_id -> (severity, description) as the log has them: an issue is news once,
+        # and an update only when one of them changed.
+        self._issues: dict[str, tuple[str, str | None]] = {}
         self.started_at = datetime.now(timezone.utc)
         self.ended_at: datetime | None = None
         self.status = "running"
         self.end_reason = ""
         self.last_sample: ResourceSample | None = None
+        # What a continuous session last appended, and how many samples it took since.
+        self._recorded_sample: ResourceSample | None = None
+        self._samples_since_recorded = 0
         self.suspended = False
         self.first_scan = threading.Event()  # set once the baseline pass is recorded
         self._first_scan_callbacks: list[Callable[[], None]] = []
+        self._watcher: Watcher | None = None  # while watching: stopping wakes its wait
         self._log = log.bind(session_id=spec.session_id)
 
     @property
@@ -147,6 +161,15 @@ class Session:
         spec = self.spec
         pid, host = os.getpid(), socket.gethostname()
         if resume:
+            # The issues the previous process raised are in the log already; a bad file
+            # still there, or a limit still passed, is not news again. Before the first
+            # sample is scheduled, which may raise one. Best effort: a log we cannot read
+            # now costs a repeated issue, not the resume.
+            try:
+                catch_up(self._db)
+                self._issues = session_issue_fields(self._db, spec.session_id)
+            except Exception as exc:
+                self._log.warning("issues_unreadable", error=f"{type(exc).__name__}: {exc}")
             self._emit(SessionResumed(spec.session_id, pid, host))
         else:
             self._emit(SessionStarted(spec.session_id, str(spec.project), spec.duration_minutes,
@@ -204,11 +227,17 @@ class Session:
             except Exception:
                 self._log.exception("on_done_failed")
 
+    def _wake_watcher(self) -> None:
+        watcher = self._watcher
+        if watcher is not None:
+            watcher.wake()
+
     def _halt(self) -> None:
         """Stop the work in order: no new call, running calls told to stop at their next
         file and waited for (bounded), the session's thread joined, and only then what
         the analyzers hold released, by whoever is last to use it."""
         self._stop.set()
+        self._wake_watcher()
         for job in ("sample", "expire"):
             with contextlib.suppress(JobLookupError):  # already ran, or never scheduled
                 self._scheduler.remove_job(f"{self.session_id}:{job}")
@@ -224,6 +253,7 @@ class Session:
         ``end`` follows. Stopping many sessions, asking all first lets them wind down
         together instead of one join after another."""
         self._stop.set()
+        self._wake_watcher()
         self._runner.request_stop()
 
     def suspend(self) -> None:
@@ -286,6 +316,9 @@ class Session:
             seed_analyzers(self._db, self.spec.project, self._runner.analyzers)
             catch_up(self._db)
             self._runner.quarantine = quarantined_files(self._db, str(self.spec.project))
+            # What the log says is open: the session announces only what changes from it.
+            self._runner.ledger = FindingLedger.from_rows(
+                open_finding_rows(self._db, str(self.spec.project)))
             if self.spec.mode == "once":
                 # No watcher rescan here to see sizes, so one listing finds what is too big.
                 self._report_oversized_files(self._workspace_sizes())
@@ -321,6 +354,7 @@ class Session:
         watcher = Watcher(spec.project, rules, known, settle=spec.settle_seconds,
                           max_pending=spec.max_pending)
         plan = watcher.start()
+        self._watcher = watcher
         self._log.info("watching", backend=plan.backend, reason=plan.reason,
                        directories=plan.directories)
         try:
@@ -348,10 +382,8 @@ class Session:
                     self._runner.run_full_pass()
                     self._check_errors()
                     next_probe = time.monotonic() + spec.probe_interval
-                deadline = watcher.next_deadline()
-                pause = POLL_SECONDS if deadline is None else max(
-                    0.0, min(POLL_SECONDS, deadline - time.monotonic()))
-                if self._stop.wait(pause):
+                self._wait_for_work(watcher, next_probe)
+                if self._stop.is_set():
                     break
                 self._check_log()
                 if self._safety.throttled:
@@ -376,7 +408,25 @@ class Session:
                                                     result.changes))
                     self._analyze(result.changes)
         finally:
+            self._watcher = None
             watcher.stop()
+
+    def _wait_for_work(self, watcher: Watcher, next_probe: float) -> None:
+        """Block until there is something to do: a change settled, the next probe pass, a
+        health check, or the end. Never a poll: settling changes are waited out to their
+        deadline (later events only push it back), an idle watcher is waited on."""
+        now = time.monotonic()
+        horizon = min(next_probe, now + HEALTH_SECONDS)
+        if self._safety.throttled:
+            self._stop.wait(max(0.0, horizon - now))  # samples decide when to go on
+            return
+        if self._runner.unfinished:
+            return  # a first pass goes on call by call between changes
+        deadline = watcher.next_deadline()
+        if deadline is not None:
+            self._stop.wait(max(0.0, min(deadline, horizon) - now))
+        else:
+            watcher.wait(max(0.0, horizon - now))
 
     def _analyze(self, changes: Sequence[Change]) -> None:
         if not changes:
@@ -391,15 +441,21 @@ class Session:
         self._check_errors()
 
     def _report_errors(self, errors: Sequence[ScanError]) -> None:
-        fresh = [e for e in errors if f"{e.kind}:{e.path}" not in self._raised_issues]
-        for error in fresh:
-            key = f"{error.kind}:{error.path}"
-            self._raised_issues.add(key)
-            self._emit(IssueDetected(
-                self.session_id, stable_id(self.session_id, key), "low", "workspace_analyzer",
-                f"file_{error.kind}", description=f"{error.path}: {error.message}",
+        for error in errors:
+            self._raise_once(IssueDetected(
+                self.session_id, stable_id(self.session_id, f"{error.kind}:{error.path}"),
+                "low", "workspace_analyzer", f"file_{error.kind}",
+                description=f"{error.path}: {error.message}",
                 suggested_fix="Check the file's permissions and type, or ignore it in "
                               ".gitignore", reproducible=True))
+
+    def _raise_once(self, issue: IssueDetected) -> None:
+        """Emit ``issue`` unless the session already raised it (in this process or the
+        one it resumed from): a condition that persists is one issue, not one a pass."""
+        if issue.issue_id in self._issues:
+            return
+        self._issues[issue.issue_id] = (issue.severity, issue.description)
+        self._emit(issue)
 
     def _report_oversized(self, changes: Sequence[Change]) -> None:
         self._report_oversized_files(
@@ -412,12 +468,9 @@ class Session:
         for path, size in sizes:
             if size <= cap:
                 continue
-            key = f"too_large:{path}"
-            if key in self._raised_issues:
-                continue
-            self._raised_issues.add(key)
-            self._emit(IssueDetected(
-                self.session_id, stable_id(self.session_id, key), "info", "realworld",
+            self._raise_once(IssueDetected(
+                self.session_id, stable_id(self.session_id, f"too_large:{path}"), "info",
+                "realworld",
                 "file_too_large",
                 description=f"{safe_text(path)}: {size:,} bytes, above "
                             f"max_file_bytes ({cap:,}); analyzers skip it",
@@ -467,25 +520,41 @@ class Session:
         except Exception as exc:
             self._log.error("sample_failed", error=f"{type(exc).__name__}: {exc}")
 
+    def _record_sample(self, sample: ResourceSample, *, evidence: bool) -> None:
+        """Append the sample: always in a bounded (timed, once) session, whose samples are
+        the measurement; in a continuous one when it is news or bears on a limit."""
+        continuous = self.spec.mode == "continuous"
+        if continuous and not evidence and not is_news(
+                self._recorded_sample, sample, self._samples_since_recorded):
+            self._samples_since_recorded += 1
+            return
+        self._emit(sample_event(self.session_id, sample))
+        self._recorded_sample = sample
+        self._samples_since_recorded = 0
+
     def _take_sample(self) -> None:
         sample = self._sampler.sample()
         self.last_sample = sample
-        self._emit(*sample_metrics(self.session_id, sample))
+        was_throttled = self._safety.throttled
         self._safety, decision = check_resources(self.spec.limits, sample, self._safety)
+        self._record_sample(sample, evidence=decision.action != "ok" or was_throttled)
         if decision.action in ("throttle", "stop"):
-            key = "resource_limits"
-            issue_id = stable_id(self.session_id, key)
+            issue_id = stable_id(self.session_id, "resource_limits")
             severity = "critical" if decision.action == "stop" else "high"
-            if key in self._raised_issues:
-                self._emit(IssueUpdated(self.session_id, issue_id, severity=severity,
-                                        description=decision.reason))
-            else:
-                self._raised_issues.add(key)
-                self._emit(IssueDetected(
+            known = self._issues.get(issue_id)
+            if known is None:
+                self._raise_once(IssueDetected(
                     self.session_id, issue_id, severity, "realworld", "resource_limit",
                     description=decision.reason,
                     suggested_fix="Raise --monitor-interval, narrow the workspace, or adjust "
                                   "resource_limits", reproducible=False))
+            elif known != (severity, decision.reason):
+                # Only what changed: the same limit passed by the same amount is no news.
+                self._issues[issue_id] = (severity, decision.reason)
+                self._emit(IssueUpdated(
+                    self.session_id, issue_id,
+                    severity=severity if known[0] != severity else None,
+                    description=decision.reason if known[1] != decision.reason else None))
             self._log.warning("resource_limit", action=decision.action, reason=decision.reason)
         elif decision.action == "resume":
             self._log.info("resources_recovered")

@@ -7,21 +7,24 @@ duration; every read catches the projections up first.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import structlog
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from analyzers.base import Analyzer
 from analyzers.common.percentiles import percentile
 from analyzers.registry import discover
+from daemon.app.archive import archive
 from daemon.app.liveness import process_alive
 from daemon.app.session import LARGEST_ANALYZER_CAP, Session, SessionSpec
 from daemon.config import (
@@ -35,7 +38,7 @@ from daemon.config import (
 )
 from daemon.durations import MAX_MINUTES, parse_minutes, parse_seconds
 from daemon.log.database import Database, Durability
-from daemon.log.events import ActivityRecorded, Envelope, SessionEnded
+from daemon.log.events import ActivityRecorded, Envelope, SessionEnded, utc_now
 from daemon.log.store import EventStore
 from daemon.log.write_errors import describe_write_error
 from daemon.log.writer import EventWriter
@@ -63,6 +66,19 @@ from daemon.watch.ignore import IgnoreRules
 log = structlog.get_logger("realworld.tester")
 
 CATCH_UP_SECONDS = 2.0
+#: How often retention looks for sessions to archive: an archive with nothing to do costs
+#: one query over the log's sessions. A short retention is looked at more often (a
+#: twenty-fourth of it, not under a second), so that nothing outstays it by much.
+RETENTION_EVERY_S = 3600.0
+RETENTION_EVERY_MIN_S = 1.0
+#: The first look comes this long after it is scheduled (at most), not in the middle of a start.
+RETENTION_FIRST_AFTER_S = 60.0
+
+
+def retention_every(retention: timedelta) -> float:
+    """Seconds between two retention passes for a ``retention`` period."""
+    return min(RETENTION_EVERY_S,
+               max(RETENTION_EVERY_MIN_S, retention.total_seconds() / 24))
 AnalyzerFactory = Callable[[], Sequence[Analyzer]]
 
 
@@ -301,6 +317,45 @@ class RealWorldTester:
         with self._lock:
             return self._sessions.get(session_id)
 
+    def session_start_time(self, session_id: str) -> datetime | None:
+        """When a session started (the first start, for one resumed by a later process)."""
+        self.catch_up()
+        rows = session_rows(self.db, [session_id])
+        if not rows or not rows[0].get("start_time"):
+            return None
+        return datetime.fromisoformat(str(rows[0]["start_time"]))
+
+    def rotate(self, session_id: str, reason: str) -> str | None:
+        """End a running continuous session (completed, ``reason``) and start the next one
+        on its workspace at once; the new session's id, or None if it was not running.
+        What the workspace holds comes from the projections, so the next session rescans
+        nothing as new and announces no finding again."""
+        session = self.session(session_id)
+        if session is None or not session.running:
+            return None
+        session.request_stop()
+        session.end("completed", reason)
+        return self.start_test_session(session.spec.project, 0, mode="continuous")
+
+    def schedule_retention(self, retention: timedelta | None) -> None:
+        """Archive, every hour (more often for a short ``retention``), the sessions that
+        ended longer ago than ``retention`` (``realworld archive --older-than``); None stops
+        doing so."""
+        with contextlib.suppress(JobLookupError):
+            self._scheduler.remove_job("retention")
+        if retention is None:
+            return
+        every = retention_every(retention)
+        self._scheduler.add_job(
+            self._apply_retention, "interval", seconds=every, args=(retention,),
+            id="retention", max_instances=1, coalesce=True,
+            next_run_time=datetime.now(timezone.utc)
+            + timedelta(seconds=min(every, RETENTION_FIRST_AFTER_S)))
+
+    def apply_retention(self, retention: timedelta) -> None:
+        """One retention pass now (what the schedule runs)."""
+        self._apply_retention(retention)
+
     def session_stats(self, session_id: str) -> dict[str, Any]:
         self.catch_up()
         rows = session_rows(self.db, [session_id])
@@ -390,6 +445,24 @@ class RealWorldTester:
             self._catch_up_failed(exc)
         else:
             self._catch_up_failure = ""
+
+    def _apply_retention(self, retention: timedelta) -> None:
+        """The scheduler's retention job: a failure is one log line, and the log is as it
+        was (the archive's own guarantee); the next run tries again."""
+        if self._closed:
+            return
+        self._writer.flush(10.0)
+        try:
+            result = archive(self.db, utc_now() - retention)
+        except Exception as exc:
+            log.error("retention_failed", reason=describe_write_error(exc))
+            return
+        if result.segment is not None:
+            log.info("retention_archived", segment=result.segment.name,
+                     events=result.segment.events, sessions=result.sessions,
+                     retained=result.retained_events, seconds=round(result.seconds, 2))
+        if result.reclaimed is not None and result.reclaimed.error:
+            log.warning("retention_space_not_reclaimed", reason=result.reclaimed.error)
 
     def _catch_up_failed(self, exc: BaseException) -> None:
         reason = describe_write_error(exc)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from daemon.cli import (
+    archive,
     backup,
     compare,
     findings,
@@ -40,7 +41,7 @@ Command = Callable[[argparse.Namespace, TextIO], int]
 
 #: In the order ``realworld --help`` lists them.
 COMMANDS = (run, service, status, sessions, query, rebuild, verify, report, compare, search,
-            findings, scenario, backup)
+            findings, scenario, backup, archive)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -218,6 +218,26 @@ class MetricSampled(Event):
     context: str | None = None
 
 
+@register
+@dataclass(frozen=True)
+class ResourcesSampled(Event):
+    """One periodic resource sample, every measure of it in one event.
+
+    The ``performance_metrics`` projection turns it into one row per measure, with the
+    capability, metric type, unit and context each measure always has: they are known,
+    so the payload holds the five numbers only (older logs hold one ``MetricSampled``
+    per measure, and still replay to the same rows).
+    """
+
+    TYPE: ClassVar[str] = "resources_sampled"
+
+    cpu: float  # system-wide CPU, percent, since the previous sample
+    mem: float  # system-wide memory, percent
+    disk: float  # the workspace's filesystem, percent used
+    proc_cpu: float  # this process and its children, percent of one core
+    rss_mb: float  # this process and its children, resident MB
+
+
 # --- judgements -------------------------------------------------------------
 
 
@@ -285,6 +305,26 @@ class FindingResolved(Event):
     TYPE: ClassVar[str] = "finding_resolved"
 
     fingerprint: str
+
+
+@register
+@dataclass(frozen=True)
+class FindingsSummarized(Event):
+    """Where a full pass of one capability left the workspace's findings.
+
+    Findings are announced when they appear, change or go (``FindingDetected``,
+    ``FindingResolved``), never again while they stay; this one small event per pass is
+    what a session saw: how many were open, per severity, and a digest of their
+    fingerprints (SHA-256 of the sorted fingerprints, one per line) that tells two passes
+    with the same counts apart.
+    """
+
+    TYPE: ClassVar[str] = "findings_summarized"
+
+    capability: str
+    open_findings: int
+    by_severity: dict[str, int]
+    digest: str
 
 
 # --- workspace --------------------------------------------------------------
@@ -373,3 +413,39 @@ class FileReleased(Event):
     capability: str
     path: str
     reason: str
+
+
+# --- retention --------------------------------------------------------------
+
+#: The stream of the log's own housekeeping events (not a session: no ``test_sessions`` row).
+ARCHIVE_STREAM = "archive"
+
+
+@register
+@dataclass(frozen=True)
+class LogArchived(Event):
+    """The events ``first_seq``..``last_seq`` moved to the sealed segment file ``segment``.
+
+    Appended in the transaction that deletes them from the log, so the chain goes on from
+    them: ``anchor`` is the hash of event ``last_seq``, the ``prev_hash`` of the first event
+    the log keeps, and ``first_prev_hash`` the ``prev_hash`` of event ``first_seq`` (the
+    genesis hash, or the anchor of the archive before). ``sha256`` is the file's digest,
+    ``base_digest`` that of the summary the log keeps of everything archived so far
+    (``archive_base``), and ``origin`` the hash of event 1, which names the log a segment
+    directory belongs to.
+    """
+
+    TYPE: ClassVar[str] = "log_archived"
+
+    segment: str
+    sha256: str
+    size: int  # the file's bytes
+    first_seq: int
+    last_seq: int
+    events: int
+    sessions: int
+    first_prev_hash: str
+    anchor: str
+    base_digest: str
+    origin: str
+    cutoff: str

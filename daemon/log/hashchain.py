@@ -71,10 +71,23 @@ class ChainBreak:
     reason: str
 
 
-def first_break(rows: Iterable[ChainRow]) -> ChainBreak | None:
-    """Walk rows in ``seq`` order; return the first one whose links do not hold."""
-    expected_prev = GENESIS_HASH
-    expected_seq: int | None = None
+@dataclass(frozen=True)
+class ChainStart:
+    """Where a chain that does not begin at genesis must go on from: the last ``seq`` and
+    ``hash`` before its first row (an archive's anchor; ``(0, GENESIS_HASH)``: seq 1)."""
+
+    seq: int
+    hash: str
+
+
+def first_break(rows: Iterable[ChainRow], start: ChainStart | None = None) -> ChainBreak | None:
+    """Walk rows in ``seq`` order; return the first one whose links do not hold.
+
+    Without ``start`` the first row must link to the genesis hash; with it, the first row
+    must be ``start.seq + 1`` and link to ``start.hash``.
+    """
+    expected_prev = GENESIS_HASH if start is None else start.hash
+    expected_seq: int | None = None if start is None else start.seq + 1
     for row in rows:
         if expected_seq is not None and row.seq != expected_seq:
             return ChainBreak(row.seq, f"gap: expected seq {expected_seq}, found {row.seq}")

@@ -153,6 +153,16 @@ def decode(row: StoredRow) -> Recorded:
     return Decoder()(row)
 
 
+def append_in(conn: sqlite3.Connection, envelopes: Sequence[Envelope]) -> list[StoredRow]:
+    """Chain ``envelopes`` onto the log's tail and insert them, inside the caller's write
+    transaction (the archive appends its event in the one that deletes what it sealed)."""
+    tail = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    last_seq, last_hash = tail if tail is not None else (0, GENESIS_HASH)
+    rows = encode(envelopes, last_seq, last_hash)
+    conn.executemany(_INSERT, rows)
+    return rows
+
+
 class EventStore:
     """Appends are serialised by a lock and by SQLite's write lock, so the chain never forks
     even when several processes share one log."""
@@ -177,11 +187,7 @@ class EventStore:
         if not envelopes:
             return []
         with self._lock, transaction(self._conn) as conn:
-            tail = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-            last_seq, last_hash = tail if tail is not None else (0, GENESIS_HASH)
-            rows = encode(envelopes, last_seq, last_hash)
-            conn.executemany(_INSERT, rows)
-        return rows
+            return append_in(conn, envelopes)
 
     def last_seq(self) -> int:
         with self._lock:

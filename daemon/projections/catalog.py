@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from daemon.projections.activities import ACTIVITIES
+from daemon.projections.archive import ARCHIVE
 from daemon.projections.files import FILES
+from daemon.projections.finding_summaries import FINDING_SUMMARIES
 from daemon.projections.findings import FINDINGS
 from daemon.projections.issues import ISSUES
 from daemon.projections.learned_patterns import LEARNED_PATTERNS
@@ -14,6 +16,6 @@ from daemon.projections.sessions import SESSIONS
 from daemon.projections.suggestions import SUGGESTIONS
 
 PROJECTIONS: tuple[Projection, ...] = (
-    SESSIONS, ACTIVITIES, METRICS, ISSUES, SUGGESTIONS, FINDINGS, FILES, LEARNED_PATTERNS,
-    QUARANTINE,
+    SESSIONS, ACTIVITIES, METRICS, ISSUES, SUGGESTIONS, FINDINGS, FINDING_SUMMARIES, FILES,
+    LEARNED_PATTERNS, QUARANTINE, ARCHIVE,
 )

@@ -19,7 +19,7 @@ from daemon.projections.model import (
 from daemon.types import path_to_sql
 
 
-def _workspace_of(session_id: str, state: State) -> str:
+def workspace_of(session_id: str, state: State) -> str:
     """The workspace a session watches: findings are per workspace, because the same file
     (the same fingerprint) in two workspaces is two findings, each resolved on its own.
     A session's ``project_path`` never changes after its start, so reading it here keeps
@@ -31,7 +31,7 @@ def _workspace_of(session_id: str, state: State) -> str:
 def _finding_detected(rec: Recorded, state: State) -> Sequence[Change]:
     event = rec.event
     assert isinstance(event, FindingDetected)
-    workspace = _workspace_of(event.session_id, state)
+    workspace = workspace_of(event.session_id, state)
     key = (workspace, event.fingerprint)
     existing = state.get("findings", key)
     return (Put("findings", key, {
@@ -56,7 +56,7 @@ def _finding_detected(rec: Recorded, state: State) -> Sequence[Change]:
 def _finding_resolved(rec: Recorded, state: State) -> Sequence[Change]:
     event = rec.event
     assert isinstance(event, FindingResolved)
-    key = (_workspace_of(event.session_id, state), event.fingerprint)
+    key = (workspace_of(event.session_id, state), event.fingerprint)
     existing = state.get("findings", key)
     if existing is None or existing["resolved_at"] is not None:
         return ()

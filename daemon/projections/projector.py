@@ -17,6 +17,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
+from daemon.log.anchor import load_base, read_anchor
 from daemon.log.database import Database, transaction
 from daemon.log.events import Event, Recorded, UnknownEventType, format_ts, utc_now
 from daemon.log.schema import PRIMARY_KEYS, PROJECTION_TABLES
@@ -243,11 +244,38 @@ class Projector:
                     found.append((projection, handler, projection.folds.get(event_type)))
         return tuple(found)
 
+    def _from_anchor(self, positions: dict[str, int]) -> dict[str, int]:
+        """A log that was archived starts after its anchor: a projection that has not
+        reached the anchor (a replay, a projection new to this log) starts from the
+        archive base, the rows the archived events left, and reads on from the anchor. In
+        the caller's transaction, with the checkpoints it moves."""
+        anchor = read_anchor(self._conn)
+        if anchor is None:
+            return positions
+        first = self._conn.execute("SELECT MIN(seq) FROM events").fetchone()[0]
+        if first is not None and first <= anchor.seq:
+            return positions  # the archived events are here after all: replay them instead
+        behind = [p for p in self._projections if positions[p.name] < anchor.seq]
+        if not behind:
+            return positions
+        load_base(self._conn, [table for projection in behind for table in projection.tables])
+        self._advance([projection.name for projection in behind], anchor.seq)
+        return {**positions, **{projection.name: anchor.seq for projection in behind}}
+
+    def _advance(self, names: Sequence[str], position: int) -> None:
+        now = format_ts(utc_now())
+        self._conn.executemany(
+            "INSERT INTO projection_checkpoints (projection, position, updated_at) "
+            "VALUES (?, ?, ?) ON CONFLICT (projection) DO UPDATE "
+            "SET position = excluded.position, updated_at = excluded.updated_at "
+            "WHERE projection_checkpoints.position < excluded.position",
+            [(name, position, now) for name in names])
+
     def _apply_batch(self) -> tuple[int, int]:
         """Project one batch and advance the checkpoints, inside the caller's transaction."""
         conn = self._conn
         # Read inside the write lock: a concurrent projector may have moved them.
-        positions = self._checkpoints()
+        positions = self._from_anchor(self._checkpoints())
         start = min(positions.values(), default=0)
         work = UnitOfWork(conn)
         # Rows stream from the cursor: a large batch is never all in memory at once.
@@ -256,13 +284,7 @@ class Projector:
         if count == 0:
             return 0, start
         work.flush()
-        now = format_ts(utc_now())
-        conn.executemany(
-            "INSERT INTO projection_checkpoints (projection, position, updated_at) "
-            "VALUES (?, ?, ?) ON CONFLICT (projection) DO UPDATE "
-            "SET position = excluded.position, updated_at = excluded.updated_at "
-            "WHERE projection_checkpoints.position < excluded.position",
-            [(projection.name, last, now) for projection in self._projections])
+        self._advance([projection.name for projection in self._projections], last)
         return count, last
 
     def _project(self, rows: Iterable[StoredRow], positions: Mapping[str, int], start: int,

@@ -43,6 +43,8 @@ class SessionRecords:
     metrics: tuple[dict[str, Any], ...]
     issues: tuple[dict[str, Any], ...]
     suggestions: tuple[dict[str, Any], ...]
+    archived: dict[str, Any] | None = None  # its archived_sessions row, once archived
+    archived_capabilities: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,16 @@ def project_path(db: Database, session_id: str) -> str | None:
         row = conn.execute("SELECT project_path FROM test_sessions WHERE session_id = ?",
                            (session_id,)).fetchone()
     return str(row[0]) if row and row[0] else None
+
+
+def session_issue_fields(db: Database, session_id: str) -> dict[str, tuple[str, str | None]]:
+    """``issue_id -> (severity, description)`` of one session's issues: what a resumed
+    session already told, so it does not tell it again."""
+    with _reading(db) as conn:
+        rows = conn.execute("SELECT issue_id, severity, description FROM issues "
+                            "WHERE session_id = ?", (session_id,)).fetchall()
+    return {str(issue_id): (str(severity), None if description is None else str(description))
+            for issue_id, severity, description in rows}
 
 
 def session_rows(db: Database, ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -231,7 +243,12 @@ def session_records(db: Database, session_id: str) -> SessionRecords | None:
             issues=tuple(_dicts(conn, "SELECT * FROM issues WHERE session_id = ?", by_session)),
             suggestions=tuple(_dicts(conn, "SELECT * FROM improvement_suggestions "
                                            "WHERE session_id = ? ORDER BY suggestion_id",
-                                     by_session)))
+                                     by_session)),
+            archived=next(iter(_dicts(conn, "SELECT * FROM archived_sessions "
+                                            "WHERE session_id = ?", by_session)), None),
+            archived_capabilities=tuple(_dicts(
+                conn, "SELECT * FROM archived_capability_stats WHERE session_id = ? "
+                      "ORDER BY capability", by_session)))
 
 
 def series_records(db: Database, session_id: str) -> SeriesRecords | None:
@@ -256,15 +273,26 @@ def series_records(db: Database, session_id: str) -> SeriesRecords | None:
 # --- findings --------------------------------------------------------------------------
 
 
+#: The findings a session saw: those of its workspace that appeared before it ended and
+#: were not resolved before it began. Findings are announced when they appear or change,
+#: not on every pass, so "saw" is the state the log implies during the session (each of
+#: its full passes also left a ``finding_summaries`` row with the counts).
+_SEEN_BY_SESSION = ("workspace = (SELECT project_path FROM test_sessions WHERE session_id = ?) "
+                    "AND first_seen <= COALESCE((SELECT end_time FROM test_sessions "
+                    "WHERE session_id = ?), '9999') "
+                    "AND (resolved_at IS NULL OR resolved_at >= (SELECT start_time FROM "
+                    "test_sessions WHERE session_id = ?))")
+
+
 def load_findings(db: Database, session_id: str | None, *,
                   include_resolved: bool = False) -> list[dict[str, Any]]:
-    """:data:`FINDING_COLUMNS` of the findings (of one session, or all), worst first, then
-    by path and line; paths that are not UTF-8 decoded as the file system would."""
+    """:data:`FINDING_COLUMNS` of the findings (that one session saw, or all), worst first,
+    then by path and line; paths that are not UTF-8 decoded as the file system would."""
     where = []
     params: list[str] = []
     if session_id is not None:
-        where.append("session_id = ?")
-        params.append(session_id)
+        where.append(_SEEN_BY_SESSION)
+        params += [session_id] * 3
     if not include_resolved:
         where.append("resolved_at IS NULL")
     rank = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SEVERITIES))
@@ -285,12 +313,12 @@ def load_findings(db: Database, session_id: str | None, *,
 
 
 def open_findings(db: Database, session_id: str) -> list[dict[str, Any]]:
-    """Every column of the findings this session saw last that are still open, by place."""
+    """Every column of the findings this session saw that are still open, by place."""
     with _reading(db) as conn:
         try:
-            return _dicts(conn, "SELECT * FROM findings WHERE session_id = ? "
+            return _dicts(conn, f"SELECT * FROM findings WHERE {_SEEN_BY_SESSION} "
                                 "AND resolved_at IS NULL ORDER BY path, line, rule",
-                          (session_id,))
+                          (session_id,) * 3)
         except sqlite3.OperationalError:
             # A database from before the findings table: no findings, not an error.
             return []
@@ -308,6 +336,22 @@ def quarantine_rows(db: Database, workspace: str) -> list[dict[str, Any]]:
     return [{"capability": capability, "path": _decoded(path), "content_hash": digest,
              "error": error, "crashes": crashes}
             for capability, path, digest, error, crashes in rows]
+
+
+def open_finding_rows(db: Database, workspace: str) -> list[dict[str, Any]]:
+    """The open ``findings`` of one workspace, with the fields their last announcement had
+    (what a session starts its ledger from)."""
+    with _reading(db) as conn:
+        try:
+            rows = _dicts(conn, "SELECT fingerprint, capability, rule, path, line, severity, "
+                                "confidence, message, preview FROM findings "
+                                "WHERE workspace = ? AND resolved_at IS NULL",
+                          (path_to_sql(workspace),))
+        except sqlite3.OperationalError:
+            return []  # a database from before the findings table
+    for row in rows:
+        row["path"] = _decoded(row["path"])
+    return rows
 
 
 def file_rows(db: Database, workspace: str) -> list[tuple[Any, ...]]:

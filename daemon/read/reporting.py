@@ -34,7 +34,8 @@ def load_analysis(db: Database, session_id: str) -> SessionAnalysis:
     if records is None:
         raise UnknownSession(f"unknown session {session_id!r}")
     return analyze(records.session, records.activities, records.metrics, records.issues,
-                   records.suggestions)
+                   records.suggestions, archived=records.archived,
+                   archived_capabilities=records.archived_capabilities)
 
 
 def load_series(db: Database, session_id: str) -> SessionSeries:

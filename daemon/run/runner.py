@@ -49,6 +49,7 @@ from analyzers.base import (
 )
 from daemon.log.events import ActivityRecorded, Envelope, Event
 from daemon.run.episodes import Episode, Recovery, analyze_with_retries
+from daemon.run.ledger import FindingLedger
 from daemon.run.measure import Meter, Started
 from daemon.run.records import Failure, Measurement, Outcome, call_events
 from daemon.run.recovery import MAX_FOLLOW_UP_ROUNDS, Quarantine, RetryPolicy
@@ -98,7 +99,7 @@ class Runner:
                  *, timeout_s: float = DEFAULT_TIMEOUT_S, max_workers: int = DEFAULT_MAX_WORKERS,
                  on_activity: OnActivity | None = None, meter: Meter | None = None,
                  retry: RetryPolicy | None = None, quarantine: Quarantine | None = None,
-                 workspace: str | None = None) -> None:
+                 workspace: str | None = None, ledger: FindingLedger | None = None) -> None:
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         if max_workers < 1:
@@ -133,6 +134,8 @@ class Runner:
             retry=self._retry,
             quarantine=quarantine if quarantine is not None else Quarantine())
         self._unfinished: set[str] = set()
+        self.ledger = ledger if ledger is not None else FindingLedger()
+        self._summarizing: set[str] = set()  # capabilities whose full passes are summarized
 
     @property
     def analyzers(self) -> tuple[Analyzer, ...]:
@@ -450,12 +453,19 @@ class Runner:
 
     def _record(self, analyzer: Analyzer, measurement: Measurement | None,
                 outcome: Outcome, call: _Call | None = None) -> ActivityRecorded:
+        observed: AnalysisResult | None = None
+        if isinstance(outcome, AnalysisResult):
+            # What the analyzer sees goes through the ledger: the log gets what changed.
+            observed, outcome = outcome, dataclasses.replace(outcome, findings=(), resolved=())
         activity, events = call_events(
             session_id=self._session_id, capability=analyzer.name,
             activity_type=analyzer.activity_type, measurement=measurement, outcome=outcome,
             paths=call.paths if call is not None else (),
             attempts=call.attempts if call is not None else 1,
             retry_errors=call.retry_errors if call is not None else ())
+        if observed is not None:
+            events[1:1] = self._finding_changes(analyzer.name, observed,
+                                                full_pass=call is not None and not call.paths)
         if isinstance(outcome, AnalysisResult) and outcome.remaining > 0:
             self._unfinished.add(analyzer.name)
         else:  # done, or failing: calling a failing analyzer again at once would spin
@@ -464,6 +474,18 @@ class Runner:
         self._streaks.record(activity.capability, activity.success)
         self._tell(events)
         return activity
+
+    def _finding_changes(self, capability: str, result: AnalysisResult, *,
+                         full_pass: bool) -> list[Event]:
+        """The findings that appeared, changed or went, and at the end of a full pass of a
+        capability that reports findings, where its findings stand."""
+        events: list[Event] = list(self.ledger.changes(
+            self._session_id, capability, result.findings, result.resolved))
+        if result.findings or result.resolved or self.ledger.reports(capability):
+            self._summarizing.add(capability)
+        if full_pass and result.remaining == 0 and capability in self._summarizing:
+            events.append(self.ledger.summary(self._session_id, capability))
+        return events
 
     def _append(self, records: Iterable[Sequence[Event]]) -> None:
         """Record recovery's steps (each with the events it caused) and show them like calls."""

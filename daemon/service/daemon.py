@@ -5,6 +5,10 @@ written, projections checkpointed), exit 0 well within systemd's stop timeout;
 the next start resumes the same sessions and its startup rescan catches up on
 what changed meanwhile. SIGHUP: read the config again, start sessions for new
 workspaces and end those for removed ones.
+
+Retention: a continuous session older than ``session_rotation`` (a day by default) is
+ended and the next one started on its workspace, so that sessions end and ``retention``
+(when set) can archive them, hourly, once they ended longer ago than it says.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import structlog
 
 from daemon.app.tester import RealWorldTester
-from daemon.config import Config, default_state_db, load_config, resolve_db_path
+from daemon.config import Config, default_state_db, format_period, load_config, resolve_db_path
+from daemon.log.events import utc_now
 from daemon.service.sdnotify import Notifier
 from daemon.service.wakeup import Wakeup
 
@@ -66,6 +72,7 @@ class Daemon:
         self._wakeup = Wakeup()
         self._stopping = False
         self._sessions: dict[Path, str] = {}
+        self._started_at: dict[Path, datetime] = {}  # each session's first start
         self._ended_at: dict[Path, float] = {}
         self._tester: RealWorldTester | None = None
 
@@ -93,6 +100,7 @@ class Daemon:
                     break
                 self._start(tester, workspace)
             self._wait_for_first_scans(tester)
+            tester.schedule_retention(self._config.retention)
             if not self._stopping:
                 self._notifier.ready(self._status_line(tester))
                 log.info("ready", workspaces=[str(w) for w in self._workspaces],
@@ -120,7 +128,26 @@ class Daemon:
     def _start(self, tester: RealWorldTester, workspace: Path) -> None:
         session_id = tester.continue_or_start(workspace)
         self._sessions[workspace] = session_id
+        self._started_at[workspace] = tester.session_start_time(session_id) or utc_now()
         log.info("watching", workspace=str(workspace), session_id=session_id)
+        # A session resumed after a long stop may be past its rotation already.
+        self._rotate(tester, workspace)
+
+    def _rotate(self, tester: RealWorldTester, workspace: Path) -> None:
+        """End the workspace's session once it is ``session_rotation`` old and start the
+        next: retention archives ended sessions only."""
+        rotation = self._config.session_rotation
+        started = self._started_at.get(workspace)
+        if rotation is None or started is None or utc_now() - started < rotation:
+            return
+        previous = self._sessions[workspace]
+        following = tester.rotate(previous, f"rotated after {format_period(rotation)}")
+        if following is None:
+            return  # not running: _restart_failed looks after it
+        self._sessions[workspace] = following
+        self._started_at[workspace] = tester.session_start_time(following) or utc_now()
+        log.info("session_rotated", workspace=str(workspace), previous=previous,
+                 session_id=following)
 
     def _wait_for_first_scans(self, tester: RealWorldTester) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -138,6 +165,8 @@ class Daemon:
         while self._take(self._tick()):
             self._ping()
             self._restart_failed(tester)
+            for workspace in list(self._sessions):
+                self._rotate(tester, workspace)
             now = time.monotonic()
             if now - last_status >= STATUS_EVERY_S:
                 last_status = now
@@ -172,10 +201,12 @@ class Daemon:
             log.error("reload_failed", error=str(exc))
             return
         self._config = config
+        tester.schedule_retention(config.retention)
         tester.resource_limits = config.resource_limits.as_dict()
         tester.monitor_interval = config.monitor_interval
         for workspace in [w for w in self._sessions if w not in workspaces]:
             tester.stop_session(self._sessions.pop(workspace))
+            self._started_at.pop(workspace, None)
             log.info("unwatched", workspace=str(workspace))
         for workspace in [w for w in workspaces if w not in self._sessions]:
             self._start(tester, workspace)

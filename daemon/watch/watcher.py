@@ -115,6 +115,9 @@ class Watcher:
         self._observer: BaseObserver | None = None
         self._listener = OverflowListener(self._on_kernel_overflow)
         self._kernel_overflow = False
+        # Set by the handler's thread with each event it hands over (and by wake): what an
+        # idle caller blocks on instead of polling the coalescer.
+        self._stirred = threading.Event()
         self._rules_changed = False
         self._restart_backoff = 1.0
         self._restart_at = 0.0
@@ -220,9 +223,25 @@ class Watcher:
         with self._lock:
             for event in events:
                 self._coalescer.feed(event)
+        self._stirred.set()
 
     def _on_kernel_overflow(self) -> None:
         self._kernel_overflow = True
+        self._stirred.set()
+
+    # --- waiting ----------------------------------------------------------------------
+
+    def wait(self, timeout: float | None) -> bool:
+        """Block until the handler hands over an event (or :meth:`wake`), at most
+        ``timeout`` seconds; whether it did. What arrived is in the coalescer: ask
+        :meth:`next_deadline` when to drain it."""
+        stirred = self._stirred.wait(timeout)
+        self._stirred.clear()  # a set racing this clear was fed before it: nothing is lost
+        return stirred
+
+    def wake(self) -> None:
+        """End a :meth:`wait` now, from any thread (the session is stopping)."""
+        self._stirred.set()
 
     # --- the caller's side ---------------------------------------------------------
 

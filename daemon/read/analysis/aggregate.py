@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from daemon.read.analysis import grades, stats
 from daemon.read.analysis.issues import detect, merge_issues
 from daemon.read.analysis.model import (
+    ArchivedCapability,
+    ArchivedDetail,
     CapabilityStats,
     DegradationCheck,
     MemoryTrend,
@@ -206,9 +208,39 @@ def worked_poorly(stat: CapabilityStats) -> bool:
                                or stat.avg_response > SLOW_AVG_MS)
 
 
+def _archived(session: Row, archived: Row | None,
+              capabilities: Sequence[Row]) -> ArchivedDetail | None:
+    if archived is None:
+        return None
+    return ArchivedDetail(
+        segment=str(archived.get("segment") or ""),
+        events=int(number(archived.get("archived_events")) or 0),
+        first_seq=int(number(archived.get("first_seq")) or 0),
+        last_seq=int(number(archived.get("last_seq")) or 0),
+        total_activities=int(number(session.get("total_activities")) or 0),
+        total_errors=int(number(session.get("total_errors")) or 0),
+        avg_response_time=number(session.get("avg_response_time")) or 0.0,
+        overall_score=number(session.get("overall_score")) or 0.0,
+        capabilities=tuple(
+            ArchivedCapability(
+                capability=str(row.get("capability") or "unknown"),
+                calls=int(number(row.get("calls")) or 0),
+                errors=int(number(row.get("errors")) or 0),
+                avg_response_ms=number(row.get("avg_response_ms")),
+                min_response_ms=number(row.get("min_response_ms")),
+                max_response_ms=number(row.get("max_response_ms")))
+            for row in capabilities),
+    )
+
+
 def analyze(session: Row, activities: Sequence[Row], metrics: Sequence[Row],
-            issues: Sequence[Row], suggestions: Sequence[Row]) -> SessionAnalysis:
-    """Analyse one session from its projection rows; rows of other sessions are ignored."""
+            issues: Sequence[Row], suggestions: Sequence[Row], *,
+            archived: Row | None = None,
+            archived_capabilities: Sequence[Row] = ()) -> SessionAnalysis:
+    """Analyse one session from its projection rows; rows of other sessions are ignored.
+
+    ``archived`` (its ``archived_sessions`` row) and ``archived_capabilities`` describe a
+    session whose detail ``realworld archive`` moved to a segment."""
     session_id = str(session.get("session_id") or "")
     ordered = in_time_order(in_session(activities, session_id))
     session_metrics = in_session(metrics, session_id)
@@ -239,4 +271,5 @@ def analyze(session: Row, activities: Sequence[Row], metrics: Sequence[Row],
         open_issues=merge_issues(session_id, recorded_issues, detected),
         recorded_issues=recorded_issues,
         recorded_suggestions=tuple(dict(r) for r in in_session(suggestions, session_id)),
+        archived=_archived(session, archived, in_session(archived_capabilities, session_id)),
     )

@@ -39,10 +39,14 @@ def to_api_dict(analysis: SessionAnalysis) -> dict[str, Any]:
     ``activities_by_capability`` is slowest first, like the spec's per-capability query.
     """
     breakdown = score_breakdown(analysis)
+    archived = analysis.archived
+    # An archived session's calls are in a segment: scoring the rows left would give the
+    # score of nothing, so it keeps the one recorded when it ended.
+    overall = archived.overall_score if archived is not None else breakdown.overall
     slowest_first = sorted(analysis.capabilities, key=lambda c: (-c.avg_response, c.capability))
     return {
         "session": {**analysis.session, "session_id": analysis.session_id,
-                    "overall_score": breakdown.overall},
+                    "overall_score": overall},
         "summary": asdict(analysis.summary),
         "score": asdict(breakdown),
         "activities_by_capability": [_capability_dict(c) for c in slowest_first],
@@ -56,4 +60,5 @@ def to_api_dict(analysis: SessionAnalysis) -> dict[str, Any]:
             "detected": any(c.degraded for c in analysis.degradation),
             "capabilities": [asdict(c) for c in analysis.degradation],
         },
+        "archived": None if archived is None else asdict(archived),
     }

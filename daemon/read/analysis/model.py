@@ -126,6 +126,33 @@ class SuggestionSpec:
 
 
 @dataclass(frozen=True)
+class ArchivedCapability:
+    """What ``archived_capability_stats`` keeps of one capability's archived calls."""
+
+    capability: str
+    calls: int
+    errors: int
+    avg_response_ms: float | None
+    min_response_ms: float | None
+    max_response_ms: float | None
+
+
+@dataclass(frozen=True)
+class ArchivedDetail:
+    """Where an archived session's detail went, and the totals the log kept of it."""
+
+    segment: str  # the latest segment holding its events
+    events: int
+    first_seq: int
+    last_seq: int
+    total_activities: int  # from its test_sessions row
+    total_errors: int
+    avg_response_time: float
+    overall_score: float  # as recorded: nothing is left to score it again
+    capabilities: tuple[ArchivedCapability, ...]
+
+
+@dataclass(frozen=True)
 class SessionAnalysis:
     session_id: str
     session: Mapping[str, Any]
@@ -142,3 +169,6 @@ class SessionAnalysis:
     open_issues: tuple[OpenIssue, ...]  # recorded merged with detected, most severe first
     recorded_issues: tuple[Mapping[str, Any], ...] = field(default=())
     recorded_suggestions: tuple[Mapping[str, Any], ...] = field(default=())
+    # Set once ``realworld archive`` moved the session's detail to a segment: its rows
+    # here are what the archive kept, and the report says so rather than "no activities".
+    archived: ArchivedDetail | None = None

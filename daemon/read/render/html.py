@@ -36,7 +36,13 @@ from typing import Any, Final
 from daemon.read.analysis.api import to_api_dict
 from daemon.read.analysis.model import SessionAnalysis
 from daemon.read.analysis.series import Point, Series, SessionSeries
-from daemon.read.render.report import NO_ACTIVITIES, duration_text
+from daemon.read.render.report import (
+    NO_ACTIVITIES,
+    RESTORE_HINT,
+    archived_rates,
+    archived_summary,
+    duration_text,
+)
 from daemon.version import __version__
 
 Report = Mapping[str, Any]
@@ -365,7 +371,24 @@ def _header(data: Report) -> str:
             f'<dl class="meta">{meta}</dl>{score_html}</header>')
 
 
+def _archived_summary(archived: Mapping[str, Any]) -> str:
+    total, errors, rate, avg = archived_rates(archived)
+    cards = [("Total Activities", f"{total}"), ("Total Errors", f"{errors}"),
+             ("Success Rate", f"{rate:.1f}%"), ("Avg Response Time", f"{avg:.0f}ms")]
+    body = "".join(f'<div class="card"><div class="label">{esc(k)}</div>'
+                   f'<div class="value">{esc(v)}</div></div>' for k, v in cards)
+    note = (f'<p class="empty-session" id="archived">Archived: its '
+            f'{int(_number(archived.get("events")))} events are in '
+            f'<code>{esc(archived.get("segment", ""))}</code>; '
+            f'<code>{esc(RESTORE_HINT)}</code> brings the detail back, so the charts are '
+            "empty.</p>")
+    return f'<section id="summary"><h2>Summary</h2>{note}<div class="cards">{body}</div></section>'
+
+
 def _summary(data: Report) -> str:
+    archived = archived_summary(data)
+    if archived is not None:
+        return _archived_summary(archived)
     summary: Mapping[str, Any] = data.get("summary") or {}
     total = int(_number(summary.get("total_activities")))
     cards = [("Total Activities", f"{total}"),

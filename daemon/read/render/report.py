@@ -38,6 +38,7 @@ TITLE_INDENT: Final = 21  # as the spec prints it
 MAX_ITEMS: Final = 10
 NONE_LINE: Final = "  (none)"
 NO_ACTIVITIES: Final = "This session recorded no activities: there is nothing to measure."
+RESTORE_HINT: Final = "realworld archive --restore"
 
 # '=' before each title in the spec's example report.
 BANNER_LEFT: Final[dict[str, int]] = {
@@ -116,10 +117,40 @@ def recorded_nothing(summary: Mapping[str, Any]) -> bool:
     return _number(summary.get("total_activities")) <= 0
 
 
+def archived_summary(report: Report) -> Mapping[str, Any] | None:
+    """The archive's totals of a session whose activities are no longer in the log."""
+    archived = report.get("archived")
+    summary = report.get("summary") or {}
+    if not isinstance(archived, Mapping) or not recorded_nothing(summary):
+        return None
+    return archived
+
+
+def archived_line(archived: Mapping[str, Any], segment: str | None = None) -> str:
+    """One sentence: where the detail is and how to get it back (``segment`` as shown)."""
+    shown = str(archived.get("segment", "")) if segment is None else segment
+    return (f"Archived: its {int(_number(archived.get('events')))} events are in "
+            f"{shown}; `{RESTORE_HINT}` brings the detail back.")
+
+
+def archived_rates(archived: Mapping[str, Any]) -> tuple[int, int, float, float]:
+    """Activities, errors, success rate (percent) and average response time (ms)."""
+    total = int(_number(archived.get("total_activities")))
+    errors = int(_number(archived.get("total_errors")))
+    rate = 100.0 * (total - errors) / total if total else 0.0
+    return total, errors, rate, _number(archived.get("avg_response_time"))
+
+
 # --- text -------------------------------------------------------------------
 
 
-def _text_summary(summary: Mapping[str, Any]) -> list[str]:
+def _text_summary(summary: Mapping[str, Any],
+                  archived: Mapping[str, Any] | None) -> list[str]:
+    if archived is not None:
+        total, errors, rate, avg = archived_rates(archived)
+        return [archived_line(archived), f"Total Activities: {total}",
+                f"Total Errors: {errors}", f"Success Rate: {rate:.1f}%",
+                f"Avg Response Time: {avg:.0f}ms"]
     if recorded_nothing(summary):
         return [NO_ACTIVITIES]
     return [
@@ -146,7 +177,7 @@ def render_text(report: Report | SessionAnalysis) -> str:
         f"Status: {session.get('status', '')}",
         "",
         banner("SUMMARY"),
-        *_text_summary(summary),
+        *_text_summary(summary, archived_summary(data)),
         "",
     ]
     for title, key in (("WHAT WORKED WELL", "worked_well"),
@@ -204,7 +235,14 @@ def _opt(value: Any, fmt: str) -> str:
     return "n/a" if value is None else format(value, fmt)
 
 
-def _markdown_summary(summary: Mapping[str, Any]) -> list[str]:
+def _markdown_summary(summary: Mapping[str, Any],
+                      archived: Mapping[str, Any] | None) -> list[str]:
+    if archived is not None:
+        total, errors, rate, avg = archived_rates(archived)
+        return [archived_line(archived, _md(archived.get("segment", ""))), "",
+                "| Metric | Value |", "|---|---|",
+                f"| Total Activities | {total} |", f"| Total Errors | {errors} |",
+                f"| Success Rate | {rate:.1f}% |", f"| Avg Response Time | {_ms(avg)} |"]
     if recorded_nothing(summary):
         return [NO_ACTIVITIES]
     rows = [
@@ -235,7 +273,7 @@ def render_markdown(report: Report | SessionAnalysis) -> str:
     ]
     if session.get("overall_score") is not None:
         lines.append(f"- **Overall Score:** {_number(session['overall_score']):.1f} / 100")
-    lines += ["", "## Summary", "", *_markdown_summary(summary)]
+    lines += ["", "## Summary", "", *_markdown_summary(summary, archived_summary(data))]
     capabilities = _items(data, "activities_by_capability")
     if capabilities:
         lines += ["", "## Capabilities", "",

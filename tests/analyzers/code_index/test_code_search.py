@@ -8,7 +8,12 @@ import pytest
 
 from analyzers.base import FULL_PASS, to_json
 from analyzers.code_index.indexer import CodeIndexer
-from analyzers.code_index.search import CodeSearch
+from analyzers.code_index.search import (
+    MAX_EXAMPLES,
+    CodeSearch,
+    ProbeQuery,
+    probe_examples,
+)
 from analyzers.code_index.store import IndexStore
 
 MODELS = """\
@@ -60,9 +65,10 @@ def test_the_probe_searches_real_symbols_and_records_rank_and_latency(
     data = result.data
     # Classes and functions, dunders left out: Widget, render, render_widget, show.
     assert data["queries"] == 4
-    assert {s["query"] for s in data["samples"]} == {"Widget", "render", "render_widget",
-                                                     "show"}
-    assert all(s["rank"] == 1 and s["definition_rank"] == 1 for s in data["samples"])
+    # Every definition came first: no miss to name, and the slowest of the four.
+    assert data["misses"] == []
+    assert data["slowest"]["query"] in {"Widget", "render", "render_widget", "show"}
+    assert data["slowest"]["ms"] == data["latency_ms"]["max"]
     assert data["hit_at_1"] == 1.0 and data["mean_reciprocal_rank"] == 1.0
     assert data["definition_first"] == 4 and data["found"] == 4
     assert set(data["latency_ms"]) == {"p50", "p95", "max", "mean"}
@@ -79,17 +85,39 @@ def test_a_name_defined_twice_ranks_one_of_them_first(tmp_path: Path) -> None:
     write(root, "b.py", "def run(): pass\n")
     path = tmp_path / "i.db"
     CodeIndexer(index_path=path).analyze(root, FULL_PASS)
-    data = CodeSearch(index_path=path, queries=5, seed=1).analyze(root, FULL_PASS).data
-    sample = data["samples"][0]
-    assert sample["definition_rank"] == 1 and sample["rank"] in (1, 2)
+    _, results = CodeSearch(index_path=path, queries=5, seed=1).measure(root)
+    assert results is not None
+    assert results[0].definition_rank == 1 and results[0].rank in (1, 2)
 
 
 def test_probe_samples_repeat_with_the_seed(root: Path, index_path: Path) -> None:
     def queries(seed: int) -> list[str]:
         probe = CodeSearch(index_path=index_path, queries=2, seed=seed)
-        return [s["query"] for _ in range(3)
-                for s in probe.analyze(root, FULL_PASS).data["samples"]]
+        return [r.query for _ in range(3) for r in probe.measure(root)[1] or ()]
     assert queries(3) == queries(3)
+
+
+def test_the_data_names_a_few_misses_however_many_queries(tmp_path: Path) -> None:
+    results = [ProbeQuery(f"q{i}", "function", f"m{i}.py", i + 1, rank=1 if i % 3 == 0 else None
+                          if i % 3 == 1 else 4, definition_rank=1, hits=9, ms=float(i % 7))
+               for i in range(30)]
+    data = probe_examples(results)
+    misses = [r for r in results if r.rank != 1]
+    assert len(misses) > MAX_EXAMPLES
+    assert data["misses"] == [{"query": r.query, "path": r.path, "line": r.line,
+                               "rank": r.rank, "definition_rank": 1}
+                              for r in misses[:MAX_EXAMPLES]]
+    assert data["slowest"] == {"query": "q6", "ms": 6.0}
+    assert probe_examples([]) == {"misses": [], "slowest": None}
+    # A real call with many queries, many of them ambiguous: still a few names.
+    root = tmp_path / "ws"
+    for i in range(30):
+        write(root, f"m{i:02d}.py", f"def run():\n    return {i}\n\ndef only_{i}():\n    pass\n")
+    path = tmp_path / "i.db"
+    CodeIndexer(index_path=path).analyze(root, FULL_PASS)
+    whole = CodeSearch(index_path=path, queries=25, seed=3).analyze(root, FULL_PASS).data
+    assert whole["queries"] > MAX_EXAMPLES and "samples" not in whole
+    assert len(whole["misses"]) <= MAX_EXAMPLES and whole["slowest"] is not None
 
 
 def test_the_probe_before_any_index(tmp_path: Path, root: Path) -> None:

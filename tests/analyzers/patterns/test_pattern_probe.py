@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from analyzers.base import FULL_PASS, AnalysisResult, FileFailure, LearnedPattern
-from analyzers.patterns.probe import PatternProbe
+from analyzers.patterns.probe import MAX_LISTED, PatternProbe
 from daemon.log.database import Database
 from daemon.log.events import Envelope, PatternLearned, SessionStarted
 from daemon.log.store import EventStore, read_events
@@ -260,6 +260,15 @@ def test_a_crash_on_one_file_costs_only_that_file(workspace: Path,
     assert result.failures == (FileFailure("lib/reader.py", "crash", "KeyError"),)
 
 
+def test_the_data_names_a_few_problems_and_counts_them_all(workspace: Path) -> None:
+    result = PatternProbe().analyze(workspace, [f"../outside_{i}.py" for i in range(8)])
+    assert result.data["skipped"] == {"outside": 8}
+    assert result.data["problem_count"] == 8
+    assert result.data["problems"] == [{"path": f"../outside_{i}.py",
+                                        "reason": "outside the workspace"}
+                                       for i in range(MAX_LISTED)]
+
+
 def _analyzed(result: AnalysisResult, root: Path) -> set[str]:
     problems = {p["path"] for p in result.data["problems"]}
     names = {str(p.relative_to(root)) for p in root.rglob("*.py")}
@@ -471,6 +480,28 @@ def test_a_restarted_probe_measures_only_what_changed_and_resolves_what_went_awa
     assert second.findings == () and second.learned == ()
     third = PatternProbe(cache_path=cache).analyze(workspace, FULL_PASS)
     assert third.data["analyzed"] == 0 and third.resolved == ()
+
+
+def test_a_fix_learned_before_a_crash_is_not_announced_again(workspace: Path,
+                                                             tmp_path: Path) -> None:
+    cache = tmp_path / "state" / "log.results.db"
+    first = PatternProbe(cache_path=cache)
+    first.analyze(workspace, FULL_PASS)
+    first.close()
+    before_fix = tmp_path / "before-fix.db"
+    shutil.copy(cache, before_fix)  # the cache as a kill -9 leaves it: the fix not committed
+    write(workspace, "app/config.py", YAML_AFTER)
+    learned = PatternProbe(cache_path=cache).analyze(workspace, FULL_PASS).learned
+    assert [(p.shape, p.path) for p in learned] == [("yaml_load", "app/config.py")]
+
+    # The restarted probe sees the same "before" and "after" again, but the log (its seed)
+    # already holds the lesson: it warns as it did, and announces nothing new.
+    restarted = PatternProbe(cache_path=before_fix)
+    restarted.seed(learned)
+    again = restarted.analyze(workspace, FULL_PASS)
+    assert (again.data["analyzed"], again.data["unchanged"]) == (1, 2)  # config.py: again
+    assert again.learned == () and again.data["learned"] == 0
+    assert warned(again) == {("lib/reader.py", 5, "learned:yaml_load")}
 
 
 def test_a_fix_made_while_down_is_still_learned(workspace: Path, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ import pytest
 from analyzers.base import FULL_PASS, AnalysisResult, Analyzer, FileFailure
 from analyzers.security.baseline import BaselineEntry, write_baseline
 from analyzers.security.fingerprint import salt_id
-from analyzers.security.scanner import SecurityScanner
+from analyzers.security.scanner import MAX_LISTED, MAX_LISTED_CHARS, SecurityScanner
 
 import unprivileged
 from conftest import REPO_ROOT
@@ -228,7 +228,7 @@ import json
 import sys
 from pathlib import Path
 from analyzers.base import FULL_PASS
-from analyzers.security.scanner import SecurityScanner
+from analyzers.security.scanner import MAX_LISTED, MAX_LISTED_CHARS, SecurityScanner
 root, cache_path, salt = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 scanner = SecurityScanner(salt=salt.encode(), processes=2, cache_path=cache_path)
 try:
@@ -290,6 +290,19 @@ def test_nesting_too_deep_for_the_parser_is_confined_to_its_file(
     assert result.data["errors"] == 0
 
 
+def test_the_data_names_a_few_problems_however_many_files_have_them(
+        tmp_path: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    root = tmp_path / "deep"
+    root.mkdir()
+    for i in range(12):  # each too deeply nested for the parser: a problem per file
+        (root / f"parens_{i:02d}.py").write_text("x = " + "(" * 300 + "1" + ")" * 300 + "\n")
+    data = make_scanner().analyze(root, FULL_PASS).data
+    assert data["problems"] == 12
+    assert len(data["problem_files"]) == MAX_LISTED
+    assert all(len(p["problem"]) <= MAX_LISTED_CHARS for p in data["problem_files"])
+    assert len(json.dumps(data)) < 2_000
+
+
 def test_the_budget_defers_files_to_the_next_call(
         workspace: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
     scanner = make_scanner(budget_s=1e-9, processes=1)
@@ -319,7 +332,7 @@ REPO_ROOT = REPO_ROOT
 _FIRST_PASS = """
 import sys
 from pathlib import Path
-from analyzers.security.scanner import SecurityScanner
+from analyzers.security.scanner import MAX_LISTED, MAX_LISTED_CHARS, SecurityScanner
 scanner = SecurityScanner(salt=bytes.fromhex(sys.argv[3]), processes=1, budget_s=None,
                           cache_path=sys.argv[2], commit_every=5, commit_seconds=0.05)
 scanner.analyze(Path(sys.argv[1]), ())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -12,6 +13,7 @@ from datetime import timezone
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -126,7 +128,10 @@ def test_the_first_pass_and_samples_are_recorded(rig: Rig) -> None:
                                   "WHERE capability = 'system' AND metric_type = 'cpu_usage'"))
              >= 3)
     assert session.last_sample is not None
-    types = [t for t in rig.types() if t != "metric_sampled"]  # samples start at once
+    # One event per sample, five rows: the first sample's rows name the same event.
+    assert rig.types().count("resources_sampled") * 5 == len(
+        rig.rows("SELECT 1 FROM performance_metrics"))
+    types = [t for t in rig.types() if t != "resources_sampled"]  # samples start at once
     assert types[:3] == ["session_started", "workspace_rescanned", "file_changed"]
     assert types.count("file_changed") == 2  # the baseline: both files are new to the log
     assert "activity_recorded" in types
@@ -319,6 +324,87 @@ def test_suspend_is_not_an_end_and_a_resume_catches_up(rig: Rig) -> None:
     assert rig.rows("SELECT status FROM test_sessions") == [("stopped",)]
 
 
+# --- changes only: what the log holds is not told again ------------------------------------
+
+
+def events_after(rig: Rig, seq: int) -> list[str]:
+    return [t for (t,) in rig.rows("SELECT type FROM events WHERE seq > ? ORDER BY seq",
+                                   (seq,))]
+
+
+def last_seq(rig: Rig) -> int:
+    return int(rig.rows("SELECT COALESCE(MAX(seq), 0) FROM events")[0][0])
+
+
+#: What a quiet periodic pass may add: its calls, the samples, and the findings' per-pass
+#: summary (nothing here reports findings, but a pass of a real scanner would).
+QUIET = {"activity_recorded", "resources_sampled", "findings_summarized"}
+
+
+def test_quiet_periodic_passes_add_calls_and_samples_only(rig: Rig) -> None:
+    session = rig.session(mode="continuous", interval=0.2, probe_interval=0.3)
+    session.start()
+    assert session.first_scan.wait(15)
+    after_baseline = last_seq(rig)
+    wait_for(lambda: events_after(rig, after_baseline).count("activity_recorded") >= 4)
+    # Nobody edits: the scheduled rescans find nothing, so say nothing.
+    assert set(events_after(rig, after_baseline)) <= QUIET
+    session.end("stopped", "done")
+
+    # A new session on the same log and workspace: the files are known, so the startup
+    # rescan is its one workspace event, with no file_changed after it.
+    restarted_at = last_seq(rig)
+    again = rig.session("s-2", mode="continuous", interval=0.2, probe_interval=0.3)
+    again.start()
+    assert again.first_scan.wait(15)
+    wait_for(lambda: events_after(rig, restarted_at).count("activity_recorded") >= 3)
+    again.end("stopped", "done")
+    types = events_after(rig, restarted_at)
+    assert types.count("workspace_rescanned") == 1 and "file_changed" not in types
+    assert set(types) <= QUIET | {"session_started", "workspace_rescanned", "session_ended"}
+
+
+def test_a_resumed_session_does_not_raise_its_issues_again(rig: Rig) -> None:
+    os.mkfifo(rig.project / "a-fifo")  # a file_not_regular issue on every rescan
+    session = rig.session(interval=0.2)
+    session.start()
+    assert session.first_scan.wait(15)
+    assert rig.types().count("issue_detected") == 1
+    session.suspend()
+    resumed = rig.session(interval=0.2)
+    resumed.start(resume=True)
+    assert resumed.first_scan.wait(15)
+    (rig.project / "main.py").write_text("X = 3\n")  # a change: the watcher drains again
+    wait_for(lambda: "file_changed" in events_after(rig, rig.types().index("session_resumed")))
+    resumed.end("stopped", "done")
+    types = rig.types()
+    assert types.count("issue_detected") == 1 and "issue_updated" not in types
+    assert rig.rows("SELECT issue_type FROM issues") == [("file_not_regular",)]
+
+
+def test_a_limit_passed_the_same_way_again_is_not_an_update(rig: Rig) -> None:
+    # Any used disk passes a 0 % limit; the same amount sample after sample (the disk
+    # barely moves in a second): throttle, throttle again, then the stop.
+    limits = ResourceLimits(cpu_percent_max=100.0, memory_percent_max=100.0,
+                            disk_percent_max=0.0)
+    session = rig.session(interval=0.2, limits=limits)
+    session.start()
+    assert session.wait(15)
+    assert session.status == "error" and "3 samples in a row" in session.end_reason
+    issues = [(t, json.loads(p)) for t, p in rig.rows(
+        "SELECT type, payload FROM events WHERE type LIKE 'issue_%' ORDER BY seq")]
+    disks = [json.loads(p)["disk"] for (p,) in rig.rows(
+        "SELECT payload FROM events WHERE type = 'resources_sampled' ORDER BY seq")][:3]
+    # Should the disk have moved by 0.1 % between the first two samples, that is news.
+    moved = int(disks[1] != disks[0])
+    assert [t for t, _ in issues] == ["issue_detected", *["issue_updated"] * (1 + moved)]
+    update = issues[-1][1]
+    assert update["severity"] == "critical" and update["description"].endswith(
+        "for 3 samples in a row")
+    assert rig.rows("SELECT severity, issue_type FROM issues") == [("critical",
+                                                                    "resource_limit")]
+
+
 def test_a_session_whose_thread_fails_ends_in_error(rig: Rig) -> None:
     session = rig.session()
     rig.project.rename(rig.project.with_name("moved-away"))  # before it starts watching
@@ -394,3 +480,40 @@ def test_an_end_during_a_call_closes_nothing_under_it(rig: Rig) -> None:
     wait_for(lambda: analyzer.closed_during_call is not None, timeout=10)
     assert analyzer.closed_during_call is False
     assert rig.types().count("session_ended") == 1
+
+
+def session_thread_cpu(session: Session) -> float:
+    """CPU seconds the session's own thread has used (psutil reads it per thread)."""
+    native = session._thread.native_id
+    for thread in psutil.Process().threads():
+        if thread.id == native:
+            return float(thread.user_time + thread.system_time)
+    raise AssertionError("the session's thread is gone")
+
+
+def test_a_throttled_session_with_changes_settling_waits_without_spinning(rig: Rig) -> None:
+    """Throttled, with a change whose settle deadline had passed, the watch loop waited
+    zero seconds again and again: a whole core, while the machine was already over its
+    limits. It blocks until the next health check now."""
+    limits = ResourceLimits(cpu_percent_max=100.0, memory_percent_max=100.0,
+                            disk_percent_max=0.001)  # always over: throttled from the start
+    session = rig.session(mode="continuous", limits=limits, interval=3600.0)
+    session.start()
+    assert session.first_scan.wait(15)
+    wait_for(lambda: session.throttled)
+    (rig.project / "new.py").write_text("x = 1\n")  # settles in 50 ms, then waits
+    time.sleep(0.5)
+    before = session_thread_cpu(session)
+    time.sleep(2.0)
+    used = session_thread_cpu(session) - before
+    assert used < 0.1, f"the session's thread used {used:.2f} s of CPU in 2 s while waiting"
+
+
+def test_an_idle_session_blocks_between_health_checks(rig: Rig) -> None:
+    session = rig.session(mode="continuous")
+    session.start()
+    assert session.first_scan.wait(15)
+    time.sleep(0.5)
+    before = session_thread_cpu(session)
+    time.sleep(3.0)
+    assert session_thread_cpu(session) - before < 0.05

@@ -78,13 +78,20 @@ def test_rows_have_exactly_the_tables_columns() -> None:
     state = DictState()
     state.feed(ev.SessionStarted("s", "/p", 5), activity("s", 1, rt=1.0),
                ev.MetricSampled("s", "m", "code_search", "response_time", 1.0, "ms"),
+               ev.ResourcesSampled("s", 1.0, 2.0, 3.0, 4.0, 5.0),
                ev.IssueDetected("s", "i", "high", "code_search", "slow"),
                ev.SuggestionMade("s", "performance", "high", "cache it"),
                ev.FindingDetected("s", "fp", "security_scanner", "B105", "a.py", 1, "high", "hi"),
+               ev.FindingsSummarized("s", "security_scanner", 1, {"high": 1}, "ab12"),
                ev.FileChanged("s", "/w", "a.py", "created", size=3),
                ev.PatternLearned("s", "eq_none", "compare with is None", "a.py", 3),
-               ev.FileQuarantined("s", "/w", "pattern_probe", "a.py", "ab12", "ValueError", 2))
+               ev.FileQuarantined("s", "/w", "pattern_probe", "a.py", "ab12", "ValueError", 2),
+               ev.LogArchived(ev.ARCHIVE_STREAM, "seg-000000000001-000000000009.jsonl.zst",
+                              "ab" * 32, 100, 1, 9, 9, 1, "0" * 64, "cd" * 32, "ef" * 32,
+                              "01" * 32, "2024-04-01T00:00:00.000000+00:00"))
     for table in PROJECTION_TABLES:
+        if table in ("archived_sessions", "archived_capability_stats"):
+            continue  # filled from the archive base only: tests/daemon/app/test_archive.py
         rows = list(state.tables[table].values()) + state.appended[table]
         assert rows, table
         ddl = PROJECTION_DDL[table]

@@ -19,6 +19,7 @@ from daemon.log import events as ev
 from daemon.log.database import Database
 from daemon.log.events import Recorded, UnknownEventType
 from daemon.log.hashchain import canonical_json
+from daemon.log.schema import PROJECTION_DDL
 from daemon.log.store import EventStore
 from daemon.projections.catalog import PROJECTIONS
 from daemon.projections.model import Change, Projection, Put, State
@@ -168,7 +169,9 @@ def test_a_lagging_projection_catches_up_without_the_others_repeating(db: Databa
     # A projection added in a later release starts at 0 while the rest are at the end.
     conn = db.connect()
     conn.execute("DELETE FROM projection_checkpoints WHERE projection = 'activities'")
-    conn.execute("DELETE FROM activities")
+    # A new table, as a release that adds it creates it (its rows cannot be DELETEd).
+    conn.execute("DROP TABLE activities")
+    conn.executescript(PROJECTION_DDL["activities"])
     conn.close()
     append_all_after(db, [ev.ActivityRecorded("s", "a2", "c", "t", response_time_ms=3.0)])
     catch_up(db)

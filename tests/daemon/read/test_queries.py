@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from daemon.log.database import Database
-from daemon.log.events import Envelope, FindingDetected, SessionStarted
+from daemon.log.events import Envelope, FindingDetected, FindingResolved, SessionStarted
 from daemon.log.store import EventStore
 from daemon.projections.projector import catch_up
 from daemon.read import queries
@@ -93,3 +93,26 @@ def test_continuous_sessions_and_started_ids(tmp_path: Path) -> None:
     assert queries.resumable_sessions(db, "/elsewhere") == []
     modes = {r["session_id"]: r["mode"] for r in queries.running_processes(db)}
     assert modes == {"test_1": "continuous", "test_2": "timed", "other": "timed"}
+
+
+def test_a_session_sees_the_findings_open_during_it_announced_once_before(
+        tmp_path: Path) -> None:
+    """Findings are announced when they appear, not on every pass: a later session of the
+    same workspace still saw them, and a finding resolved before a session began it did not."""
+    path = tmp_path / "log.db"
+    add_session(path, "first", [("security_scanner", 10.0, True)],
+                findings=[FindingDetected("first", "fp-stays", "security_scanner", "B602",
+                                          "a.py", 3, "high", "high", "shell=True"),
+                          FindingDetected("first", "fp-goes", "security_scanner", "B101",
+                                          "b.py", 5, "low", "high", "assert")])
+    db = add_session(path, "second", [("security_scanner", 10.0, True)],
+                     start=START + timedelta(hours=1),
+                     findings=[FindingResolved("second", "fp-goes")])
+    add_session(path, "third", [("security_scanner", 10.0, True)],
+                start=START + timedelta(hours=2))
+    seen = {s: [f["fingerprint"] for f in queries.load_findings(db, s, include_resolved=True)]
+            for s in ("first", "second", "third")}
+    assert seen == {"first": ["fp-stays", "fp-goes"], "second": ["fp-stays", "fp-goes"],
+                    "third": ["fp-stays"]}
+    assert [f["fingerprint"] for f in queries.open_findings(db, "third")] == ["fp-stays"]
+    assert [f["fingerprint"] for f in queries.load_findings(db, "second")] == ["fp-stays"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from daemon.read.reporting import load_analysis
 from daemon.version import __version__
 
 from logbuilders import SPEC_SESSION, spec_session_log
-from sessionlogs import add_session
+from sessionlogs import START, add_session
 
 ISSUES: list[dict[str, Any]] = [
     {"issue_id": "i1", "severity": "critical", "capability": "security_scanner",
@@ -84,7 +85,9 @@ def test_valid_against_the_oasis_schema() -> None:
 def test_a_real_sessions_issues_and_findings_are_valid(tmp_path: Path) -> None:
     validator = _validator()
     db = spec_session_log(tmp_path / "log.db")
-    add_session(tmp_path / "log.db", "s-findings", [("code_search", 10.0, True)], findings=[
+    # Later than the spec's session, which would otherwise have seen the finding open too.
+    add_session(tmp_path / "log.db", "s-findings", [("code_search", 10.0, True)],
+                start=START + timedelta(hours=3), findings=[
         FindingDetected("s-findings", "fp1", "security_scanner", "B105", "a.py", 4, "high",
                         "medium", "hardcoded password", "pw = '***'")])
     spec_log = json.loads(render_session_report(db, SPEC_SESSION, "sarif"))
