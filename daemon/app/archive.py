@@ -58,6 +58,7 @@ from daemon.log.database import (
 )
 from daemon.log.events import ARCHIVE_STREAM, Envelope, LogArchived, format_ts, utc_now
 from daemon.log.hashchain import GENESIS_HASH, ChainRow, ChainStart, first_break
+from daemon.log.private_files import touch_private
 from daemon.log.schema import PROJECTION_TABLES
 from daemon.log.segments import (
     ArchiveDir,
@@ -637,9 +638,7 @@ def restore_history(db: Database, output: Path, *, force: bool = False) -> Histo
             directory = ArchiveDir.check(where, origin)
         except ArchiveDirError as exc:
             raise ArchiveRefused(str(exc)) from None
-        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.fchmod(fd, 0o600)
-        os.close(fd)
+        touch_private(staged)
         history = Database.open(staged, create=True)
         conn = history.connect()
         count = from_segments = last = 0

@@ -31,6 +31,7 @@ from daemon.app.liveness import process_alive
 from daemon.log.anchor import chain_start
 from daemon.log.database import Database, DatabaseError, Durability
 from daemon.log.hashchain import ChainBreak, first_break
+from daemon.log.private_files import fsync_dir, touch_private
 from daemon.log.schema import APPLICATION_ID, SCHEMA_VERSION
 from daemon.log.store import chain_rows
 from daemon.log.write_errors import describe_write_error, is_contention
@@ -129,32 +130,12 @@ def _temporary_beside(dest: Path) -> Path:
     return dest.with_name(f".{dest.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
 
 
-def _create_private(path: Path) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
-                 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # exactly 0600: a umask can take bits off 0o600 too
-    finally:
-        os.close(fd)
-
-
 def _fsync_file(path: Path) -> None:
     # Only ever on a file no SQLite connection of ours holds: closing a descriptor drops
     # every POSIX lock this process has on the file, SQLite's included.
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
-            raise  # some file systems cannot sync a directory; that is no failure
     finally:
         os.close(fd)
 
@@ -183,7 +164,7 @@ def _publish(staged: Path, dest: Path, *, overwrite: bool) -> None:
         os.replace(staged, dest)
     else:
         _link_into_place(staged, dest)
-    _fsync_dir(dest.parent)
+    fsync_dir(dest.parent)
 
 
 def _link_into_place(staged: Path, dest: Path) -> None:
@@ -215,7 +196,7 @@ def _seal(path: Path) -> None:
 
 def _copy_database(source: sqlite3.Connection, dest: Path) -> None:
     """All pages in one step: one read transaction, so one consistent snapshot."""
-    _create_private(dest)
+    touch_private(dest)
     with closing(sqlite3.connect(dest, isolation_level=None)) as target:
         source.backup(target, pages=-1)
         # The copied header carries the source's WAL mode; a backup must stand alone.

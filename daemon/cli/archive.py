@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from daemon.app.archive import (
     ArchiveFailed,
@@ -32,6 +33,8 @@ from daemon.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, open
 from daemon.config import format_period, load_config, parse_period
 from daemon.log.events import utc_now
 from daemon.log.segments import archive_dir
+
+T = TypeVar("T")
 
 
 class ArchiveUsageError(UsageError):
@@ -93,6 +96,21 @@ def _cutoff(args: argparse.Namespace, now: datetime) -> datetime:
         raise ArchiveUsageError(f"--older-than: {exc}") from None
 
 
+def _attempt(work: Callable[[], T]) -> tuple[T | None, int]:
+    """``work()``'s result, or None and the exit status of the one line it printed: a
+    refusal is bad usage (exit 2, from the caller), a failed write 2, a broken chain 1."""
+    try:
+        return work(), EXIT_OK
+    except ArchiveRefused as exc:
+        raise ArchiveUsageError(str(exc)) from None
+    except ArchiveFailed as exc:
+        sys.stderr.write(f"realworld: error: {exc}\n")
+        return None, EXIT_USAGE
+    except ChainBroken as exc:
+        sys.stderr.write(f"realworld: error: {exc}\n")
+        return None, EXIT_FAILED
+
+
 def cmd_archive(args: argparse.Namespace, out: TextIO) -> int:
     if args.restore:
         return _restore(args, out)
@@ -101,16 +119,9 @@ def cmd_archive(args: argparse.Namespace, out: TextIO) -> int:
     now = utc_now()
     cutoff = _cutoff(args, now)
     db = open_db(args)
-    try:
-        result = archive(db, cutoff, now=now)
-    except ArchiveRefused as exc:
-        raise ArchiveUsageError(str(exc)) from None
-    except ArchiveFailed as exc:
-        sys.stderr.write(f"realworld: error: {exc}\n")
-        return EXIT_USAGE
-    except ChainBroken as exc:
-        sys.stderr.write(f"realworld: error: {exc}\n")
-        return EXIT_FAILED
+    result, status = _attempt(lambda: archive(db, cutoff, now=now))
+    if result is None:
+        return status
     for line in archive_lines(result, archive_dir(db.path), now):
         out.write(line + "\n")
     if result.reclaimed is not None and result.reclaimed.error:
@@ -159,16 +170,9 @@ def _restore(args: argparse.Namespace, out: TextIO) -> int:
     db = open_db(args)
     output = (Path(args.output) if args.output
               else db.path.with_name(f"{db.path.stem}.history.db"))
-    try:
-        result = restore_history(db, output, force=args.force)
-    except ArchiveRefused as exc:
-        raise ArchiveUsageError(str(exc)) from None
-    except ArchiveFailed as exc:
-        sys.stderr.write(f"realworld: error: {exc}\n")
-        return EXIT_USAGE
-    except ChainBroken as exc:
-        sys.stderr.write(f"realworld: error: {exc}\n")
-        return EXIT_FAILED
+    result, status = _attempt(lambda: restore_history(db, output, force=args.force))
+    if result is None:
+        return status
     out.write(history_line(result) + "\n")
     return EXIT_OK
 

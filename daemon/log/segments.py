@@ -11,7 +11,6 @@ transaction that refers to it, so a referenced segment is always whole.
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import hashlib
 import json
@@ -28,6 +27,7 @@ import orjson
 import zstandard
 
 from daemon.log.hashchain import ChainRow, ChainStart, first_break
+from daemon.log.private_files import create_private, fsync_dir
 from daemon.log.store import StoredRow
 
 MARKER = "REALWORLD-ARCHIVE"
@@ -64,24 +64,6 @@ def segment_name(first_seq: int, last_seq: int) -> str:
 def parse_segment_name(name: str) -> tuple[int, int] | None:
     match = _SEGMENT_NAME.match(name)
     return None if match is None else (int(match.group(1)), int(match.group(2)))
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
-            raise  # some file systems cannot sync a directory; that is no failure
-    finally:
-        os.close(fd)
-
-
-def _create_private(path: Path) -> int:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
-                 0o600)
-    os.fchmod(fd, 0o600)  # exactly 0600: a umask can take bits off 0o600 too
-    return fd
 
 
 def _marker_text(origin: str) -> str:
@@ -152,15 +134,15 @@ class ArchiveDir:
         os.chmod(path, 0o700)
         if not (path / MARKER).exists():
             staged = path / f".{MARKER}.{secrets.token_hex(4)}.tmp"
-            fd = _create_private(staged)
+            fd = create_private(staged)
             try:
                 os.write(fd, _marker_text(origin).encode())
                 os.fsync(fd)
             finally:
                 os.close(fd)
             os.replace(staged, path / MARKER)
-            _fsync_dir(path)
-            _fsync_dir(path.parent)
+            fsync_dir(path)
+            fsync_dir(path.parent)
         return found
 
     @contextmanager
@@ -193,7 +175,7 @@ class ArchiveDir:
         (self.path / name).unlink(missing_ok=True)
 
     def sync(self) -> None:
-        _fsync_dir(self.path)
+        fsync_dir(self.path)
 
 
 @dataclass(frozen=True)
@@ -246,7 +228,7 @@ def write_segment(directory: ArchiveDir, rows: Iterable[StoredRow]) -> SegmentFi
     rename, directory fsync. An identical file already under the name (an archive that
     crashed before its transaction) is kept as it is; a different one is replaced."""
     staged = directory.path / f".seg-{os.getpid()}-{secrets.token_hex(4)}.tmp"
-    fd = _create_private(staged)
+    fd = create_private(staged)
     first: StoredRow | None = None
     last: StoredRow | None = None
     count = 0
