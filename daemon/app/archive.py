@@ -52,14 +52,12 @@ from daemon.log.anchor import (
 from daemon.log.database import (
     Database,
     DatabaseError,
-    create_projections,
-    drop_projections,
+    replace_projections,
     transaction,
 )
 from daemon.log.events import ARCHIVE_STREAM, Envelope, LogArchived, format_ts, utc_now
 from daemon.log.hashchain import GENESIS_HASH, ChainRow, ChainStart, first_break
 from daemon.log.private_files import touch_private
-from daemon.log.schema import PROJECTION_TABLES
 from daemon.log.segments import (
     ArchiveDir,
     ArchiveDirError,
@@ -412,12 +410,7 @@ def _commit(db: Database, plan: Plan, sealed: _Sealed, origin: str, cutoff: str,
                     append_in(conn, [Envelope(event, ts=format_ts(now))])
                     conn.execute("DELETE FROM events WHERE seq <= ?", (plan.last_seq,))
                     write_base(conn, ChainStart(plan.last_seq, plan.anchor), sealed.base)
-                    drop_projections(conn)
-                    create_projections(conn)
-                    for table in PROJECTION_TABLES:
-                        conn.execute(f"INSERT INTO main.{table} SELECT * FROM scratch.{table}")
-                    conn.execute("INSERT INTO main.projection_checkpoints "
-                                 "SELECT * FROM scratch.projection_checkpoints")
+                    replace_projections(conn, "scratch")
             committed = True
         finally:
             try:

@@ -89,6 +89,17 @@ def drop_projections(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM projection_checkpoints")
 
 
+def replace_projections(conn: sqlite3.Connection, source: str) -> None:
+    """Inside the caller's transaction: every projection table and checkpoint becomes
+    what the attached database ``source`` (a scratch replay) holds."""
+    drop_projections(conn)
+    create_projections(conn)
+    for table in PROJECTION_TABLES:
+        conn.execute(f"INSERT INTO main.{table} SELECT * FROM {source}.{table}")
+    conn.execute(f"INSERT INTO main.projection_checkpoints "
+                 f"SELECT * FROM {source}.projection_checkpoints")
+
+
 def _statements(script: str) -> list[str]:
     """Split a DDL script into statements (``executescript`` would commit our transaction)."""
     statements: list[str] = []

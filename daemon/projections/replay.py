@@ -15,8 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from daemon.log.anchor import copy_base
-from daemon.log.database import Database, create_projections, drop_projections, transaction
-from daemon.log.schema import PROJECTION_TABLES
+from daemon.log.database import Database, replace_projections, transaction
 from daemon.log.store import read_rows
 from daemon.projections.projector import CatchUp, Projector, catch_up
 
@@ -70,12 +69,7 @@ def rebuild(db: Database) -> CatchUp:
                 conn.execute("ATTACH DATABASE ? AS scratch", (str(scratch.path),))
                 try:
                     with transaction(conn):
-                        drop_projections(conn)
-                        create_projections(conn)
-                        for table in PROJECTION_TABLES:
-                            conn.execute(f"INSERT INTO main.{table} SELECT * FROM scratch.{table}")
-                        conn.execute("INSERT INTO main.projection_checkpoints "
-                                     "SELECT * FROM scratch.projection_checkpoints")
+                        replace_projections(conn, "scratch")
                 finally:
                     conn.execute("DETACH DATABASE scratch")
             finally:
