@@ -121,6 +121,9 @@ class Config:
     # Every analyzer skips bigger files (and an issue names each); None: each analyzer's own
     # cap (code index 2 MiB, pattern probe 1 MiB, security scanner 8 MiB).
     max_file_bytes: int | None = None
+    # Seconds one file may take the security scanner or the pattern probe (each file runs
+    # in a worker process); past it the file is skipped, retried alone, then quarantined.
+    file_timeout: float = 10.0
     # Retention: the daemon archives sessions that ended longer ago than this (realworld
     # archive --older-than), on a schedule; None keeps everything in the log.
     retention: timedelta | None = None
@@ -177,7 +180,7 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
     config = Config()
     known = {"db_path", "default_duration", "monitor_interval", "resource_limits", "durability",
              "workspaces", "ignore", "settle_ms", "analyzer_timeout", "max_pending",
-             "probe_interval", "max_file_bytes", "retention", "session_rotation"}
+             "probe_interval", "max_file_bytes", "file_timeout", "retention", "session_rotation"}
     for key in values:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -213,6 +216,9 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
     if "max_file_bytes" in values:
         config = replace(config, max_file_bytes=_positive_int(values["max_file_bytes"],
                                                               f"{where}: max_file_bytes"))
+    if "file_timeout" in values:
+        config = replace(config, file_timeout=_positive(values["file_timeout"],
+                                                        f"{where}: file_timeout"))
     if "max_pending" in values:
         config = replace(config, max_pending=_positive_int(values["max_pending"],
                                                            f"{where}: max_pending"))

@@ -24,6 +24,7 @@ to the first task's deadline.
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 import signal
 import socket
@@ -59,6 +60,11 @@ _BOOTSTRAP = (
     "from analyzers.common.workerpool import serve\n"
     "serve(conn)\n"
 )
+
+
+def default_processes() -> int:
+    """One worker per core, four at most: more would only queue for the same cores."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 class PoolError(Exception):

@@ -22,6 +22,15 @@ With ``budget_s`` set, files not started within it are left for the next call
 (``deferred``), so a first pass over a huge workspace never outlives the runner's
 deadline.
 
+Files are measured in worker processes (:mod:`analyzers.patterns.file_measure`, on
+:mod:`analyzers.common.workerpool`): radon and the matcher are pure Python, and on the
+daemon's threads they shared one interpreter lock with the code indexer, so a cold pass
+used one core of two. A worker also bounds each file (``file_timeout_s``): a file past it
+is skipped and named in ``failures`` as a timeout, which the runner retries alone and then
+quarantines; a full pass does not spend the bound again on the same bytes. Results are
+taken in the order of the files, so what is learned does not depend on which worker
+finished first. ``processes=0`` measures in the calling thread, without a bound.
+
 Restarts resume: what makes the probe incremental (per file: the digest, the
 complexity numbers and findings, the learner's profile, what was reported) goes to
 the result cache (:mod:`analyzers.common.result_cache`) as each file is done, so a new
@@ -36,7 +45,7 @@ is named in the result's ``failures`` for the runner; quarantined paths
 
 from __future__ import annotations
 
-import ast
+import contextlib
 import os
 import threading
 import time
@@ -56,24 +65,31 @@ from analyzers.base import (
 )
 from analyzers.common.batch_paths import is_workspace_relative
 from analyzers.common.finding_data import finding_to_data, findings_from_data, strings_from_data
-from analyzers.common.pyparse import parse_python
 from analyzers.common.result_cache import (
     COMMIT_EVERY_ROWS,
     COMMIT_EVERY_SECONDS,
     Entry,
     ResultCache,
 )
-from analyzers.common.sourcefile import Skip, decode_text, read_source
+from analyzers.common.sourcefile import Skip, read_source
 from analyzers.common.walk import IgnoreRule, default_ignore, list_workspace
-from analyzers.patterns.complexity import ComplexityReport, ComplexityThresholds, measure_complexity
+from analyzers.common.workerpool import Outcome, WorkerPool, default_processes
+from analyzers.patterns.complexity import ComplexityThresholds
+from analyzers.patterns.file_measure import (
+    FileMeasurement,
+    FileMeasurer,
+    Measured,
+    MeasureTask,
+    make_file_measurer,
+)
 from analyzers.patterns.learned_findings import warnings
 from analyzers.patterns.learner import DEFAULT_MAX_FILES, MistakeLearner
-from analyzers.patterns.matcher import Detection, detect, detect_text
 from analyzers.patterns.profile import Profile
 from analyzers.patterns.profile_data import profile_from_data, profile_to_data
 
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024  # bigger Python files are generated, not written
 DEFAULT_BUDGET_S = 20.0  # below the runner's default 30 s deadline per call
+DEFAULT_FILE_TIMEOUT_S = 10.0  # one file's bound: radon on a pathological module
 #: Skipped files, and learned shapes, named one by one in the activity's data (the counts
 #: cover all of them): a call's data stays this size however big the workspace.
 MAX_LISTED = 5
@@ -85,15 +101,28 @@ _GONE = frozenset({"missing", "directory", "symlink", "special", "too_large", "b
 
 
 @dataclass(frozen=True)
-class _Measured:
-    """The complexity side of one version of one file, kept to skip radon when unchanged."""
+class _Failure:
+    """A file whose measuring failed: what the result and the runner are told."""
 
-    digest: str
-    findings: tuple[Finding, ...]
-    functions: int
-    max_complexity: int
-    maintainability: float | None
-    note: str  # why complexity is missing, or ""
+    kind: str  # FileFailure's: "crash", "timeout" or "transient"
+    detail: str  # one line, never the file's content
+    reason: str  # for the activity's problems
+
+    @classmethod
+    def of(cls, exc: BaseException) -> _Failure:
+        # The type only: a message could quote the file's code.
+        name = type(exc).__name__
+        return cls("transient" if is_transient(exc) else "crash", name, f"failed: {name}")
+
+
+def _from_outcome(outcome: Outcome[Any]) -> FileMeasurement | Skip | _Failure:
+    value = outcome.value
+    if outcome.ok and isinstance(value, (FileMeasurement, Skip)):
+        return value
+    if outcome.kind == "timeout":
+        return _Failure("timeout", outcome.error, outcome.error)
+    error = outcome.error or "no result"
+    return _Failure("crash", error, f"failed: {error}")
 
 
 @dataclass
@@ -127,6 +156,8 @@ class PatternProbe:
                  ignore: IgnoreRule = default_ignore,
                  max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
                  budget_s: float | None = DEFAULT_BUDGET_S,
+                 processes: int | None = None,
+                 file_timeout_s: float = DEFAULT_FILE_TIMEOUT_S,
                  max_files: int = DEFAULT_MAX_FILES,
                  learner: MistakeLearner | None = None,
                  clock: Callable[[], float] = time.monotonic,
@@ -139,12 +170,17 @@ class PatternProbe:
         self._ignore = ignore
         self._max_file_bytes = max_file_bytes
         self._budget_s = budget_s
+        # 0: measure in the calling thread (no per-file bound; for tests and debugging).
+        self._processes = default_processes() if processes is None else processes
+        self._file_timeout_s = file_timeout_s
+        self._pool: WorkerPool | None = None
         self._clock = clock
         self.learner = learner if learner is not None else MistakeLearner(max_files=max_files)
         self._max_files = max_files
         # Bounded like the learner's memory: least recently seen paths go first.
-        self._measured: OrderedDict[str, _Measured] = OrderedDict()
+        self._measured: OrderedDict[str, Measured] = OrderedDict()
         self._reported: dict[str, frozenset[str]] = {}  # path -> fingerprints last reported
+        self._failed: dict[str, str] = {}  # path -> digest that crashed or ran out of time
         self._backlog: dict[str, None] = {}  # paths a budget left for later, in order
         self._pass_unfinished = False  # the backlog is the rest of a full pass
         self._excluded: frozenset[str] = frozenset()
@@ -168,13 +204,23 @@ class PatternProbe:
         self._excluded = frozenset(paths)
 
     def interrupt(self) -> None:
-        """The session is ending: the running call stops before its next file."""
+        """The session is ending: the running call stops before its next file, and the
+        workers holding one are stopped (they are processes: nothing of ours is lost)."""
         self._interrupted.set()
+        if self._pool is not None:
+            self._pool.interrupt()
 
     def close(self) -> None:
-        """Write what the cache holds in its buffer (the session is ending)."""
+        """Stop the worker processes and write what the cache holds in its buffer."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         if self._cache is not None:
             self._cache.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
 
     def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult:
         started = self._clock()
@@ -195,28 +241,26 @@ class PatternProbe:
                 _note_problem(call, directory, reason)
         else:
             targets = list(paths)
-        # What an earlier call left goes first, and one file at least is done however late
-        # it is: a pass that runs out of time again still moves forward.
+        # What an earlier call left goes first.
         queue = list(dict.fromkeys([*self._backlog, *targets]))
         self._backlog = {}
+        tasks: list[MeasureTask] = []
         for index, path in enumerate(queue):
-            if self._interrupted.is_set() or (
-                    index > 0 and self._budget_s is not None
-                    and self._clock() - started > self._budget_s):
-                self._backlog = dict.fromkeys(queue[index:])
-                call.deferred = len(self._backlog)
+            if self._interrupted.is_set():
+                self._defer(call, queue[index:])
                 break
             if path in self._excluded:
                 call.skipped["quarantined"] += 1
                 continue
             try:
-                self._one_file(root, path, call)
+                task = self._plan(root, path, call)
             except Exception as exc:  # a bug meeting odd input costs this file, not the batch
-                call.skipped["failed"] += 1
-                _note_problem(call, path, f"failed: {type(exc).__name__}")
-                # The type only: a message could quote the file's code.
-                call.failures.append(FileFailure(
-                    path, "transient" if is_transient(exc) else "crash", type(exc).__name__))
+                self._failed_file(call, path, _Failure.of(exc))
+                continue
+            if task is not None:
+                tasks.append(task)
+        if tasks:
+            self._measure(tasks, started, call)
         for path in call.gone:
             self.learner.forget(path)
             self._measured.pop(path, None)
@@ -238,6 +282,7 @@ class PatternProbe:
                 self.learner.forget(path)
             self._measured.clear()
             self._reported.clear()
+            self._failed.clear()
             self._backlog.clear()
             self._pass_unfinished = False
         self._root = real
@@ -248,7 +293,9 @@ class PatternProbe:
             restored = _restore(entry)
             if restored is None:
                 continue  # a row this version cannot read: the file is measured again
-            measured, profile, reported = restored
+            measured, profile, reported, failed = restored
+            if failed is not None:
+                self._failed[path] = failed
             if measured is not None and path not in self._measured:
                 self._measured[path] = measured
                 if profile is not None and path not in self.learner:
@@ -262,7 +309,8 @@ class PatternProbe:
         assert self._cache is not None
         measured = self._measured.get(path)
         reported = self._reported.get(path)
-        if measured is None and not reported:
+        failed = self._failed.get(path)
+        if measured is None and not reported and failed is None:
             self._cache.delete(path)
             return
         payload: dict[str, Any] = {}
@@ -276,26 +324,25 @@ class PatternProbe:
                 payload["profile"] = profile_to_data(profile)
         if reported:
             payload["reported"] = sorted(reported)
+        if failed is not None:
+            payload["failed"] = failed
         self._cache.put(path, measured.digest if measured is not None else "", payload)
 
     # --- one file -----------------------------------------------------------------
 
-    def _one_file(self, root: Path, path: str, call: _Call) -> None:
+    def _plan(self, root: Path, path: str, call: _Call) -> MeasureTask | None:
+        """The task that measures ``path``, or None when there is nothing to measure."""
         if not is_workspace_relative(path):
             call.skipped["outside"] += 1
             _note_problem(call, path, "outside the workspace")
-            return
-        source = read_source(root / path, self._max_file_bytes)
+            return None
+        location = root / path
+        # Read here only to hash (the bytes are dropped at once); the measuring reads the
+        # file again for itself, so memory stays at one file however big the batch.
+        source = read_source(location, self._max_file_bytes)
         if isinstance(source, Skip):
-            call.skipped[source.reason] += 1
-            if source.transient:
-                call.failures.append(FileFailure(path, "transient", source.detail))
-            if source.reason in _GONE:
-                call.gone.append(path)
-            if source.reason != "missing":
-                _note_problem(call, path, source.reason + (f": {source.detail}"
-                                                           if source.detail else ""))
-            return
+            self._skipped(call, path, source)
+            return None
         digest = source.content_hash
         measured = self._measured.get(path)
         if measured is not None and measured.digest == digest \
@@ -305,41 +352,119 @@ class PatternProbe:
             self.learner.touch(path)
             self._measured.move_to_end(path)
             self._tally(call, path, measured)
+            return None
+        if call.full and self._failed.get(path) == digest:
+            # A pass does not try again bytes that crashed or ran past the per-file bound;
+            # a batch naming the file does (the runner isolating it: twice, and it is
+            # quarantined).
+            call.skipped["failed_before"] += 1
+            return None
+        return MeasureTask(path, os.fspath(location), self._max_file_bytes, digest)
+
+    def _measure(self, tasks: list[MeasureTask], started: float, call: _Call) -> None:
+        if self._processes == 0:
+            self._measure_here(tasks, started, call)
             return
-        text, _ = decode_text(source.data, python=True)
-        tree, note = _parse(text)
-        measured = self._measure(text, path, digest, tree, note, previous=measured)
-        detection = _detect(tree, text, path)
-        learned = self.learner.observe(path, digest, detection)
+        pool = self._ensure_pool()
+        stop_at = None if self._budget_s is None else (
+            time.monotonic() + max(0.0, self._budget_s - (self._clock() - started)))
+        # Results are taken in the order of the tasks, whatever order the workers finish
+        # in, so what the learner learns does not depend on which worker was faster.
+        finished: dict[int, Outcome[Any]] = {}
+        taken = 0
+        for index, outcome in pool.run(tasks, stop_at=stop_at):
+            finished[index] = outcome
+            while taken in finished:
+                self._take(call, tasks[taken], _from_outcome(finished.pop(taken)))
+                taken += 1
+        # Not started within the budget, or held by a worker when the session ended.
+        left = []
+        for index in range(taken, len(tasks)):
+            if index in finished:
+                self._take(call, tasks[index], _from_outcome(finished.pop(index)))
+            else:
+                left.append(tasks[index].path)
+        if left:
+            self._defer(call, left)
+
+    def _measure_here(self, tasks: list[MeasureTask], started: float, call: _Call) -> None:
+        """In this thread (``processes=0``): no per-file bound, but no worker either."""
+        measurer = FileMeasurer(self._thresholds)
+        for index, task in enumerate(tasks):
+            if self._interrupted.is_set() or (
+                    index > 0 and self._budget_s is not None
+                    and self._clock() - started > self._budget_s):
+                self._defer(call, [t.path for t in tasks[index:]])
+                return
+            result: FileMeasurement | Skip | _Failure
+            try:
+                result = measurer(task)
+            except Exception as exc:  # a bug meeting odd input costs this file, not the batch
+                result = _Failure.of(exc)
+            self._take(call, task, result)
+
+    def _take(self, call: _Call, task: MeasureTask,
+              result: FileMeasurement | Skip | _Failure) -> None:
+        path = task.path
+        if isinstance(result, Skip):
+            self._skipped(call, path, result)
+            return
+        if isinstance(result, _Failure):
+            self._failed_file(call, path, result, task.digest)
+            return
+        digest = result.measured.digest
+        previous = self._measured.get(path)
+        measured = result.measured
+        if not result.parsed and previous is not None:
+            # Mid-edit text that does not parse: the last numbers stand until it does,
+            # rather than resolving every finding and detecting it again a save later.
+            measured = replace(previous, digest=digest, note=result.measured.note)
+        learned = self.learner.observe(path, digest, result.detection)
         # Only now is the file's state updated: a failure above leaves it as it was.
         call.looked_at.append(path)
         call.analyzed += 1
         call.learned += learned
         self._measured[path] = measured
         self._measured.move_to_end(path)
+        self._failed.pop(path, None)
         self._save(path)  # the checkpoint: a restart need not measure it again
         while len(self._measured) > self._max_files:
             forgotten, _ = self._measured.popitem(last=False)
             self._save(forgotten)
         self._tally(call, path, measured)
 
-    def _measure(self, text: str, path: str, digest: str, tree: ast.Module | None,
-                 note: str, previous: _Measured | None) -> _Measured:
-        if tree is None:
-            if previous is not None:
-                # Mid-edit text that does not parse: the last numbers stand until it does,
-                # rather than resolving every finding and detecting it again a save later.
-                return replace(previous, digest=digest, note=note)
-            return _Measured(digest, (), 0, 0, None, note)
-        try:
-            report = measure_complexity(text, path, self._thresholds, tree)
-        except RecursionError:
-            return _Measured(digest, (), 0, 0, None, "too deeply nested")
-        except Exception as exc:  # radon on odd input: this file loses its numbers, no more
-            return _Measured(digest, (), 0, 0, None, f"complexity failed: {type(exc).__name__}")
-        return _from_report(digest, report)
+    def _skipped(self, call: _Call, path: str, skip: Skip) -> None:
+        call.skipped[skip.reason] += 1
+        if skip.transient:
+            call.failures.append(FileFailure(path, "transient", skip.detail))
+        if skip.reason in _GONE:
+            call.gone.append(path)
+        if skip.reason != "missing":
+            _note_problem(call, path, skip.reason + (f": {skip.detail}" if skip.detail else ""))
 
-    def _tally(self, call: _Call, path: str, measured: _Measured) -> None:
+    def _failed_file(self, call: _Call, path: str, failure: _Failure,
+                     digest: str | None = None) -> None:
+        call.skipped["timed_out" if failure.kind == "timeout" else "failed"] += 1
+        _note_problem(call, path, failure.reason)
+        call.failures.append(FileFailure(path, failure.kind, failure.detail))
+        if failure.kind != "transient" and digest is not None:
+            # Its findings stay as they were; these bytes are not tried again by a pass.
+            self._failed[path] = digest
+            self._save(path)
+
+    def _defer(self, call: _Call, paths: Sequence[str]) -> None:
+        self._backlog = dict.fromkeys(paths)
+        call.deferred = len(self._backlog)
+
+    def _ensure_pool(self) -> WorkerPool:
+        if self._pool is None:
+            self._pool = WorkerPool(make_file_measurer, self._thresholds,
+                                    processes=self._processes, timeout_s=self._file_timeout_s)
+            if self._interrupted.is_set():  # interrupt() ran before there was a pool to stop
+                self._pool.interrupt()
+        return self._pool
+
+    def _tally(self, call: _Call, path: str, measured: Measured) -> None:
         call.complexity[path] = measured.findings
         call.functions += measured.functions
         call.max_complexity = max(call.max_complexity, measured.max_complexity)
@@ -393,30 +518,12 @@ class PatternProbe:
                               remaining=call.deferred)
 
 
-def _parse(text: str) -> tuple[ast.Module | None, str]:
-    try:
-        return parse_python(text), ""
-    except RecursionError:
-        return None, "too deeply nested"
-    except (SyntaxError, ValueError):  # ValueError: a NUL byte in the source
-        return None, "does not parse"
-    except MemoryError:
-        return None, "too large to parse"
-
-
-def _detect(tree: ast.Module | None, text: str, path: str) -> Detection:
-    if tree is not None:
-        try:
-            return detect(tree, path)
-        except (RecursionError, MemoryError):
-            pass  # the text fallback below still finds shapes, line by line
-    return detect_text(text)
-
-
-def _restore(entry: Entry) -> tuple[_Measured | None, Profile | None, frozenset[str]] | None:
-    """A cached row back as (the measurements, the learner's profile, what was reported)."""
+def _restore(entry: Entry) -> tuple[Measured | None, Profile | None, frozenset[str],
+                                    str | None] | None:
+    """A cached row back as (the measurements, the learner's profile, what was reported,
+    the bytes whose measuring failed)."""
     payload = entry.payload
-    measured: _Measured | None = None
+    measured: Measured | None = None
     profile: Profile | None = None
     raw = payload.get("measured")
     if raw is not None:
@@ -429,21 +536,17 @@ def _restore(entry: Entry) -> tuple[_Measured | None, Profile | None, frozenset[
                 or not isinstance(note, str) or not (
                     maintainability is None or isinstance(maintainability, (int, float))):
             return None
-        measured = _Measured(entry.digest, findings, functions, worst,
+        measured = Measured(entry.digest, findings, functions, worst,
                              None if maintainability is None else float(maintainability), note)
         if "profile" in payload:
             profile = profile_from_data(payload["profile"])
             if profile is None:
                 return None
     reported = strings_from_data(payload.get("reported", []))
-    if reported is None:
+    failed = payload.get("failed")
+    if reported is None or not (failed is None or isinstance(failed, str)):
         return None
-    return measured, profile, reported
-
-
-def _from_report(digest: str, report: ComplexityReport) -> _Measured:
-    return _Measured(digest, report.findings, len(report.functions), report.max_complexity,
-                     report.maintainability, "")
+    return measured, profile, reported, failed
 
 
 def _note_problem(call: _Call, path: str, reason: str) -> None:

@@ -57,7 +57,7 @@ from analyzers.common.result_cache import (
 )
 from analyzers.common.sourcefile import Skip, read_source
 from analyzers.common.walk import IgnoreRule, default_ignore, list_workspace
-from analyzers.common.workerpool import Outcome, WorkerPool
+from analyzers.common.workerpool import Outcome, WorkerPool, default_processes
 from analyzers.security.baseline import EMPTY, Baseline, baseline_path, load_baseline
 from analyzers.security.file_scan import FileReport, FileTask, is_python, make_file_scanner
 from analyzers.security.fingerprint import default_salt_path, load_salt, salt_id
@@ -77,10 +77,6 @@ class _Known:
 
     digest: str
     findings: tuple[Finding, ...]
-
-
-def default_processes() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
 
 
 class SecurityScanner:

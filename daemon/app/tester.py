@@ -107,7 +107,8 @@ def session_analyzers(project: Path, db_path: Path, config: Config) -> list[Anal
     ignore rules as the session's watcher and their caches beside the log (never inside
     the workspace). For a caller that adds its own analyzers beside them."""
     rules = IgnoreRules.load(project, database_paths=(db_path,), extra_globs=config.ignore)
-    options: dict[str, object] = {"log_path": db_path, "ignore": rules.is_ignored}
+    options: dict[str, object] = {"log_path": db_path, "ignore": rules.is_ignored,
+                                  "file_timeout_s": config.file_timeout}
     if config.max_file_bytes is not None:
         options["max_file_bytes"] = config.max_file_bytes
     return list(default_analyzers(options))

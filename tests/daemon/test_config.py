@@ -100,19 +100,22 @@ analyzer_timeout = 10
 max_pending = 500
 probe_interval = 60
 max_file_bytes = 4194304
+file_timeout = 2.5
 """), env={})
     assert config.workspaces == ("~/src/a", "/srv/b")
     assert config.ignore == ("*.log", "dist/")
     assert (config.settle_ms, config.analyzer_timeout, config.max_pending) == (250, 10, 500)
     assert config.probe_interval == 60
     assert config.max_file_bytes == 4 * 1024 * 1024
+    assert config.file_timeout == 2.5
     assert load_config(write(tmp_path, ""), env={}).max_file_bytes is None  # each its own
 
 
 @pytest.mark.parametrize("text", ["workspaces = '/one/path'", "ignore = [1, 2]",
                                   "workspaces = ['']", "settle_ms = -5",
                                   "max_pending = 0", "max_pending = 1.5",
-                                  "max_file_bytes = 0", "max_file_bytes = '2MB'"])
+                                  "max_file_bytes = 0", "max_file_bytes = '2MB'",
+                                  "file_timeout = 0", "file_timeout = 'soon'"])
 def test_bad_daemon_keys(tmp_path: Path, text: str) -> None:
     with pytest.raises(ConfigError):
         load_config(write(tmp_path, text), env={})

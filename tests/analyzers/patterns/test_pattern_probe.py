@@ -243,7 +243,7 @@ def test_an_unreadable_file_is_skipped_and_the_rest_is_probed() -> None:
 
 def test_a_crash_on_one_file_costs_only_that_file(workspace: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import analyzers.patterns.probe as module
+    import analyzers.patterns.file_measure as module
 
     real = module.detect
 
@@ -253,7 +253,7 @@ def test_a_crash_on_one_file_costs_only_that_file(workspace: Path,
         return real(tree, path)  # type: ignore[arg-type]
 
     monkeypatch.setattr(module, "detect", explode)
-    result = PatternProbe().analyze(workspace, FULL_PASS)
+    result = PatternProbe(processes=0).analyze(workspace, FULL_PASS)  # the patch is here
     assert result.data["skipped"] == {"failed": 1}
     assert result.data["problems"] == [{"path": "lib/reader.py", "reason": "failed: KeyError"}]
     assert result.data["analyzed"] == 2 and [f.path for f in result.findings] == ["lib/busy.py"]
@@ -277,7 +277,8 @@ def _analyzed(result: AnalysisResult, root: Path) -> set[str]:
 
 def test_a_budget_defers_files_to_the_next_call(workspace: Path) -> None:
     ticks = iter(range(1000))
-    probe = PatternProbe(budget_s=1.5, clock=lambda: float(next(ticks)))  # one tick a file
+    probe = PatternProbe(budget_s=1.5, clock=lambda: float(next(ticks)),  # one tick a file
+                         processes=0)
     first = probe.analyze(workspace, FULL_PASS)
     assert first.data["files"] == 2 and first.data["deferred"] == 1
     assert first.summary.endswith("1 deferred")
@@ -530,3 +531,62 @@ def test_excluded_paths_are_never_opened(workspace: Path) -> None:
     if busy.stat().st_atime == 1:
         pytest.skip("this file system does not record reads (noatime)")
     assert reader.stat().st_atime == 1
+
+
+# --- in worker processes ------------------------------------------------------------
+
+
+def _comparable(result: AnalysisResult) -> tuple[object, ...]:
+    return (result.summary, result.data, result.findings, result.resolved, result.learned,
+            result.failures, result.remaining)
+
+
+def test_workers_give_exactly_what_the_thread_gives(tmp_path: Path) -> None:
+    template = tmp_path / "template"
+    for index in range(12):  # more files than workers, so they finish out of order
+        write(template, f"pkg/m{index}.py",
+              (BUSY if index % 3 == 0 else YAML_BEFORE) * (index + 1))
+    write(template, "pkg/broken.py", "def half(:\n")
+    edits = {"pkg/m1.py": YAML_AFTER, "pkg/m3.py": "x = 1\n", "pkg/broken.py": BUSY}
+    results: dict[int, list[tuple[object, ...]]] = {}
+    for processes in (0, 2):
+        root = tmp_path / f"ws{processes}"
+        shutil.copytree(template, root)
+        probe = PatternProbe(processes=processes, cache_path=tmp_path / f"cache{processes}.db")
+        try:
+            runs = [probe.analyze(root, FULL_PASS)]
+            for path, text in edits.items():
+                write(root, path, text)
+            runs.append(probe.analyze(root, list(edits)))
+        finally:
+            probe.close()
+        results[processes] = [_comparable(r) for r in runs]
+    assert results[2] == results[0]
+    assert results[0][1][4], "the yaml fix was learned"
+
+
+def test_a_file_past_the_per_file_bound_is_skipped_and_the_rest_measured(
+        workspace: Path) -> None:
+    # Real work the bound cuts short: tokenizing and measuring 40,000 statements.
+    write(workspace, "gen/huge.py", "".join(f"v{i} = {i}\n" for i in range(40_000)))
+    probe = PatternProbe(file_timeout_s=0.05, budget_s=None)
+    try:
+        first = probe.analyze(workspace, FULL_PASS)
+        assert first.data["skipped"] == {"timed_out": 1}
+        assert first.data["problems"] == [{"path": "gen/huge.py",
+                                           "reason": "timed out after 0.05s"}]
+        assert first.failures == (FileFailure("gen/huge.py", "timeout", "timed out after 0.05s"),)
+        assert first.data["analyzed"] == 3  # every other file
+        # A pass does not spend the bound on the same bytes again; a call naming it does.
+        again = probe.analyze(workspace, FULL_PASS)
+        assert again.data["skipped"] == {"failed_before": 1} and again.failures == ()
+        named = probe.analyze(workspace, ["gen/huge.py"])
+        assert named.data["skipped"] == {"timed_out": 1}
+    finally:
+        probe.close()
+    # A restart remembers which bytes failed (the result cache holds it).
+    restarted = PatternProbe(file_timeout_s=0.05, budget_s=None)
+    try:
+        assert restarted.analyze(workspace, FULL_PASS).data["skipped"] == {"failed_before": 1}
+    finally:
+        restarted.close()

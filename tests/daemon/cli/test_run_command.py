@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -300,3 +301,28 @@ def test_a_run_that_ends_in_error_exits_1(tmp_path: Path, project: Path) -> None
     assert time.monotonic() - started < 20
     assert done.returncode == 1
     assert "Status: error" in done.stdout
+
+
+def test_a_file_past_the_per_file_bound_is_named_in_an_issue_and_the_run_finishes(
+        tmp_path: Path, project: Path) -> None:
+    # Real work the bound cuts short: 15,000 statements (under the 1 MB file limit) for
+    # bandit's rules and for radon.
+    huge = "".join(f"value_{i} = subprocess.call('x', shell=True)\n" for i in range(15_000))
+    (project / "pkg" / "generated.py").write_text("import subprocess\n" + huge)
+    bounded = tmp_path / "bounded.toml"
+    bounded.write_text("file_timeout = 0.05\n" + RELAXED)
+    db = tmp_path / "log.db"
+    done = realworld(tmp_path, "run", "--project", str(project), "--once", "--quiet",
+                     "--no-report", "--db", str(db), "--config", str(bounded), timeout=120)
+    assert done.returncode == 0, done.stderr
+    conn = sqlite3.connect(db)
+    try:
+        issues = conn.execute("SELECT capability, description FROM issues "
+                              "WHERE issue_type = 'file_quarantined'").fetchall()
+        findings = {path for (path,) in conn.execute("SELECT path FROM findings")}
+    finally:
+        conn.close()
+    assert {capability for capability, _ in issues} == {"security_scanner", "pattern_probe"}
+    assert all(description.startswith("pkg/generated.py: ") and "timed out after 0.05s"
+               in description for _, description in issues)
+    assert "pkg/generated.py" not in findings  # skipped, not half-scanned
