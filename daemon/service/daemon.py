@@ -75,6 +75,7 @@ class Daemon:
         self._started_at: dict[Path, datetime] = {}  # each session's first start
         self._ended_at: dict[Path, float] = {}
         self._tester: RealWorldTester | None = None
+        self._last_ping: float | None = None
 
     def request_stop(self) -> None:
         """From any thread (a test, a signal delivered elsewhere): stop as SIGTERM does."""
@@ -177,7 +178,12 @@ class Daemon:
         return min(1.0, interval) if interval else 1.0
 
     def _ping(self) -> None:
-        if self._notifier.watchdog_interval:
+        """WATCHDOG=1 once half of WatchdogSec has passed since the last: the loop wakes
+        more often (signals, first scans, its one-second checks) than systemd needs."""
+        interval = self._notifier.watchdog_interval
+        now = time.monotonic()
+        if interval and (self._last_ping is None or now - self._last_ping >= interval):
+            self._last_ping = now
             self._notifier.watchdog()
 
     def _restart_failed(self, tester: RealWorldTester) -> None:
