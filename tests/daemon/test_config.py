@@ -156,3 +156,12 @@ def test_bad_security_config_is_one_clear_line(tmp_path: Path, text: str,
         load_config(write(tmp_path, text), env={})
     assert fragment in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_the_readmes_config_block_is_a_valid_config(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Configuration"):]
+    start = section.index("```toml\n") + len("```toml\n")
+    block = section[start:section.index("\n```", start)]
+    config = load_config(write(tmp_path, block), env={})
+    assert config.security_per_path_skips == (("migrations/**", ("B608",)),)
