@@ -129,6 +129,9 @@ class Config:
     retention: timedelta | None = None
     # The daemon ends a continuous session this old and starts the next; None: never.
     session_rotation: timedelta | None = DEFAULT_SESSION_ROTATION
+    # [security.per_path_skips]: gitignore-style pattern -> rule ids the scanner does not
+    # report there; None: not configured, so the scanner's default (B101 in tests) applies.
+    security_per_path_skips: tuple[tuple[str, tuple[str, ...]], ...] | None = None
     source: Path | None = None  # the file these values came from, if any
     db_path_from_file: bool = False
 
@@ -175,12 +178,36 @@ def _strings(value: Any, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _security(table: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
+    """``[security]``: for now its ``per_path_skips`` table (pattern -> rule ids)."""
+    from analyzers.security.skips import compile_path_skips
+
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    for key in table:
+        if key != "per_path_skips":
+            raise ConfigError(f"{where}: unknown key {key!r} (known: per_path_skips)")
+    if "per_path_skips" not in table:
+        return None
+    skips = table["per_path_skips"]
+    if not isinstance(skips, Mapping):
+        raise ConfigError(f"{where}: per_path_skips must be a table of pattern = [rule ids]")
+    parsed = tuple((str(pattern), _strings(rules, f"{where}: per_path_skips {pattern!r}"))
+                   for pattern, rules in skips.items())
+    try:
+        compile_path_skips(parsed, "config")
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return parsed
+
+
 def parse_config(values: Mapping[str, Any], where: str) -> Config:
     """Validate a parsed TOML document; pure."""
     config = Config()
     known = {"db_path", "default_duration", "monitor_interval", "resource_limits", "durability",
              "workspaces", "ignore", "settle_ms", "analyzer_timeout", "max_pending",
-             "probe_interval", "max_file_bytes", "file_timeout", "retention", "session_rotation"}
+             "probe_interval", "max_file_bytes", "file_timeout", "retention", "session_rotation",
+             "security"}
     for key in values:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -227,6 +254,9 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
     if "session_rotation" in values:
         config = replace(config, session_rotation=_period(values["session_rotation"],
                                                           f"{where}: session_rotation"))
+    if "security" in values:
+        config = replace(config, security_per_path_skips=_security(values["security"],
+                                                                   f"{where}: security"))
     if "durability" in values:
         if values["durability"] not in DURABILITY_LEVELS:
             raise ConfigError(f"{where}: durability must be one of {', '.join(DURABILITY_LEVELS)}")

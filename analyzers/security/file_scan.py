@@ -9,6 +9,8 @@ crosses a process boundary, let alone reaches the log.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -46,6 +48,9 @@ class FileTask:
     location: str  # where it is on disk (bandit derives a module name from it)
     python: bool
     max_bytes: int
+    # SHA-1s of the secrets the workspace's detect-secrets baseline records for this file:
+    # only a worker holds a secret's value, so only a worker can compare it.
+    accepted_secrets: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -56,18 +61,27 @@ class FileReport:
     problems: tuple[str, ...] = ()  # one line each; never quotes the file's content
     rule_errors: int = 0
     python_scanned: bool = False
+    accepted: tuple[str, ...] = ()  # fingerprints of findings the detect-secrets baseline has
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What each worker is built with: the fingerprint salt and bandit's plugin options."""
+
+    salt: bytes
+    bandit_options: str = ""  # canonical JSON (analyzers.security.workspace_config)
 
 
 class FileScanner:
     """Built once per worker: loading bandit's plugins is the expensive part."""
 
-    def __init__(self, salt: bytes) -> None:
+    def __init__(self, salt: bytes, bandit_options: str = "") -> None:
         # Imported here, in the worker: bandit's plugin loading logs (stevedore reports
         # formatters it cannot load) and costs start-up time the daemon need not pay.
         from analyzers.security.python_rules import BanditRules, quiet_bandit_logging
 
         quiet_bandit_logging()
-        self._rules = BanditRules()
+        self._rules = BanditRules(json.loads(bandit_options) if bandit_options else None)
         self._salt = salt
 
     def __call__(self, task: FileTask) -> FileReport:
@@ -97,9 +111,13 @@ class FileScanner:
                 python_scanned = True
                 rule_errors = scan.rule_errors
                 findings += self._python_findings(task.path, scan.issues, lines)
-        findings += self._secret_findings(task.path, find_secrets(text))
+        hits = find_secrets(text)
+        secrets = self._secret_findings(task.path, hits)
+        accepted = tuple(finding.fingerprint for finding, hit in zip(secrets, hits, strict=True)
+                         if task.accepted_secrets and _sha1(hit.value) in task.accepted_secrets)
+        findings += secrets
         return FileReport(tuple(findings), digest, None, tuple(problems), rule_errors,
-                          python_scanned)
+                          python_scanned, accepted)
 
     def _python_findings(self, path: str, issues: tuple[PyIssue, ...],
                          lines: list[str]) -> list[Finding]:
@@ -138,7 +156,12 @@ class FileScanner:
         return out
 
 
-def make_file_scanner(salt: bytes) -> Callable[[FileTask], FileReport]:
+def _sha1(value: str) -> str:
+    """The hash detect-secrets records of a secret (``hashed_secret``)."""
+    return hashlib.sha1(value.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def make_file_scanner(setup: WorkerSetup) -> Callable[[FileTask], FileReport]:
     """The worker pool's initializer: importable at module level, so picklable."""
-    return FileScanner(salt)
+    return FileScanner(setup.salt, setup.bandit_options)
 

@@ -101,9 +101,15 @@ def quiet_bandit_logging() -> None:
 class BanditRules:
     """bandit's default rule set, loaded once; :meth:`scan` is pure per file."""
 
-    def __init__(self) -> None:
-        # The same selection `bandit -r` makes without a config file or profile.
-        tests = b_test_set.BanditTestSet(b_config.BanditConfig(), profile={})
+    def __init__(self, plugin_options: Mapping[str, Any] | None = None) -> None:
+        # Every rule, as `bandit -r` selects them without a profile: a workspace's
+        # tests/skips hide findings afterwards (analyzers.security.skips), so what they
+        # hid can be counted. Plugin options (a workspace's hardcoded_tmp_directory.tmp_dirs)
+        # change what a rule finds, so they are given to the rules as bandit gives them.
+        config = b_config.BanditConfig()
+        if plugin_options:
+            config.config.update(plugin_options)
+        tests = b_test_set.BanditTestSet(config, profile={})
         self._tests: dict[str, tuple[_Test, ...]] = {
             checktype: tuple(_Test(f) for f in funcs) for checktype, funcs in tests.tests.items()
         }

@@ -28,6 +28,15 @@ unchanged files are not scanned again, and a finding whose file was fixed or
 deleted while the daemon was down is resolved on the next look. The cache is
 keyed by the salt's id: another salt makes other fingerprints, so its rows go.
 
+The workspace's own conventions are honoured (:mod:`analyzers.security.workspace_config`):
+its bandit config (``tests``, ``skips``, ``exclude_dirs``, plugin options) and its
+detect-secrets ``.secrets.baseline``, beside our per-path skips and their default
+(:mod:`analyzers.security.skips`). Files are scanned with every rule and findings hidden
+afterwards, each counted under the skip that hid it (``skipped_by_configuration`` in the
+data), so a change of selection needs no new scan. What changes a file's findings
+themselves (bandit's plugin options, the secrets the baseline records for it) is part of
+the file's cached state, and a file scanned under other ones is scanned again.
+
 Per-file failures are returned as :class:`~analyzers.base.FileFailure` (a worker
 crash, a file's deadline, a file busy or written to while read) so the runner can
 retry or quarantine the file; quarantined paths (:meth:`SecurityScanner.exclude`)
@@ -37,6 +46,7 @@ are never opened.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import threading
 import time
@@ -45,6 +55,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import structlog
 
 from analyzers.base import SEVERITIES, AnalysisResult, FileFailure, Finding, is_full_pass
 from analyzers.common.batch_paths import is_workspace_relative
@@ -59,8 +71,34 @@ from analyzers.common.sourcefile import Skip, read_source
 from analyzers.common.walk import IgnoreRule, default_ignore, list_workspace
 from analyzers.common.workerpool import Outcome, WorkerPool, default_processes
 from analyzers.security.baseline import EMPTY, Baseline, baseline_path, load_baseline
-from analyzers.security.file_scan import FileReport, FileTask, is_python, make_file_scanner
+from analyzers.security.file_scan import (
+    FileReport,
+    FileTask,
+    WorkerSetup,
+    is_python,
+    make_file_scanner,
+)
 from analyzers.security.fingerprint import default_salt_path, load_salt, salt_id
+from analyzers.security.skips import (
+    SOURCE_DETECT_SECRETS,
+    SOURCE_PER_PATH,
+    Hidden,
+    PathSkip,
+    SkipRules,
+    compile_path_skips,
+    skip_rules,
+)
+from analyzers.security.workspace_config import (
+    BANDIT_INI,
+    DETECT_SECRETS_BASELINE,
+    PYPROJECT,
+    BanditSettings,
+    DetectSecretsBaseline,
+    read_bandit_settings,
+    read_detect_secrets_baseline,
+)
+
+log = structlog.get_logger("realworld.security_scanner")
 
 DEFAULT_FILE_TIMEOUT_S = 10.0
 DEFAULT_BUDGET_S = 20.0  # below the runner's default 30 s deadline per call
@@ -77,6 +115,8 @@ class _Known:
 
     digest: str
     findings: tuple[Finding, ...]
+    accepted: frozenset[str] = frozenset()  # fingerprints the detect-secrets baseline has
+    scan_key: str = ""  # what the findings depend on beside the bytes (see _scan_key)
 
 
 class SecurityScanner:
@@ -92,6 +132,7 @@ class SecurityScanner:
                  log_path: str | os.PathLike[str] | None = None,
                  cache_path: str | os.PathLike[str] | None = None,
                  env: Mapping[str, str] | None = None,
+                 per_path_skips: Mapping[str, Sequence[str]] | None = None,
                  commit_every: int = COMMIT_EVERY_ROWS,
                  commit_seconds: float = COMMIT_EVERY_SECONDS) -> None:
         self._ignore = ignore
@@ -102,6 +143,11 @@ class SecurityScanner:
         self._salt = salt
         self._salt_path = salt_path
         self._configured_baseline = baseline
+        # None: not configured, so the default applies (unless the workspace's bandit
+        # config speaks); an empty mapping turns the default off.
+        self._per_path: tuple[PathSkip, ...] | None = (
+            None if per_path_skips is None
+            else compile_path_skips(per_path_skips.items(), SOURCE_PER_PATH))
         self._pool: WorkerPool | None = None
         self._root: Path | None = None
         self._cache_options: dict[str, Any] = {
@@ -122,6 +168,10 @@ class SecurityScanner:
         self._pending: dict[str, None] = {}  # paths left over by the budget, in order
         self._baseline: Baseline = EMPTY
         self._baseline_stamp: tuple[int, int] | None = None
+        self._bandit = BanditSettings()
+        self._detect = DetectSecretsBaseline()
+        self._skips: SkipRules = skip_rules(self._bandit, self._per_path)
+        self._conventions_stamp: tuple[tuple[int, int] | None, ...] | None = None
 
     # --- the analyzer protocol ------------------------------------------------------
 
@@ -151,6 +201,7 @@ class SecurityScanner:
             self._resume(root, salt)
         assert self._cache is not None
         baseline_changed = self._refresh_baseline(root, salt)
+        baseline_changed |= self._refresh_conventions(root)
         skipped: Counter[str] = Counter()
         problems: list[dict[str, str]] = []
         failures: list[FileFailure] = []
@@ -162,6 +213,7 @@ class SecurityScanner:
             targets = list(dict.fromkeys([*self._pending, *listing.files]))
             for directory, reason in listing.problems:
                 problems.append({"path": directory, "problem": reason})
+            problems += self._convention_problems()
         else:
             gone = []
             targets = list(dict.fromkeys([*self._pending, *paths]))
@@ -170,6 +222,7 @@ class SecurityScanner:
             # Worker start-up (importing bandit) overlaps the reading and hashing below.
             self._ensure_pool().start(len(targets))
         baseline_file = self._baseline.path
+        detect_file = root / DETECT_SECRETS_BASELINE  # hashes of secrets: not scanned
         tasks: list[FileTask] = []
         digests: list[str] = []
         sizes: list[int] = []
@@ -182,8 +235,7 @@ class SecurityScanner:
             if path in self._excluded:
                 skipped["quarantined"] += 1
                 continue
-            if not is_workspace_relative(path) or (
-                    baseline_file is not None and root / path == baseline_file):
+            if not is_workspace_relative(path) or root / path in (baseline_file, detect_file):
                 skipped["not_scanned"] += 1
                 continue
             # Read here only to hash (the bytes are dropped at once); the worker reads the
@@ -193,7 +245,9 @@ class SecurityScanner:
                 self._skipped(path, source, skipped, problems, touched, gone, failures)
                 continue
             known = self._known.get(path)
-            if known is not None and known.digest == source.content_hash:
+            accepted = self._detect.for_path(path)
+            if (known is not None and known.digest == source.content_hash
+                    and known.scan_key == self._scan_key(accepted)):
                 cached += 1
                 touched.append(path)
             elif full and self._failed.get(path) == source.content_hash:
@@ -202,7 +256,8 @@ class SecurityScanner:
                 skipped["failed_before"] += 1
             else:
                 tasks.append(FileTask(path, os.fspath(root / path),
-                                      is_python(path, source.data[:256]), self._max_file_bytes))
+                                      is_python(path, source.data[:256]), self._max_file_bytes,
+                                      accepted))
                 digests.append(source.content_hash)
                 sizes.append(source.size)
             del source
@@ -214,10 +269,11 @@ class SecurityScanner:
         for path in deferred:
             self._pending[path] = None
         deferred_count = len(self._pending)
-        findings, resolved, baselined = self._report(
+        findings, resolved, baselined, hidden = self._report(
             touched, gone, everything=baseline_changed)
         self._cache.commit()
-        return self._result(findings, resolved, baselined, scanned=scanned, cached=cached,
+        return self._result(findings, resolved, baselined, hidden, full=full,
+                            scanned=scanned, cached=cached,
                             skipped=skipped, errors=errors, problems=problems,
                             deferred=deferred_count, python_files=python_files,
                             rule_errors=rule_errors, salt=salt, failures=failures)
@@ -266,6 +322,10 @@ class SecurityScanner:
         payload: dict[str, Any] = {}
         if known is not None:
             payload["findings"] = [finding_to_data(f) for f in known.findings]
+            if known.accepted:
+                payload["accepted"] = sorted(known.accepted)
+            if known.scan_key:
+                payload["scan_key"] = known.scan_key
         if reported:
             payload["reported"] = sorted(reported)
         if failed is not None:
@@ -292,6 +352,59 @@ class SecurityScanner:
         self._baseline = (load_baseline(path, salt_id(salt)) if stamp is not None
                           else Baseline(path=path))
         return self._baseline.fingerprints != before
+
+    def _refresh_conventions(self, root: Path) -> bool:
+        """Read the workspace's bandit config and detect-secrets baseline again when one of
+        their files changed; True if what is hidden may have changed."""
+        stamp = tuple(_stamp(root / name) for name in (PYPROJECT, BANDIT_INI,
+                                                       DETECT_SECRETS_BASELINE,
+                                                       *self._bandit.files))
+        if stamp == self._conventions_stamp:
+            return False
+        self._conventions_stamp = stamp
+        bandit = read_bandit_settings(root)
+        detect = read_detect_secrets_baseline(root)
+        for problem in (*bandit.problems, detect.problem):
+            if problem and problem not in (*self._bandit.problems, self._detect.problem):
+                log.warning("workspace_config_ignored", workspace=os.fspath(root),
+                            problem=problem)
+        if bandit.plugin_options != self._bandit.plugin_options:
+            # The workers' rules are built with the options: new workers, and every file
+            # scanned again (its scan key no longer matches).
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
+            self._pending.update(dict.fromkeys(self._known))
+        changed_files = {name for name in {*detect.accepted, *self._detect.accepted}
+                         if detect.for_path(name) != self._detect.for_path(name)}
+        self._pending.update(dict.fromkeys(p for p in changed_files if p in self._known))
+        before = (self._skips, self._detect.accepted)
+        self._bandit, self._detect = bandit, detect
+        self._skips = skip_rules(bandit, self._per_path)
+        # Re-read while running: stamp the config file a .bandit names too.
+        self._conventions_stamp = stamp[:3] + tuple(_stamp(root / n) for n in bandit.files)
+        return before != (self._skips, self._detect.accepted)
+
+    def _convention_problems(self) -> list[dict[str, str]]:
+        """What the workspace's config files got wrong, one entry per problem and file."""
+        named = [*self._bandit.problems, self._detect.problem]
+        return [{"path": problem.split(" ", 1)[0], "problem": problem}
+                for problem in named if problem]
+
+    def _scan_key(self, accepted: frozenset[str]) -> str:
+        """What a file's findings depend on beside its bytes: bandit's plugin options and
+        the secrets the detect-secrets baseline accepts in it; empty for neither."""
+        options = self._bandit.plugin_options
+        if not options and not accepted:
+            return ""
+        text = "\0".join([options, *sorted(accepted)])
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+    def _hidden(self, finding: Finding, known: _Known) -> Hidden | None:
+        hidden = self._skips.hidden(finding.rule, finding.path)
+        if hidden is None and finding.fingerprint in known.accepted:
+            hidden = Hidden(SOURCE_DETECT_SECRETS, DETECT_SECRETS_BASELINE)
+        return hidden
 
     def _skipped(self, path: str, skip: Skip, skipped: Counter[str],
                  problems: list[dict[str, str]], touched: list[str], gone: list[str],
@@ -335,7 +448,9 @@ class SecurityScanner:
                 self._skipped(task.path, report.skipped, skipped, problems, touched, gone,
                               failures)
             elif outcome.ok and isinstance(report, FileReport):
-                self._known[task.path] = _Known(report.digest, report.findings)
+                self._known[task.path] = _Known(
+                    report.digest, report.findings, frozenset(report.accepted),
+                    self._scan_key(self._detect.for_path(task.path)))
                 self._failed.pop(task.path, None)
                 self._save(task.path)  # the checkpoint: a restart need not scan it again
                 touched.append(task.path)
@@ -357,24 +472,33 @@ class SecurityScanner:
 
     def _ensure_pool(self) -> WorkerPool:
         if self._pool is None:
-            self._pool = WorkerPool(make_file_scanner, self._load_salt(),
+            setup = WorkerSetup(self._load_salt(), self._bandit.plugin_options)
+            self._pool = WorkerPool(make_file_scanner, setup,
                                     processes=self._processes, timeout_s=self._file_timeout_s)
             if self._interrupted.is_set():  # interrupt() ran before there was a pool to stop
                 self._pool.interrupt()
         return self._pool
 
     def _report(self, touched: Iterable[str], gone: Iterable[str], *, everything: bool
-                ) -> tuple[list[Finding], list[str], int]:
+                ) -> tuple[list[Finding], list[str], int, Counter[tuple[str, str, str]]]:
         paths = list(dict.fromkeys([*touched, *(self._known if everything else ())]))
         findings: list[Finding] = []
         resolved: list[str] = []
         baselined = 0
+        hidden: Counter[tuple[str, str, str]] = Counter()  # (rule, source, detail)
         for path in paths:
             known = self._known.get(path)
             if known is None:
                 continue
-            visible = [f for f in known.findings if f.fingerprint not in self._baseline]
-            baselined += len(known.findings) - len(visible)
+            visible = []
+            for finding in known.findings:
+                why = self._hidden(finding, known)
+                if why is not None:
+                    hidden[(finding.rule, why.source, why.detail)] += 1
+                elif finding.fingerprint in self._baseline:
+                    baselined += 1
+                else:
+                    visible.append(finding)
             shown = frozenset(f.fingerprint for f in visible)
             before = self._reported.get(path, frozenset())
             resolved += sorted(before - shown)
@@ -387,10 +511,11 @@ class SecurityScanner:
             self._failed.pop(path, None)
             resolved += sorted(self._reported.pop(path, frozenset()))
             self._save(path)
-        return findings, resolved, baselined
+        return findings, resolved, baselined, hidden
 
-    def _result(self, findings: list[Finding], resolved: list[str], baselined: int, *,
-                scanned: int, cached: int, skipped: Counter[str], errors: list[dict[str, str]],
+    def _result(self, findings: list[Finding], resolved: list[str], baselined: int,
+                hidden: Counter[tuple[str, str, str]], *, full: bool, scanned: int,
+                cached: int, skipped: Counter[str], errors: list[dict[str, str]],
                 problems: list[dict[str, str]], deferred: int, python_files: int,
                 rule_errors: int, salt: bytes,
                 failures: Sequence[FileFailure]) -> AnalysisResult:
@@ -405,6 +530,9 @@ class SecurityScanner:
             summary += f", {crashed} file{'s' if crashed != 1 else ''} failed"
         if deferred:
             summary += f", {deferred} deferred"
+        hidden_total = sum(hidden.values())
+        if hidden_total:
+            summary += f", {hidden_total} skipped by configuration"
         data: dict[str, Any] = {
             "files_scanned": scanned,
             "files_cached": cached,
@@ -416,6 +544,12 @@ class SecurityScanner:
             "resolved": len(resolved),
             "open_findings": sum(len(v) for v in self._reported.values()),
             "baselined": baselined,
+            # Over the files this call reported on (all of them in a full pass).
+            "full_pass": full,
+            "skipped_by_configuration": [
+                {"rule": rule, "source": source, "detail": detail, "findings": count}
+                for (rule, source, detail), count in sorted(
+                    hidden.items(), key=lambda item: (-item[1], item[0]))],
             "timeouts": timeouts,
             "errors": len(errors),
             "error_files": _listed(errors),
@@ -433,12 +567,45 @@ class SecurityScanner:
             data["baseline"] = {"path": str(self._baseline.path),
                                 "entries": len(self._baseline.fingerprints),
                                 "problem": self._baseline.problem}
+        conventions = self._conventions_data()
+        if conventions:
+            data["workspace_config"] = conventions
         return AnalysisResult(summary=summary, data=data, findings=tuple(findings),
                               resolved=tuple(resolved), failures=tuple(failures),
                               remaining=deferred)
 
 
+    def _conventions_data(self) -> dict[str, Any]:
+        """Which of the workspace's files are applied, and what of them was not."""
+        data: dict[str, Any] = {}
+        if self._bandit.configured:
+            data["bandit"] = {"source": self._bandit.source,
+                              "tests": sorted(self._bandit.tests),
+                              "skips": sorted(self._bandit.skips),
+                              "exclude_dirs": list(self._bandit.exclude),
+                              "plugin_options": bool(self._bandit.plugin_options)}
+        if self._detect.path is not None:
+            data["detect_secrets_baseline"] = {"path": DETECT_SECRETS_BASELINE,
+                                               "entries": self._detect.entries}
+        if self._skips.path_skips:
+            data["per_path_skips"] = {s.pattern: sorted(s.rules)
+                                      for s in self._skips.path_skips}
+            data["per_path_skips_source"] = self._skips.path_skips[0].source
+        problems = [p for p in (*self._bandit.problems, self._detect.problem) if p]
+        if problems:
+            data["problems"] = problems
+        return data
+
+
 _NOTHING = _Known("", ())
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
 
 
 def _restore(entry: Entry) -> tuple[_Known | None, frozenset[str], str | None] | None:
@@ -449,7 +616,11 @@ def _restore(entry: Entry) -> tuple[_Known | None, frozenset[str], str | None] |
         findings = findings_from_data(payload["findings"])
         if findings is None:
             return None
-        known = _Known(entry.digest, findings)
+        accepted = strings_from_data(payload.get("accepted", []))
+        scan_key = payload.get("scan_key", "")
+        if accepted is None or not isinstance(scan_key, str):
+            return None
+        known = _Known(entry.digest, findings, accepted, scan_key)
     reported = strings_from_data(payload.get("reported", []))
     failed = payload.get("failed")
     if reported is None or not (failed is None or isinstance(failed, str)):

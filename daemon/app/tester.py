@@ -111,6 +111,9 @@ def session_analyzers(project: Path, db_path: Path, config: Config) -> list[Anal
                                   "file_timeout_s": config.file_timeout}
     if config.max_file_bytes is not None:
         options["max_file_bytes"] = config.max_file_bytes
+    if config.security_per_path_skips is not None:
+        options["per_path_skips"] = {pattern: list(rules)
+                                     for pattern, rules in config.security_per_path_skips}
     return list(default_analyzers(options))
 
 

@@ -129,3 +129,39 @@ def test_daemon_default_db_is_in_the_xdg_state_dir(tmp_path: Path) -> None:
     assert resolve_db_path(None, Config(), {}, default=state) == state
     assert resolve_db_path(None, Config(), {"REALWORLD_TESTING_DB": "e.db"},
                            default=state) == Path("e.db")
+
+
+def test_security_per_path_skips(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[security.per_path_skips]\n"tests/**" = ["B101"]\n'
+                                         '"migrations/*.py" = ["B608", "B101"]\n'), env={})
+    assert config.security_per_path_skips == (("tests/**", ("B101",)),
+                                              ("migrations/*.py", ("B608", "B101")))
+    # An empty table is said on purpose: it turns the scanner's default off.
+    empty = load_config(write(tmp_path, "[security.per_path_skips]\n"), env={})
+    assert empty.security_per_path_skips == ()
+    assert load_config(write(tmp_path, "[security]\n"), env={}).security_per_path_skips is None
+    assert Config().security_per_path_skips is None
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("security = 3", "security must be a table"),
+    ("[security]\nper_path_skip = {}", "unknown key 'per_path_skip'"),
+    ("[security]\nper_path_skips = ['B101']", "per_path_skips must be a table"),
+    ('[security.per_path_skips]\n"tests/**" = "B101"', "must be a list of non-empty strings"),
+    ('[security.per_path_skips]\n"!tests/**" = ["B101"]', "invalid per-path skip pattern"),
+])
+def test_bad_security_config_is_one_clear_line(tmp_path: Path, text: str,
+                                               fragment: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), env={})
+    assert fragment in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_the_readmes_config_block_is_a_valid_config(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Configuration"):]
+    start = section.index("```toml\n") + len("```toml\n")
+    block = section[start:section.index("\n```", start)]
+    config = load_config(write(tmp_path, block), env={})
+    assert config.security_per_path_skips == (("migrations/**", ("B608",)),)

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from daemon.read.analysis import grades, stats
+from daemon.read.analysis.configured_skips import configured_skips
 from daemon.read.analysis.issues import detect, merge_issues
 from daemon.read.analysis.model import (
     ArchivedCapability,
@@ -272,4 +273,5 @@ def analyze(session: Row, activities: Sequence[Row], metrics: Sequence[Row],
         recorded_issues=recorded_issues,
         recorded_suggestions=tuple(dict(r) for r in in_session(suggestions, session_id)),
         archived=_archived(session, archived, in_session(archived_capabilities, session_id)),
+        skipped_by_configuration=configured_skips(ordered),
     )

@@ -61,4 +61,5 @@ def to_api_dict(analysis: SessionAnalysis) -> dict[str, Any]:
             "capabilities": [asdict(c) for c in analysis.degradation],
         },
         "archived": None if archived is None else asdict(archived),
+        "skipped_by_configuration": [asdict(s) for s in analysis.skipped_by_configuration],
     }

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from daemon.read.analysis.configured_skips import ConfiguredSkip
+
 
 @dataclass(frozen=True)
 class CapabilityStats:
@@ -172,3 +174,6 @@ class SessionAnalysis:
     # Set once ``realworld archive`` moved the session's detail to a segment: its rows
     # here are what the archive kept, and the report says so rather than "no activities".
     archived: ArchivedDetail | None = None
+    # Findings the workspace's configuration hid, per rule and skip (the scanner's latest
+    # full pass): the report says so, so nothing is left out unseen.
+    skipped_by_configuration: tuple[ConfiguredSkip, ...] = field(default=())

@@ -39,6 +39,7 @@ MAX_ITEMS: Final = 10
 NONE_LINE: Final = "  (none)"
 NO_ACTIVITIES: Final = "This session recorded no activities: there is nothing to measure."
 RESTORE_HINT: Final = "realworld archive --restore"
+TIMES: Final = "\N{MULTIPLICATION SIGN}"  # between a rule and its count: B101 then 2,571
 
 # '=' before each title in the spec's example report.
 BANNER_LEFT: Final[dict[str, int]] = {
@@ -141,6 +142,21 @@ def archived_rates(archived: Mapping[str, Any]) -> tuple[int, int, float, float]
     return total, errors, rate, _number(archived.get("avg_response_time"))
 
 
+def skipped_line(report: Report) -> str | None:
+    """One sentence on the findings configuration hid (``B101`` TIMES ``2,571 (tests/**,
+    default)``), None when it hid none."""
+    entries = _items(report, "skipped_by_configuration")
+    parts = [f"{entry.get('rule', '')} {TIMES}{int(_number(entry.get('findings'))):,} "
+             f"({entry.get('detail', '')}, {entry.get('source', '')})"
+             for entry in entries if _number(entry.get("findings")) > 0]
+    return f"Skipped by configuration: {'; '.join(parts)}" if parts else None
+
+
+def skipped_lines(report: Report) -> list[str]:
+    line = skipped_line(report)
+    return [] if line is None else [line]
+
+
 # --- text -------------------------------------------------------------------
 
 
@@ -178,6 +194,7 @@ def render_text(report: Report | SessionAnalysis) -> str:
         "",
         banner("SUMMARY"),
         *_text_summary(summary, archived_summary(data)),
+        *skipped_lines(data),
         "",
     ]
     for title, key in (("WHAT WORKED WELL", "worked_well"),
@@ -274,6 +291,7 @@ def render_markdown(report: Report | SessionAnalysis) -> str:
     if session.get("overall_score") is not None:
         lines.append(f"- **Overall Score:** {_number(session['overall_score']):.1f} / 100")
     lines += ["", "## Summary", "", *_markdown_summary(summary, archived_summary(data))]
+    lines += [line for text in skipped_lines(data) for line in ("", _md(text))]
     capabilities = _items(data, "activities_by_capability")
     if capabilities:
         lines += ["", "## Capabilities", "",

@@ -6,6 +6,7 @@ Every value below is made up for the test (random characters in the issuers' for
 
 from __future__ import annotations
 
+import hashlib
 import random
 import string
 from pathlib import Path
@@ -71,3 +72,25 @@ def test_findings_carry_our_severity_scale_and_no_secret(tmp_path: Path) -> None
     assert by_rule["B105"].severity == "low" and by_rule["B105"].confidence == "medium"
     for finding in report.findings:
         assert "Xk9#pL2qzW" not in repr(finding)
+
+
+def test_secrets_a_detect_secrets_baseline_records_are_marked_accepted(tmp_path: Path) -> None:
+    source = f"key = '{AWS_ID}'\npassword = 'Pa55w0rd!Prod'\n"
+    recorded = frozenset({hashlib.sha1(AWS_ID.encode(), usedforsecurity=False).hexdigest()})
+    task = FileTask("app.py", str(tmp_path / "app.py"), True, 1 << 20,
+                    accepted_secrets=recorded)
+    report = FileScanner(b"k" * 32).scan(task, source.encode())
+    by_rule = {f.rule: f.fingerprint for f in report.findings}
+    assert report.accepted == (by_rule["aws-access-key-id"],)  # the password is not recorded
+    plain = FileScanner(b"k" * 32).scan(FileTask("app.py", task.location, True, 1 << 20),
+                                        source.encode())
+    assert plain.accepted == () and plain.findings == report.findings
+
+
+def test_bandit_plugin_options_reach_the_rules(tmp_path: Path) -> None:
+    task = FileTask("app.py", str(tmp_path / "app.py"), True, 1 << 20)
+    source = b"open('/srv/spool/a.txt', 'w')\n"
+    options = '{"hardcoded_tmp_directory":{"tmp_dirs":["/srv/spool"]}}'
+    assert [f.rule for f in FileScanner(b"k" * 32, options).scan(task, source).findings] == [
+        "B108"]
+    assert FileScanner(b"k" * 32).scan(task, source).findings == ()

@@ -7,6 +7,7 @@ same files: test id, line, severity and confidence, as multisets.
 
 from __future__ import annotations
 
+import json
 import sysconfig
 import textwrap
 import time
@@ -149,6 +150,39 @@ def test_same_issues_as_bandit_on_a_sample_that_trips_many_rules(tmp_path: Path)
     assert {"B105", "B106", "B107", "B101", "B602", "B605", "B603", "B607", "B307", "B102",
             "B301", "B506", "B324", "B311", "B501", "B113", "B306", "B108", "B103", "B314",
             "B608", "B104", "B110", "B112", "B404", "B403"} <= rules
+
+
+def test_plugin_options_change_the_rules_as_bandits_config_file_does(tmp_path: Path) -> None:
+    path = write(tmp_path, "opts.py", """\
+        import subprocess
+        open("/tmp/a.txt", "w")
+        open("/srv/scratch/b.txt", "w")
+        subprocess.Popen("ls", shell=True)
+        run_it("ls")
+        try:
+            pass
+        except ValueError:
+            pass
+        """)
+    options = {"hardcoded_tmp_directory": {"tmp_dirs": ["/srv/scratch"]},
+               "shell_injection": {"subprocess": [], "shell": ["run_it"], "no_shell": []},
+               "try_except_pass": {"check_typed_exception": True}}
+    config_file = tmp_path / "bandit.yaml"
+    config_file.write_text(json.dumps(options))  # JSON is YAML
+    manager = b_manager.BanditManager(b_config.BanditConfig(str(config_file)), "file",
+                                      quiet=True)
+    manager.discover_files([str(path)])
+    manager.run_tests()
+    theirs = Counter((Path(i.fname).name, i.test_id, i.lineno, i.severity, i.confidence)
+                     for i in manager.get_issue_list())
+    issues = BanditRules(options).scan(path.read_bytes(), str(path)).issues
+    ours = Counter((path.name, i.test_id, i.line, i.severity, i.confidence) for i in issues)
+    assert ours == theirs
+    found = {(i.test_id, i.line) for i in issues}
+    assert {("B108", 3), ("B605", 5), ("B110", 8)} <= found  # each option took effect
+    assert ("B108", 2) not in found and ("B602", 4) not in found
+    assert {(i.test_id, i.line) for i in scan(path.read_text()).issues} >= {("B108", 2),
+                                                                          ("B602", 4)}
 
 
 def test_same_issues_as_bandit_with_nosec_comments(tmp_path: Path) -> None:

@@ -15,11 +15,13 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from analyzers.base import FULL_PASS, AnalysisResult, Analyzer, FileFailure
 from analyzers.security.baseline import BaselineEntry, write_baseline
@@ -499,3 +501,245 @@ def test_excluded_paths_are_never_opened(
     assert notes.stat().st_atime == 1
     scanner.exclude(frozenset())  # released
     assert "notes.md" in rules_by_path(scanner.analyze(workspace, ["notes.md"]))
+
+
+# --- the workspace's own conventions: bandit's config, detect-secrets' baseline, skips ---
+
+BANDIT = Path(sys.executable).with_name("bandit")
+DETECT_SECRETS = Path(sys.executable).with_name("detect-secrets")
+RULE_APP = """\
+import hashlib
+import pickle
+import subprocess
+
+import requests
+import yaml
+
+
+def work(cmd, data, url):
+    assert cmd, "needs a command"
+    subprocess.call(cmd, shell=True)
+    open("/tmp/spool.txt", "w")
+    open("/var/spool/app/out.txt", "w")
+    yaml.load(data)
+    hashlib.md5(data)
+    pickle.loads(data)
+    requests.get(url, verify=False, timeout=5)
+    return eval(data)
+"""
+TEST_CODE = """\
+import subprocess
+
+
+def test_work():
+    assert subprocess.call("ls", shell=True) == 0
+    assert eval("1") == 1
+"""
+CONVENTIONS_PYPROJECT = """\
+[project]
+name = "demo"
+
+[tool.bandit]
+skips = ["B101"]
+exclude_dirs = ["tests"]
+
+[tool.bandit.hardcoded_tmp_directory]
+tmp_dirs = ["/var/spool"]
+"""
+
+
+@pytest.fixture
+def conventions(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    for name, text in {"pkg/work.py": RULE_APP, "pkg/__init__.py": "",
+                       "tests/test_work.py": TEST_CODE, "tests/conftest.py": "assert True\n",
+                       "scripts/tool.py": "import os\nassert os\nos.system('ls ' + 'x')\n",
+                       "pyproject.toml": CONVENTIONS_PYPROJECT}.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def medium_high(findings: Any) -> Counter[tuple[str, str, int, str]]:
+    return Counter((f.path, f.rule, f.line, f.severity) for f in findings
+                   if f.rule.startswith("B") and f.severity in ("medium", "high"))
+
+
+def bandit_cli(root: Path, *config: str) -> Counter[tuple[str, str, int, str]]:
+    """``bandit -c pyproject.toml -r .`` from the workspace root, its MEDIUM/HIGH issues."""
+    done = subprocess.run([str(BANDIT), *config, "-r", ".", "-f", "json", "-q"], cwd=root,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode in (0, 1), done.stderr
+    return Counter((r["filename"].removeprefix("./"), r["test_id"], r["line_number"],
+                    r["issue_severity"].lower()) for r in json.loads(done.stdout)["results"]
+                   if r["issue_severity"] in ("MEDIUM", "HIGH"))
+
+
+def test_with_the_workspace_bandit_config_the_findings_are_bandits(
+        conventions: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    result = make_scanner().analyze(conventions, FULL_PASS)
+    ours = medium_high(result.findings)
+    assert ours == bandit_cli(conventions, "-c", "pyproject.toml")
+    # Not vacuous: the options reached the workers (B108 on /var/spool, not on /tmp) and
+    # the excluded test directory had findings to hide.
+    assert ("pkg/work.py", "B108", 13, "medium") in ours
+    assert ("pkg/work.py", "B108", 12, "medium") not in ours
+    assert not any(f.path.startswith("tests/") and f.rule.startswith("B")
+                   for f in result.findings)
+    hidden = {(e["rule"], e["detail"]): e["findings"]
+              for e in result.data["skipped_by_configuration"]}
+    assert hidden == {
+        # skips decide first, the tests' asserts included
+        ("B101", "pyproject.toml [tool.bandit] skips"): 5,
+        ("B602", "pyproject.toml [tool.bandit] exclude_dirs tests"): 1,
+        ("B607", "pyproject.toml [tool.bandit] exclude_dirs tests"): 1,
+        ("B307", "pyproject.toml [tool.bandit] exclude_dirs tests"): 1,
+        ("B404", "pyproject.toml [tool.bandit] exclude_dirs tests"): 1,
+    }
+    assert {e["source"] for e in result.data["skipped_by_configuration"]} == {
+        "workspace bandit config"}
+    assert result.data["workspace_config"]["bandit"]["source"] == "pyproject.toml [tool.bandit]"
+    assert result.summary.endswith(", 9 skipped by configuration")
+
+
+def test_a_dot_bandit_file_is_followed_as_bandit_follows_it(
+        conventions: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    (conventions / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    (conventions / ".bandit").write_text("[bandit]\nskips = B101,B506\nexclude = ./tests\n")
+    ours = medium_high(make_scanner().analyze(conventions, FULL_PASS).findings)
+    assert ours == bandit_cli(conventions)  # bandit finds .bandit by itself
+    assert not any(rule == "B506" for _, rule, _, _ in ours)
+
+
+def test_changed_plugin_options_scan_again_rather_than_serve_the_cache(
+        conventions: Path, make_scanner: Callable[..., SecurityScanner], tmp_path: Path) -> None:
+    cache = tmp_path / "shared-results.db"
+    scanner = make_scanner(cache_path=cache)
+    first = scanner.analyze(conventions, FULL_PASS)
+    b108 = {f.line for f in first.findings if f.rule == "B108"}
+    assert b108 == {13}
+    pyproject = conventions / "pyproject.toml"
+    pyproject.write_text(CONVENTIONS_PYPROJECT.replace('"/var/spool"', '"/tmp"'))
+    again = scanner.analyze(conventions, FULL_PASS)
+    assert {f.line for f in again.findings if f.rule == "B108"} == {12}
+    assert again.data["files_scanned"] >= 1
+    assert {f.fingerprint for f in first.findings if f.line == 13 and f.rule == "B108"} <= set(
+        again.resolved)
+    scanner.close()
+    # A new process over the same cache: rows scanned under other options are not served.
+    pyproject.write_text(CONVENTIONS_PYPROJECT)
+    restarted = make_scanner(cache_path=cache).analyze(conventions, FULL_PASS)
+    assert {f.line for f in restarted.findings if f.rule == "B108"} == {13}
+    assert restarted.data["files_scanned"] >= 1
+
+
+def test_a_changed_selection_hides_and_shows_findings_without_scanning_again(
+        conventions: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    scanner = make_scanner()
+    first = scanner.analyze(conventions, FULL_PASS)
+    assert "B506" in {f.rule for f in first.findings}
+    (conventions / "pyproject.toml").write_text(
+        CONVENTIONS_PYPROJECT.replace('skips = ["B101"]', 'skips = ["B101", "B506"]'))
+    second = scanner.analyze(conventions, FULL_PASS)
+    # Only pyproject.toml itself, whose bytes changed: the same options, no scan again.
+    assert second.data["files_scanned"] == 1
+    yaml_load = [f.fingerprint for f in first.findings if f.rule == "B506"]
+    assert list(second.resolved) == yaml_load
+    assert "B506" not in {f.rule for f in second.findings}
+    (conventions / "pyproject.toml").unlink()  # no bandit config: the default skips
+    third = scanner.analyze(conventions, FULL_PASS)
+    assert {"B506", "B602", "B307"} <= {f.rule for f in third.findings
+                                        if f.path in ("pkg/work.py", "tests/test_work.py")}
+    assert {(e["rule"], e["source"], e["detail"]): e["findings"]
+            for e in third.data["skipped_by_configuration"]} == {
+        ("B101", "default", "**/tests/**"): 3}
+    assert {f.path for f in third.findings if f.rule == "B101"} == {"pkg/work.py",
+                                                                   "scripts/tool.py"}
+
+
+def test_per_path_skips_replace_the_default_and_are_counted(
+        conventions: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    (conventions / "pyproject.toml").unlink()
+    ours = make_scanner(per_path_skips={"scripts/**": ["B101", "B605"]}).analyze(
+        conventions, FULL_PASS)
+    assert {(e["rule"], e["source"], e["detail"]): e["findings"]
+            for e in ours.data["skipped_by_configuration"]} == {
+        ("B101", "per-path skip", "scripts/**"): 1, ("B605", "per-path skip", "scripts/**"): 1}
+    assert sum(1 for f in ours.findings if f.rule == "B101") == 4  # the tests' asserts too
+    assert ours.data["workspace_config"]["per_path_skips"] == {"scripts/**": ["B101", "B605"]}
+    off = make_scanner(per_path_skips={}).analyze(conventions, FULL_PASS)
+    assert off.data["skipped_by_configuration"] == []
+    assert sum(1 for f in off.findings if f.rule == "B101") == 5
+    with pytest.raises(ValueError, match="invalid per-path skip pattern"):
+        make_scanner(per_path_skips={"!tests/**": ["B101"]})
+
+
+def detect_secrets_scan(root: Path) -> None:
+    made = subprocess.run([str(DETECT_SECRETS), "scan", "--all-files"], cwd=root,
+                          capture_output=True, text=True, check=True, timeout=120)
+    (root / ".secrets.baseline").write_text(made.stdout)
+
+
+def secret_rules(result: AnalysisResult) -> Counter[tuple[str, str]]:
+    return Counter((f.path, f.rule) for f in result.findings if not f.rule.startswith("B"))
+
+
+def test_a_detect_secrets_baseline_accepts_exactly_its_secrets(
+        workspace: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    scanner = make_scanner()
+    before = scanner.analyze(workspace, FULL_PASS)
+    assert secret_rules(before) == Counter({
+        ("pkg/app.py", "hardcoded-password"): 1, ("notes.md", "aws-access-key-id"): 1,
+        ("settings.ini", "hardcoded-password"): 1, ("legacy.txt", "github-token"): 1})
+    detect_secrets_scan(workspace)
+    recorded = json.loads((workspace / ".secrets.baseline").read_text())["results"]
+    # detect-secrets reads legacy.txt (Latin-1) as no text: its secret stays ours to report.
+    assert "legacy.txt" not in recorded and "notes.md" in recorded
+    # A secret the baseline does not know, added after the scan.
+    (workspace / "deploy.env").write_text(f"AWS_KEY={AWS_ID[:-2]}ZQ\n")
+    after = scanner.analyze(workspace, [".secrets.baseline", "deploy.env"])
+    # Every file is reported again (what is accepted changed), its accepted ones hidden.
+    assert secret_rules(after) == Counter({("deploy.env", "aws-access-key-id"): 1,
+                                           ("legacy.txt", "github-token"): 1})
+    assert after.data["files_scanned"] == 4  # deploy.env, and the three the baseline names
+    full = scanner.analyze(workspace, FULL_PASS)
+    assert secret_rules(full) == Counter({("legacy.txt", "github-token"): 1,
+                                          ("deploy.env", "aws-access-key-id"): 1})
+    assert {(e["rule"], e["source"], e["detail"]): e["findings"]
+            for e in full.data["skipped_by_configuration"]} == {
+        ("hardcoded-password", "detect-secrets baseline", ".secrets.baseline"): 2,
+        ("aws-access-key-id", "detect-secrets baseline", ".secrets.baseline"): 1}
+    assert full.data["workspace_config"]["detect_secrets_baseline"]["entries"] == sum(
+        len(entries) for entries in recorded.values())
+    assert ".secrets.baseline" not in {f.path for f in full.findings}  # hashes, not scanned
+    # An edited secret hashes differently: reported again, the others stay accepted.
+    (workspace / "settings.ini").write_text("[db]\nhost = db.internal\nPassword=N3w!Pa55w0rd\n")
+    edited = scanner.analyze(workspace, ["settings.ini"])
+    assert secret_rules(edited) == Counter({("settings.ini", "hardcoded-password"): 1})
+    # What the baseline accepts survives a restart over the same cache, without a new scan.
+    restarted = make_scanner(cache_path=scanner._cache_options["explicit"])
+    scanner.close()
+    again = restarted.analyze(workspace, FULL_PASS)
+    assert again.data["files_scanned"] == 0
+    assert secret_rules(again) == Counter({("legacy.txt", "github-token"): 1,
+                                           ("deploy.env", "aws-access-key-id"): 1,
+                                           ("settings.ini", "hardcoded-password"): 1})
+
+
+def test_bad_convention_files_are_named_and_the_scan_goes_on(
+        conventions: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    (conventions / ".bandit").write_text("[other]\n: : :\n- [\n")
+    (conventions / ".secrets.baseline").write_text('{"findings": []}')
+    with structlog.testing.capture_logs() as logs:
+        result = make_scanner().analyze(conventions, FULL_PASS)
+    warned = [entry["problem"] for entry in logs
+              if entry["event"] == "workspace_config_ignored"]
+    assert len(warned) == 2
+    assert warned[0].startswith(".bandit is neither an INI file")
+    assert warned[1].startswith(".secrets.baseline is not a detect-secrets baseline")
+    assert {p["path"] for p in result.data["problem_files"]} >= {".bandit", ".secrets.baseline"}
+    assert result.data["workspace_config"]["problems"] == warned
+    # The broken .bandit is ignored, so pyproject's [tool.bandit] is what applies.
+    assert medium_high(result.findings) == medium_high(
+        make_scanner().analyze(conventions, FULL_PASS).findings)
+    assert "B602" in {f.rule for f in result.findings}

@@ -18,10 +18,12 @@ from typing import Any
 
 import pytest
 
-from analyzers.base import Analyzer
+from analyzers.base import FULL_PASS, Analyzer
 from analyzers.workspace.analyzer import WorkspaceAnalyzer
 from daemon import RealWorldTester
+from daemon.app.tester import session_analyzers
 from daemon.cli.main import main as cli_main
+from daemon.config import Config
 
 from conftest import REPO_ROOT
 from testanalyzers import BrokenAnalyzer, SleepingAnalyzer
@@ -86,6 +88,27 @@ def query(db_path: str | Path, sql: str, params: Sequence[Any] = ()) -> list[tup
 
 def test_the_fake_analyzers_are_analyzers() -> None:
     assert isinstance(SleepingAnalyzer(0), Analyzer) and isinstance(BrokenAnalyzer(), Analyzer)
+
+
+def test_session_analyzers_give_the_scanner_the_configured_per_path_skips(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    project = tmp_path / "proj"
+    (project / "scripts").mkdir(parents=True)
+    (project / "scripts" / "tool.py").write_text("import os\nassert os\n")
+    (project / "tests").mkdir()
+    (project / "tests" / "test_a.py").write_text("assert 1\n")
+    config = Config(security_per_path_skips=(("scripts/**", ("B101",)),))
+    analyzers = session_analyzers(project, tmp_path / "log.db", config)
+    [scanner] = [a for a in analyzers if a.name == "security_scanner"]
+    try:
+        result = scanner.analyze(project, FULL_PASS)
+    finally:
+        for analyzer in analyzers:
+            getattr(analyzer, "close", lambda: None)()
+    assert result.data["skipped_by_configuration"] == [
+        {"rule": "B101", "source": "per-path skip", "detail": "scripts/**", "findings": 1}]
+    assert [(f.path, f.rule) for f in result.findings] == [("tests/test_a.py", "B101")]
 
 
 def test_the_spec_import_and_its_limits() -> None:

@@ -326,3 +326,27 @@ def test_a_file_past_the_per_file_bound_is_named_in_an_issue_and_the_run_finishe
     assert all(description.startswith("pkg/generated.py: ") and "timed out after 0.05s"
                in description for _, description in issues)
     assert "pkg/generated.py" not in findings  # skipped, not half-scanned
+
+
+def test_the_report_says_what_configuration_hid(tmp_path: Path, project: Path) -> None:
+    (project / "tests").mkdir()
+    (project / "tests" / "test_core.py").write_text(
+        "from pkg.core import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+        "    assert add(0, 0) == 0\n")
+    (project / "pkg" / "check.py").write_text("def check(x):\n    assert x\n")
+    db = tmp_path / "log.db"
+    done = realworld(tmp_path, "run", "--project", str(project), "--once", "--quiet",
+                     "--db", str(db), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert ("Skipped by configuration: B101 \N{MULTIPLICATION SIGN}2 (**/tests/**, default)"
+            in done.stdout.splitlines())
+    conn = sqlite3.connect(db)
+    try:
+        findings = conn.execute("SELECT path, rule FROM findings").fetchall()
+        [(data,)] = conn.execute(
+            "SELECT result_data FROM activities WHERE capability = 'security_scanner'")
+    finally:
+        conn.close()
+    assert findings == [("pkg/check.py", "B101")]  # outside tests, an assert is reported
+    assert json.loads(data)["skipped_by_configuration"] == [
+        {"rule": "B101", "source": "default", "detail": "**/tests/**", "findings": 2}]

@@ -276,3 +276,35 @@ def test_json_is_the_whole_dict() -> None:
     out = render_json(SPEC_DICT)
     assert out.endswith("\n")
     assert json.loads(out) == SPEC_DICT
+
+
+def test_what_configuration_hid_is_one_line_of_the_summary() -> None:
+    hidden = [{"rule": "B101", "source": "default", "detail": "**/tests/**",
+               "findings": 2571},
+              {"rule": "hardcoded-password", "source": "detect-secrets baseline",
+               "detail": ".secrets.baseline", "findings": 2}]
+    text = render_text({**SPEC_DICT, "skipped_by_configuration": hidden})
+    line = ("Skipped by configuration: B101 \N{MULTIPLICATION SIGN}2,571 (**/tests/**, "
+            "default); hardcoded-password \N{MULTIPLICATION SIGN}2 (.secrets.baseline, "
+            "detect-secrets baseline)")
+    lines = text.splitlines()
+    assert lines[lines.index("Avg Response Time: 341ms") + 1] == line
+    # Nothing hidden, nothing said: the spec's report stays byte for byte.
+    assert render_text({**SPEC_DICT, "skipped_by_configuration": []}) == SPEC_REPORT
+    assert "Skipped by configuration: B101" in render_markdown(
+        {**SPEC_DICT, "skipped_by_configuration": hidden})
+
+
+def test_the_analysis_reads_what_was_hidden_from_the_scanners_latest_full_pass() -> None:
+    def scan(n: int, full: bool, count: int) -> dict[str, Any]:
+        data = {"full_pass": full, "skipped_by_configuration": [
+            {"rule": "B101", "source": "default", "detail": "**/tests/**", "findings": count}]}
+        return {**_act(n, "security_scanner", 50.0, True), "result_data": json.dumps(data)}
+
+    rows = [scan(0, True, 7), scan(1, True, 5), scan(2, False, 1),
+            _act(3, "code_search", 10.0, True)]
+    api = to_api_dict(analyze(SPEC_SESSION_ROW, rows, [], [], []))
+    assert api["skipped_by_configuration"] == [
+        {"rule": "B101", "source": "default", "detail": "**/tests/**", "findings": 5}]
+    assert "Skipped by configuration: B101 \N{MULTIPLICATION SIGN}5 (**/tests/**, default)" \
+        in render_text(api).splitlines()
