@@ -35,6 +35,11 @@ SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
 SEVERITY_RANK: Mapping[str, int] = {severity: rank for rank, severity in enumerate(SEVERITIES)}
 
 
+#: How sure a rule is of a finding, surest first (bandit's levels; secret rules use the same).
+CONFIDENCES: tuple[str, ...] = ("high", "medium", "low")
+CONFIDENCE_RANK: Mapping[str, int] = {level: rank for rank, level in enumerate(CONFIDENCES)}
+
+
 def severity_rank(severity: str) -> int:
     """0 for critical, up to 4 for info; an unknown severity sorts after all of them."""
     return SEVERITY_RANK.get(severity.lower(), len(SEVERITIES))

@@ -1,4 +1,4 @@
-"""The daemon's shared vocabulary, each word defined once: severities and their order,
+"""The daemon's shared vocabulary, each word defined once: severities and confidences,
 session statuses, stable ids, how paths are stored, what a percentile is.
 
 What the analyzers share with the daemon is defined in the analyzers package (the
@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
-from analyzers.base import SEVERITIES, SEVERITY_RANK, severity_rank
+from analyzers.base import CONFIDENCE_RANK, CONFIDENCES, SEVERITIES, SEVERITY_RANK, severity_rank
 from analyzers.common.percentiles import percentile
 from analyzers.common.sqlpaths import path_from_sql, path_to_sql
 
 __all__ = [
+    "CONFIDENCES",
+    "CONFIDENCE_RANK",
     "ENDED_STATUSES",
     "SEVERITIES",
     "SEVERITY_RANK",

@@ -8,6 +8,8 @@ Every row already holds only a salted fingerprint and a masked preview
   session (a row belongs to the session that saw the finding last).
 * ``--open`` (the default) lists findings not resolved; ``--all`` adds resolved
   ones (in SARIF as ``pass`` results with ``baselineState: absent``).
+* ``--fail-on LEVEL`` (with ``--fail-on-confidence``) exits 1 when a listed open finding
+  is at LEVEL or worse, naming them in one line on stderr; ``--exit-zero`` keeps 0.
 * ``--update-baseline FILE`` accepts the listed open security findings: their
   fingerprints are added to the baseline FILE (:mod:`analyzers.security.baseline`) that
   the scanner reads, so they stop being reported.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any, Final, TextIO
@@ -25,8 +28,14 @@ from analyzers.base import safe_text
 from analyzers.common.printable import printable
 from analyzers.security.baseline import BaselineEntry, load_baseline, write_baseline
 from analyzers.security.fingerprint import SaltError, load_salt, salt_id
-from daemon.cli.common import EXIT_OK, UsageError, fresh, open_db
+from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError, fresh, open_db
 from daemon.log.database import Database
+from daemon.read.analysis.gates import (
+    FAIL_ON_CONFIDENCES,
+    FAIL_ON_LEVELS,
+    finding_reason,
+    findings_at_or_above,
+)
 from daemon.read.queries import (
     latest_session_id,
     load_findings,
@@ -63,6 +72,12 @@ def register(subparsers: argparse._SubParsersAction[Any],
                        help="resolved findings too")
     parser.add_argument("--update-baseline", metavar="FILE", default=None,
                         help="accept the listed open security findings into the baseline FILE")
+    parser.add_argument("--fail-on", choices=FAIL_ON_LEVELS, default=None,
+                        help="exit 1 when an open finding of this severity or worse is listed")
+    parser.add_argument("--fail-on-confidence", choices=FAIL_ON_CONFIDENCES, default=None,
+                        help="with --fail-on: count only findings at least this sure")
+    parser.add_argument("--exit-zero", action="store_true",
+                        help="print what --fail-on found but exit 0")
     parser.set_defaults(run=cmd_findings, state="open")
 
 
@@ -77,7 +92,14 @@ def cmd_findings(args: argparse.Namespace, out: TextIO) -> int:
     root = project_path(db, session_id) if args.format == "sarif" and session_id else None
     out.write(render(rows, args.format, db_path=db.path, session_id=session_id,
                      state=args.state, project_root=root))
-    return EXIT_OK
+    if args.fail_on is None:
+        return EXIT_OK
+    flagged = findings_at_or_above([r for r in rows if not r.get("resolved_at")],
+                                   args.fail_on, args.fail_on_confidence)
+    if not flagged:
+        return EXIT_OK
+    sys.stderr.write(f"realworld: FAIL: {finding_reason(flagged, args.fail_on)}\n")
+    return EXIT_OK if args.exit_zero else EXIT_FAILED
 
 
 # --- reading --------------------------------------------------------------------------

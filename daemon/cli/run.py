@@ -28,7 +28,8 @@ from daemon.durations import parse_minutes, parse_seconds
 from daemon.log.database import Database
 from daemon.log.events import ActivityRecorded
 from daemon.log.write_errors import describe_write_error
-from daemon.read.analysis.gates import FAIL_ON_LEVELS, gate, parse_score
+from daemon.read.analysis.gates import FAIL_ON_CONFIDENCES, FAIL_ON_LEVELS, gate, parse_score
+from daemon.read.queries import open_findings
 from daemon.read.render.console import CapabilityCount, UpdateView, activity_line, update_block
 from daemon.read.reporting import analysis_dict
 from daemon.service.wakeup import WOKEN, Wakeup
@@ -204,11 +205,12 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"Report saved to {options.save_report}\n")
     exit_code = EXIT_OK if status in ("completed", "stopped") else EXIT_FAILED
     if args.fail_under is not None or args.fail_on is not None:
-        passed, reasons = gate(analysis_dict(Database.open(options.db_path), session_id),
-                               args.fail_under, args.fail_on)
+        db = Database.open(options.db_path)
+        passed, reasons = gate(analysis_dict(db, session_id), args.fail_under, args.fail_on,
+                               open_findings(db, session_id), args.fail_on_confidence)
         for reason in reasons:
             sys.stderr.write(f"realworld: FAIL: {reason}\n")
-        if not passed:
+        if not passed and not args.exit_zero:
             exit_code = EXIT_FAILED
     return exit_code
 
@@ -240,5 +242,12 @@ def register(subparsers: argparse._SubParsersAction[Any],
     parser.add_argument("--fail-under", type=parse_score, metavar="SCORE", default=None,
                         help="exit 1 when the overall score (0-100) is below SCORE")
     parser.add_argument("--fail-on", choices=FAIL_ON_LEVELS, default=None,
-                        help="exit 1 when an issue of this severity or worse is open")
+                        help="exit 1 when an issue or a finding (a secret, a bandit rule) "
+                             "of this severity or worse is open")
+    parser.add_argument("--fail-on-confidence", choices=FAIL_ON_CONFIDENCES, default=None,
+                        help="with --fail-on: count only findings at least this sure "
+                             "(default: any)")
+    parser.add_argument("--exit-zero", action="store_true",
+                        help="print what the gates found but exit 0 for it (a session that "
+                             "ended in error still exits 1)")
     parser.set_defaults(run=cmd_run)

@@ -7,8 +7,11 @@ become exit codes. Its rules are the spec's "Integration with CI/CD" check:
 * ``--fail-under SCORE``: fails when ``session.overall_score < SCORE`` (strictly below,
   as the spec's ``score < 70``); reason ``Quality score 62.3 below threshold (70)``.
 * ``--fail-on LEVEL``: fails when any open issue (recorded or just detected,
-  ``top_issues``) is at LEVEL or more severe: ``critical`` counts critical issues only,
-  ``high`` counts critical and high, and so on down the spec's severity ladder.
+  ``top_issues``) or any open finding of the session (a secret, a ``shell=True``) is at
+  LEVEL or more severe: ``critical`` counts critical ones only, ``high`` counts critical
+  and high, and so on down the spec's severity ladder, as ``bandit -l``/``ruff`` fail on
+  what they find. ``--fail-on-confidence LEVEL`` counts only findings a rule is at least
+  that sure of (bandit's ``-i``; default: any).
 * With any gate set, a session that recorded **no activities** fails too: nothing was
   shown to work, and a gate must not pass an idle run.
 """
@@ -20,9 +23,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from daemon.types import SEVERITY_RANK
+from daemon.types import CONFIDENCE_RANK, CONFIDENCES, SEVERITY_RANK
 
 FAIL_ON_LEVELS: Final = ("critical", "high", "medium", "low")
+FAIL_ON_CONFIDENCES: Final = CONFIDENCES
 MAX_LISTED: Final = 3  # issues named in a reason; the report has them all
 
 
@@ -67,13 +71,41 @@ def _issue_reason(found: Sequence[Mapping[str, Any]], level: str) -> str:
     return f"{head}: {named}{more}"
 
 
+def findings_at_or_above(findings: Sequence[Mapping[str, Any]], level: str,
+                         confidence: str | None = None) -> list[Mapping[str, Any]]:
+    """The findings at ``level`` or worse that their rule is at least ``confidence`` sure of."""
+    bar = SEVERITY_RANK[level]
+    sure = len(CONFIDENCE_RANK) if confidence is None else CONFIDENCE_RANK[confidence]
+    return [f for f in findings
+            if SEVERITY_RANK.get(str(f.get("severity") or "").lower(), len(SEVERITY_RANK)) <= bar
+            and CONFIDENCE_RANK.get(str(f.get("confidence") or "").lower(),
+                                    len(CONFIDENCE_RANK)) <= sure]
+
+
+def finding_reason(found: Sequence[Mapping[str, Any]], level: str) -> str:
+    """One line: how many findings, by severity, the first few by rule and place."""
+    count = len(found)
+    noun = "finding" if count == 1 else "findings"
+    by_severity = ", ".join(f"{n} {s}" for s in SEVERITY_RANK
+                            if (n := sum(1 for f in found if f.get("severity") == s)))
+    named = "; ".join(f"{f.get('rule')} {f.get('path')}:{f.get('line')}"
+                      for f in found[:MAX_LISTED])
+    more = f"; and {count - MAX_LISTED} more" if count > MAX_LISTED else ""
+    return f"{count} {noun} at severity {level} or above ({by_severity}): {named}{more}"
+
+
 def gate(analysis: Mapping[str, Any], fail_under: float | None,
-         fail_on: str | None) -> tuple[bool, list[str]]:
-    """(passed, reasons it failed); with neither gate set it always passes."""
+         fail_on: str | None, findings: Sequence[Mapping[str, Any]] = (),
+         fail_on_confidence: str | None = None) -> tuple[bool, list[str]]:
+    """(passed, reasons it failed); with neither gate set it always passes. ``findings``
+    are the session's open findings (``fail_on`` counts them beside the issues)."""
     if fail_under is None and fail_on is None:
         return True, []
     if fail_on is not None and fail_on not in FAIL_ON_LEVELS:
         raise ValueError(f"--fail-on must be one of {', '.join(FAIL_ON_LEVELS)}, got {fail_on!r}")
+    if fail_on_confidence is not None and fail_on_confidence not in FAIL_ON_CONFIDENCES:
+        raise ValueError(f"--fail-on-confidence must be one of {', '.join(FAIL_ON_CONFIDENCES)}"
+                         f", got {fail_on_confidence!r}")
     reasons: list[str] = []
     summary: Mapping[str, Any] = analysis.get("summary") or {}
     if not _number(summary.get("total_activities")):
@@ -92,4 +124,7 @@ def gate(analysis: Mapping[str, Any], fail_under: float | None,
         found = _issues_at_or_above(issues, fail_on)
         if found:
             reasons.append(_issue_reason(found, fail_on))
+        flagged = findings_at_or_above(findings, fail_on, fail_on_confidence)
+        if flagged:
+            reasons.append(finding_reason(flagged, fail_on))
     return not reasons, reasons

@@ -6,8 +6,10 @@ import io
 import json
 import os
 import re
+import secrets
 import signal
 import sqlite3
+import string
 import subprocess
 import sys
 import threading
@@ -350,3 +352,30 @@ def test_the_report_says_what_configuration_hid(tmp_path: Path, project: Path) -
     assert findings == [("pkg/check.py", "B101")]  # outside tests, an assert is reported
     assert json.loads(data)["skipped_by_configuration"] == [
         {"rule": "B101", "source": "default", "detail": "**/tests/**", "findings": 2}]
+
+
+def test_fail_on_fails_a_run_on_its_findings_and_exit_zero_reports_them_only(
+        tmp_path: Path, project: Path, config: Path) -> None:
+    # A secret and a shell=True: what bandit, ruff and detect-secrets-hook exit 1 on.
+    token = "ghp_" + "".join(secrets.choice(string.ascii_letters + string.digits)
+                             for _ in range(36))
+    (project / "pkg" / "deploy.py").write_text(
+        f'import subprocess\nTOKEN = "{token}"\n\n\n'
+        "def run(cmd):\n    return subprocess.call(cmd, shell=True)\n")
+    db = tmp_path / "log.db"
+    argv = ("run", "--project", str(project), "--once", "--quiet", "--no-report",
+            "--db", str(db), "--config", str(config))
+    failed = realworld(tmp_path, *argv, "--fail-on", "high", timeout=120)
+    assert failed.returncode == 1, failed.stderr
+    [line] = [x for x in failed.stderr.splitlines() if "finding" in x]
+    assert line.startswith("realworld: FAIL: ") and "B602 pkg/deploy.py:6" in line
+    assert token not in failed.stderr + failed.stdout
+    reported = realworld(tmp_path, *argv, "--fail-on", "high", "--exit-zero", timeout=120)
+    assert reported.returncode == 0, reported.stderr
+    assert "B602 pkg/deploy.py:6" in reported.stderr
+    passed = realworld(tmp_path, *argv, "--fail-on", "critical", timeout=120)
+    assert passed.returncode == 0, passed.stderr
+    listed = realworld(tmp_path, "findings", "latest", "--db", str(db), "--fail-on", "high")
+    assert listed.returncode == 1 and "B602 pkg/deploy.py:6" in listed.stderr
+    assert realworld(tmp_path, "findings", "latest", "--db", str(db), "--fail-on", "high",
+                     "--exit-zero").returncode == 0

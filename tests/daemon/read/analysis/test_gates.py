@@ -138,3 +138,28 @@ def test_parse_score() -> None:
     assert parse_score("0") == 0.0 and parse_score("99.5") == 99.5
     with pytest.raises(argparse.ArgumentTypeError, match="score from 0 to 100"):
         parse_score("-1")
+
+
+def finding(severity: str, confidence: str = "high", rule: str = "B602",
+            line: int = 1) -> dict[str, Any]:
+    return {"severity": severity, "confidence": confidence, "rule": rule,
+            "path": "pkg/app.py", "line": line, "capability": "security_scanner"}
+
+
+def test_fail_on_counts_open_findings_beside_issues() -> None:
+    ok, [reason] = gate(analysis(), None, "high",
+                        [finding("high"), finding("low", line=2), finding("critical", line=3)])
+    assert not ok
+    assert reason == ("2 findings at severity high or above (1 critical, 1 high): "
+                      "B602 pkg/app.py:1; B602 pkg/app.py:3")
+    assert gate(analysis(), None, "critical", [finding("high")]) == (True, [])
+
+
+def test_fail_on_confidence_counts_only_findings_rules_are_sure_of() -> None:
+    unsure = [finding("high", confidence="low"), finding("high", confidence="medium", line=2)]
+    assert not gate(analysis(), None, "high", unsure)[0]  # default: any confidence
+    ok, [reason] = gate(analysis(), None, "high", unsure, "medium")
+    assert not ok and reason.startswith("1 finding at severity high or above (1 high)")
+    assert gate(analysis(), None, "high", unsure, "high") == (True, [])
+    with pytest.raises(ValueError, match="--fail-on-confidence"):
+        gate(analysis(), None, "high", unsure, "certain")
