@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from analyzers.security.secret_rules import (
+from analyzers.common.secrets.rules import (
     BASIC_AUTH_RULE,
     ENTROPY_B64_RULE,
     ENTROPY_HEX_RULE,

@@ -11,8 +11,8 @@ import textwrap
 
 import pytest
 
+from analyzers.common.secrets.redact import mask, redact_bandit_message
 from analyzers.security.python_rules import BanditRules, PyScan, quiet_bandit_logging
-from analyzers.security.redact import mask, redact_bandit_message
 
 quiet_bandit_logging()
 

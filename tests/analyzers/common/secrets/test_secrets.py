@@ -13,7 +13,7 @@ import string
 
 import pytest
 
-from analyzers.security.secrets import decode_text, find_secrets
+from analyzers.common.secrets.find import decode_text, find_secrets
 
 _RNG = random.Random(7)
 ALNUM = string.ascii_letters + string.digits
