@@ -82,7 +82,8 @@ class _Tally:
             self.error_samples.append({"path": _printable(path), "error": message})
 
     def failed(self, path: str, exc: BaseException) -> None:
-        message = f"{type(exc).__name__}: {exc}"
+        # An exception on odd input may quote the file: what it says is masked like the file.
+        message = mask_secrets(f"{type(exc).__name__}: {exc}")
         self.error(path, message)
         self.failures.append(FileFailure(path, "transient" if is_transient(exc) else "crash",
                                          message))
