@@ -61,6 +61,17 @@ def make_private_dirs(directory: Path) -> None:
         raise NotADirectoryError(f"{directory} is not a directory")
 
 
+def tighten_umask() -> int:
+    """Add 077 to the process's umask (never loosen it); the umask it had.
+
+    For what we do not create ourselves: files and directories libraries make
+    (stevedore's entry-point cache, temporary files) follow the umask alone.
+    """
+    previous = os.umask(0o077)
+    os.umask(previous | 0o077)
+    return previous
+
+
 def fsync_dir(directory: Path) -> None:
     """Make a rename or creation in ``directory`` durable."""
     fd = os.open(directory, os.O_RDONLY)

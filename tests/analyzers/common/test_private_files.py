@@ -12,6 +12,7 @@ from analyzers.common.private_files import (
     ensure_private_file,
     fsync_dir,
     make_private_dirs,
+    tighten_umask,
     touch_private,
 )
 
@@ -69,3 +70,14 @@ def test_ensure_private_file_creates_0600_once_and_keeps_what_is_there(tmp_path:
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "db").stat().st_mode) == 0o600
     assert (tmp_path / "db").read_text() == "kept"
+
+
+@pytest.mark.parametrize(("before", "after"), [(0o022, 0o077), (0o002, 0o077),
+                                               (0o277, 0o277)])
+def test_the_umask_is_tightened_never_loosened(before: int, after: int) -> None:
+    original = os.umask(before)
+    try:
+        assert tighten_umask() == before
+        assert os.umask(before) == after
+    finally:
+        os.umask(original)
