@@ -14,10 +14,13 @@ import base64
 import json
 import os
 import secrets
+import signal
+import sqlite3
 import stat
 import string
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +33,7 @@ from analyzers.common.secrets.find import find_secrets
 from analyzers.common.secrets.redact import mask
 
 from conftest import REPO_ROOT
+from waiting import wait_for
 
 RELAXED = """\
 [resource_limits]
@@ -54,7 +58,7 @@ def _jwt() -> str:
 
 def planted_secrets() -> dict[str, str]:
     """kind -> a fresh value (a private key: its body lines, each checked on its own)."""
-    return {
+    values = {
         "aws-access-key-id": "AKIA" + rand(string.ascii_uppercase + "234567", 16),
         "aws-secret-access-key": rand(ALNUM + "/+", 40),
         "github-token": "ghp_" + rand(ALNUM, 36),
@@ -64,9 +68,18 @@ def planted_secrets() -> dict[str, str]:
         "jwt": _jwt(),
         # Unquoted in a .env, with a symbol inside so it cannot pass for a name.
         "env-password": f"{rand(ALNUM, 8)}#{rand(ALNUM, 8)}",
-        "symbol-first-password": "!" + rand(ALNUM, 7) + "%" + rand(ALNUM, 7),
+        "symbol-first-password": "!" + rand(ALNUM, 7) + "#" + rand(ALNUM, 7),
         "private-key": base64.b64encode(secrets.token_bytes(600)).decode(),
     }
+    # A random value can spell a placeholder word ("todo", "fake"): draw again, so that
+    # every value planted is one the rules detect and the test checks what it means to.
+    with tempfile.TemporaryDirectory() as scratch:
+        plant(Path(scratch), values)
+        found = {hit.value for path in Path(scratch).rglob("*") if path.is_file()
+                 for hit in find_secrets(path.read_text())}
+    missed = {kind for kind, value in values.items() if kind != "private-key"
+              and value not in found}
+    return planted_secrets() if missed else values
 
 
 def pem_lines(body: str) -> list[str]:
@@ -237,3 +250,47 @@ def test_every_file_is_0600_and_every_directory_0700_under_umask_022(session: Se
               for d in session.directories() if d != session.written[0]
               and stat.S_IMODE(d.stat().st_mode) != 0o700]
     assert loose == []
+
+
+def _live_files(state: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in state.iterdir() if p.is_file()}
+
+
+def test_while_a_session_runs_its_wal_files_hold_no_secret_and_are_private(
+        tmp_path: Path) -> None:
+    # SQLite removes a -wal when the last connection closes: what a running session holds
+    # there is only seen while it runs.
+    workspace = tmp_path / "workspace"
+    values = planted_secrets()
+    plant(workspace, values)
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    db = state / "log.db"
+    with open(tmp_path / "out.txt", "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "daemon", "run", "--project", str(workspace), "--continuous",
+             "--quiet", "--no-report", "--db", str(db)],
+            stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, env=_env(tmp_path),
+            umask=0o022)
+    try:
+        def indexed() -> bool:
+            wals = [state / "log.db-wal", state / "log.index.db-wal"]
+            if not all(w.exists() and w.stat().st_size > 0 for w in wals):
+                return False
+            with sqlite3.connect(f"file:{state / 'log.db'}?mode=ro", uri=True) as conn:
+                found = conn.execute("SELECT count(*) FROM findings").fetchone()[0]
+            return bool(found)
+        wait_for(indexed, timeout=90, step=0.2)
+        live = _live_files(state)
+        assert {"log.db-wal", "log.db-shm", "log.index.db-wal", "log.index.db-shm"} <= set(live)
+        leaks = [(kind, name) for name, data in live.items()
+                 for kind, needle in needles(values).items() if needle in data]
+        assert leaks == []
+        loose = {p.name: f"{stat.S_IMODE(p.stat().st_mode):04o}" for p in state.iterdir()
+                 if stat.S_IMODE(p.stat().st_mode) != (0o700 if p.is_dir() else 0o600)}
+        assert loose == {}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    output = (tmp_path / "out.txt").read_text()
+    assert [kind for kind, needle in needles(values).items() if needle.decode() in output] == []
