@@ -1,7 +1,5 @@
 """``python -m daemon`` is the ``realworld`` command."""
 
-import sys
+from daemon.cli.main import entry
 
-from daemon.cli.main import main
-
-sys.exit(main())
+entry()

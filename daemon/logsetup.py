@@ -1,12 +1,20 @@
-"""structlog, configured once from the entry point: JSON lines for journald, colour on a TTY."""
+"""structlog, configured once from the entry point: JSON lines for journald, colour on a TTY.
+
+Every line passes :func:`mask_secret_values` last, whoever wrote it (our events, a
+library's records, a traceback): an error message may quote a file's content, and a
+log line is a file we write like any other (invariant 10).
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
+
+from analyzers.common.secrets.redact import mask_secrets
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
           "error": logging.ERROR}
@@ -23,6 +31,23 @@ class SkippedOverlapFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "maximum number of running instances reached" not in record.getMessage()
+
+
+def mask_secret_values(logger: object, method: str, event_dict: MutableMapping[str, Any]
+                       ) -> dict[str, Any]:
+    """A structlog processor: each string in the event, nested ones too, with the secrets
+    the secret rules find masked as findings mask them."""
+    return {key: _masked(value) for key, value in event_dict.items()}
+
+
+def _masked(value: object) -> object:
+    if isinstance(value, str):
+        return mask_secrets(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_masked(item) for item in value)
+    return value
 
 
 def configure_logging(*, level: str = "info", stream: TextIO | None = None,
@@ -43,7 +68,9 @@ def configure_logging(*, level: str = "info", stream: TextIO | None = None,
     handler = logging.StreamHandler(stream)
     handler.addFilter(SkippedOverlapFilter())
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        # A library record's traceback is rendered here, so that it is masked too.
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info, mask_secret_values, renderer],
         foreign_pre_chain=shared))
     root = logging.getLogger()
     root.handlers = [handler]

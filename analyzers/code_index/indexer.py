@@ -40,6 +40,7 @@ from analyzers.code_index.store import FileRecord, IndexStore, KnownFile, Symbol
 from analyzers.common.batch_paths import is_workspace_relative
 from analyzers.common.locations import choose_index_path
 from analyzers.common.printable import printable as _printable
+from analyzers.common.secrets.redact import mask_secrets
 from analyzers.common.sourcefile import Skip, decode_text, read_source, stat_file
 from analyzers.common.walk import IgnoreRule, default_ignore, list_workspace
 
@@ -81,7 +82,8 @@ class _Tally:
             self.error_samples.append({"path": _printable(path), "error": message})
 
     def failed(self, path: str, exc: BaseException) -> None:
-        message = f"{type(exc).__name__}: {exc}"
+        # An exception on odd input may quote the file: what it says is masked like the file.
+        message = mask_secrets(f"{type(exc).__name__}: {exc}")
         self.error(path, message)
         self.failures.append(FileFailure(path, "transient" if is_transient(exc) else "crash",
                                          message))
@@ -329,19 +331,24 @@ class CodeIndexer:
 
 
 def build_record(path: str, data: bytes, content_hash: str, mtime_ns: int) -> FileRecord:
-    """What the index keeps of one file's bytes: its lines and, for Python, its symbols."""
+    """What the index keeps of one file's bytes: its lines, every secret in them masked
+    (invariant 10: the index is a file like any other), and, for Python, its symbols."""
     python = is_python(path, data[:256])
     text, encoding = decode_text(data, python=python)
     lines = split_lines(text)
-    if lines and lines[-1] == "":
-        lines.pop()  # the text ended with a newline: no line after it
     symbols: tuple[SymbolRecord, ...] = ()
     parse_error: str | None = None
     if python:
+        # From the text as written: masking changes lengths, and columns are the file's.
         scan = extract_symbols(text, module_name(path), lines)
         parse_error = scan.error
         symbols = tuple(SymbolRecord(s.name, s.qualname, s.kind, s.line, s.col, s.depth)
                         for s in scan.symbols)
+    masked = mask_secrets(text)
+    if masked is not text:
+        lines = split_lines(masked)  # the same number of lines: a mask never spans a line end
+    if lines and lines[-1] == "":
+        lines.pop()  # the text ended with a newline: no line after it
     return FileRecord(path=path, content_hash=content_hash, size=len(data), mtime_ns=mtime_ns,
                       encoding=encoding, lines=lines, symbols=symbols, parse_error=parse_error)
 

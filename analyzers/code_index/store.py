@@ -41,7 +41,9 @@ from urllib.parse import quote
 from analyzers.common.cachefile import CacheLayout, connect_writer, schema_version, statements
 from analyzers.common.sqlpaths import path_from_sql, path_to_sql
 
-SCHEMA_VERSION = 1
+#: 2: lines are stored with their secrets masked. A file of version 1 may hold secrets in
+#: clear, so it is deleted and rebuilt, never upgraded in place.
+SCHEMA_VERSION = 2
 #: ``PRAGMA application_id``, in the file header: how we know a file is ours before
 #: daring to replace it.
 APPLICATION_ID = 0x52574349  # "RWCI"
@@ -92,8 +94,7 @@ CREATE VIEW symbol_locations AS
 """
 _LAYOUT = CacheLayout(
     what="code index", application_id=APPLICATION_ID, version=SCHEMA_VERSION,
-    schema=statements(_SCHEMA), tables=("meta", "workspaces", "files", "symbols", "lines"),
-    views=("symbol_locations",), busy_timeout_ms=BUSY_TIMEOUT_MS,
+    schema=statements(_SCHEMA), busy_timeout_ms=BUSY_TIMEOUT_MS,
     # FTS5 inserts touch many pages; a 16 MiB cache (default 2) keeps a 200-file commit
     # from spilling pages into the WAL before it ends.
     pragmas=("PRAGMA cache_size = -16384",))

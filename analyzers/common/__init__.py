@@ -1,2 +1,2 @@
 """What the analyzers share: walking the workspace, reading source files, parsing, caches, the
-worker pool, paths, percentiles."""
+worker pool, paths, percentiles, secret detection."""

@@ -4,6 +4,11 @@ The code index and the result cache are caches: a corrupt file, or one an older 
 newer ``realworld`` wrote, is rebuilt rather than reported. What a cache must never do
 is overwrite a file that is not one of ours, so a file is taken only when it is absent,
 empty, or a SQLite database carrying the cache's ``PRAGMA application_id``.
+
+A cache file is created 0600 in directories made 0700 (its ``-wal`` and ``-shm`` follow
+the file's mode). A file of another version is deleted with its WAL and made again
+rather than emptied in place: dropped tables leave their pages (and an old code index
+held file contents with secrets in clear) in the file's free list and in the WAL.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from urllib.parse import quote
 
 import structlog
 
+from analyzers.common.private_files import ensure_private_file, make_private_dirs
+
 log = structlog.get_logger("realworld.cachefile")
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -32,9 +39,9 @@ class NotOurs(Exception):
 class CacheLayout:
     """What a cache file holds and how it is prepared.
 
-    ``schema`` creates every table of ``tables`` plus a ``meta (key, value)`` table;
-    a file whose ``schema_version`` in ``meta`` is not ``version`` has its ``tables`` and
-    ``views`` dropped and made again. ``verify`` (optional) is a query that reads every
+    ``schema`` creates the tables, a ``meta (key, value)`` table among them; a file whose
+    ``schema_version`` in ``meta`` is not ``version`` is deleted and made again. ``verify``
+    (optional) is a query that reads every
     page of an existing file, so a torn file fails when it is opened (and is rebuilt)
     rather than at some later write.
     """
@@ -43,8 +50,6 @@ class CacheLayout:
     application_id: int
     version: int
     schema: Sequence[str]
-    tables: Sequence[str]
-    views: Sequence[str] = ()
     busy_timeout_ms: int = 10_000
     pragmas: Sequence[str] = ()
     verify: str | None = None
@@ -60,7 +65,7 @@ def connect_writer(path: Path, layout: CacheLayout,
     Raises ``not_ours(message)`` for a file that is not ours, and ``sqlite3.OperationalError``
     when the file may well be fine but cannot be written now (locked, read-only, disk full).
     """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(path.parent)
     # The analyzers of a session open their caches at once (the security scanner and the
     # pattern probe share the result cache): one found the other's file half made, a
     # SQLite file that was not yet ours, or locked while it turned to WAL. One at a time.
@@ -72,15 +77,27 @@ def connect_writer(path: Path, layout: CacheLayout,
             return _prepare(path, layout)
         except sqlite3.OperationalError:
             raise  # locked, read-only, out of disk: the file may be fine, so leave it be
+        except _OtherVersion as exc:
+            log.warning("cache_rebuilt", cache=layout.what, path=os.fspath(path),
+                        reason="another_version", found=exc.found, expected=layout.version)
         except sqlite3.DatabaseError as exc:
             # Ours by its header but corrupt (torn, truncated, malformed): it is a cache.
             log.warning("cache_rebuilt", cache=layout.what, path=os.fspath(path),
                         reason="corrupt", error=str(exc))
-            delete(path)
-            return _prepare(path, layout)
+        delete(path)
+        return _prepare(path, layout)
+
+
+class _OtherVersion(Exception):
+    """The file is a cache of ours that another version wrote: to be deleted and made anew."""
+
+    def __init__(self, found: int | None) -> None:
+        super().__init__(found)
+        self.found = found
 
 
 def _prepare(path: Path, layout: CacheLayout) -> sqlite3.Connection:
+    ensure_private_file(path)
     # check_same_thread=False: the runner calls an analyzer from a new thread each time,
     # never two at once, so the connection is never shared concurrently.
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -96,12 +113,7 @@ def _prepare(path: Path, layout: CacheLayout) -> sqlite3.Connection:
             found = schema_version(conn)
             if found != layout.version:
                 if found is not None or has_tables(conn):
-                    log.warning("cache_rebuilt", cache=layout.what, path=os.fspath(path),
-                                reason="another_version", found=found, expected=layout.version)
-                for table in layout.tables:
-                    conn.execute(f"DROP TABLE IF EXISTS {table}")
-                for view in layout.views:
-                    conn.execute(f"DROP VIEW IF EXISTS {view}")
+                    raise _OtherVersion(found)
                 for statement in layout.schema:
                     conn.execute(statement)
                 conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)",

@@ -71,7 +71,7 @@ _SCHEMA = (
 )
 _LAYOUT = CacheLayout(
     what="result cache", application_id=APPLICATION_ID, version=SCHEMA_VERSION,
-    schema=_SCHEMA, tables=("meta", "scopes", "results"), busy_timeout_ms=BUSY_TIMEOUT_MS,
+    schema=_SCHEMA, busy_timeout_ms=BUSY_TIMEOUT_MS,
     verify="SELECT count(*), sum(length(payload)) FROM results")
 
 

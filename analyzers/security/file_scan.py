@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from analyzers.base import Finding
+from analyzers.common.secrets.find import SecretHit, decode_text, find_secrets
+from analyzers.common.secrets.redact import mask, redact_bandit_message
+from analyzers.common.secrets.rules import RULE_TITLES
 from analyzers.common.sourcefile import Skip, read_source
 from analyzers.security.fingerprint import fingerprint
-from analyzers.security.redact import mask, redact_bandit_message
-from analyzers.security.secret_rules import RULE_TITLES
-from analyzers.security.secrets import SecretHit, decode_text, find_secrets
 
 if TYPE_CHECKING:
     from analyzers.security.python_rules import PyIssue

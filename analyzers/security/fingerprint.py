@@ -31,6 +31,8 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+from analyzers.common.private_files import create_private, make_private_dirs
+
 SALT_ENV = "REALWORLD_FINGERPRINT_SALT_FILE"
 SALT_BYTES = 32
 FINGERPRINT_HEX = 32  # 128 bits: collisions are not a concern, and rows stay readable
@@ -59,10 +61,10 @@ def load_salt(path: Path | None = None, *, create: bool = True) -> bytes:
             raise SaltError(f"no fingerprint salt at {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SaltError(f"cannot read fingerprint salt {path}: {exc}") from None
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(path.parent)
     fresh = secrets.token_hex(SALT_BYTES)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = create_private(temporary)
     try:
         with os.fdopen(fd, "w", encoding="ascii") as stream:
             stream.write(fresh + "\n")

@@ -38,6 +38,7 @@ from typing import Any
 
 import structlog
 
+from analyzers.common.private_files import touch_private
 from daemon.log.anchor import (
     BaseRow,
     archive_authorized,
@@ -57,7 +58,6 @@ from daemon.log.database import (
 )
 from daemon.log.events import ARCHIVE_STREAM, Envelope, LogArchived, format_ts, utc_now
 from daemon.log.hashchain import GENESIS_HASH, ChainRow, ChainStart, first_break
-from daemon.log.private_files import touch_private
 from daemon.log.segments import (
     ArchiveDir,
     ArchiveDirError,

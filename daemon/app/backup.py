@@ -27,11 +27,11 @@ from pathlib import Path
 
 import structlog
 
+from analyzers.common.private_files import fsync_dir, touch_private
 from daemon.app.liveness import process_alive
 from daemon.log.anchor import chain_start
 from daemon.log.database import Database, DatabaseError, Durability
 from daemon.log.hashchain import ChainBreak, first_break
-from daemon.log.private_files import fsync_dir, touch_private
 from daemon.log.schema import APPLICATION_ID, SCHEMA_VERSION
 from daemon.log.store import chain_rows
 from daemon.log.write_errors import describe_write_error, is_contention

@@ -11,8 +11,9 @@ import argparse
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import NoReturn, TextIO
 
+from analyzers.common.private_files import tighten_umask
 from daemon.cli import (
     archive,
     backup,
@@ -53,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     for command in COMMANDS:
         command.register(commands, common)
     return parser
+
+
+def entry() -> NoReturn:
+    """The ``realworld`` command (and ``python -m daemon``): :func:`main` in a process
+    whose umask lets no one else read what it or its libraries write."""
+    tighten_umask()
+    sys.exit(main())
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None,

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+from analyzers.common.private_files import make_private_dirs
 from daemon.cli.common import EXIT_OK, UsageError, fresh, open_db
 from daemon.log.database import Database
 from daemon.read.analysis.api import to_api_dict
@@ -67,9 +68,10 @@ def render_session_report(db: Database, session_id: str, fmt: str = "text") -> s
 
 
 def write_report(path: Path, text: str) -> None:
-    """Write atomically (a reader never sees half a report); one-line error if we cannot."""
+    """Write atomically (a reader never sees half a report), 0600 like every file we write
+    (``mkstemp``) in directories made 0700; one-line error if we cannot."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:

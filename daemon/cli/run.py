@@ -22,7 +22,7 @@ import structlog
 from daemon.app.tester import RealWorldTester
 from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError
 from daemon.cli.report import FORMATS as REPORT_FORMATS
-from daemon.cli.report import render_session_report
+from daemon.cli.report import render_session_report, write_report
 from daemon.config import ENV_DURATION, ENV_INTERVAL, Config, load_config, resolve_db_path
 from daemon.durations import parse_minutes, parse_seconds
 from daemon.log.database import Database
@@ -200,8 +200,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         if options.report:
             out.write("\n" + text)
         if options.save_report:
-            options.save_report.parent.mkdir(parents=True, exist_ok=True)
-            options.save_report.write_text(text, encoding="utf-8")
+            write_report(options.save_report, text)
             out.write(f"Report saved to {options.save_report}\n")
     exit_code = EXIT_OK if status in ("completed", "stopped") else EXIT_FAILED
     if args.fail_under is not None or args.fail_on is not None:

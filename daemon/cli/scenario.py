@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, TextIO
 
+from analyzers.common.private_files import make_private_dirs
 from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError
 from daemon.config import load_config, resolve_db_path
 from daemon.durations import parse_minutes
@@ -60,7 +61,7 @@ def _workdir(root: str | None, project: Path, name: str) -> tuple[Path, bool]:
         raise ScenarioUsageError(f"--workdir {root} is inside the project: the copy would "
                                  "copy itself")
     try:
-        base.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(base)
         return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=base)), False
     except OSError as exc:
         raise ScenarioUsageError(f"--workdir {root}: {exc.strerror or exc}") from None

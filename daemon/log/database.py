@@ -8,13 +8,18 @@ replaying the log, never by touching an event).
 from __future__ import annotations
 
 import os
+import shlex
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import structlog
+
+from analyzers.common.private_files import ensure_private_file
 from daemon.log.schema import (
     APPLICATION_ID,
     CHECKPOINTS_DDL,
@@ -25,6 +30,8 @@ from daemon.log.schema import (
     VIEW_NAMES,
     VIEWS_DDL,
 )
+
+log = structlog.get_logger("realworld.log")
 
 Durability = Literal["normal", "full"]
 BUSY_TIMEOUT_MS = 30_000
@@ -130,6 +137,31 @@ def _initialise(conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
+def _create_private(path: Path) -> None:
+    """The log file made 0600 before SQLite opens it: SQLite would create it with the
+    umask's mode (0644 as a rule), and its ``-wal`` and ``-shm`` take the file's mode."""
+    try:
+        ensure_private_file(path)
+    except OSError as exc:
+        raise DatabaseError(f"cannot create {path}: {exc.strerror or exc}") from None
+
+
+_warned: set[Path] = set()
+
+
+def _warn_if_shared(path: Path) -> None:
+    """Once per process and file: a log others may read (made before logs were private,
+    or by hand) says how to make it private; it is the user's file, so we only ask."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return
+    if mode & 0o077 and path not in _warned:
+        _warned.add(path)
+        log.warning("log_not_private", path=os.fspath(path), mode=f"{mode:04o}",
+                    fix=f"chmod 600 {shlex.quote(os.fspath(path))}")
+
+
 @dataclass(frozen=True)
 class Database:
     """Where the event log lives and how to open it; each user gets its own connection."""
@@ -147,8 +179,11 @@ class Database:
                 raise DatabaseError(f"no database at {db.path}")
             if not db.path.parent.is_dir():
                 raise DatabaseError(f"cannot create {db.path}: {db.path.parent} is not a directory")
+            _create_private(db.path)
         elif db.path.is_dir():
             raise DatabaseError(f"{db.path} is a directory, not a database file")
+        else:
+            _warn_if_shared(db.path)
         conn = db._raw_connect()
         try:
             stored = _check_ours(conn, db.path)

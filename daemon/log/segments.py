@@ -26,8 +26,8 @@ from typing import Any
 import orjson
 import zstandard
 
+from analyzers.common.private_files import create_private, fsync_dir
 from daemon.log.hashchain import ChainRow, ChainStart, first_break
-from daemon.log.private_files import create_private, fsync_dir
 from daemon.log.store import StoredRow
 
 MARKER = "REALWORLD-ARCHIVE"

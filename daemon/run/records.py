@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from analyzers.base import AnalysisResult, capability_label, safe_text, to_json
+from analyzers.common.secrets.redact import mask_secrets
 from daemon.log.events import (
     ActivityRecorded,
     Event,
@@ -64,15 +65,22 @@ class Failure:
 Outcome = AnalysisResult | BaseException | Failure  # a result, what it raised, or why it failed
 
 
+def safe_error(text: str) -> str:
+    """An error's text fit for the log: printable, and its secrets masked (an exception's
+    message may quote the file it failed on)."""
+    return mask_secrets(safe_text(text))
+
+
 def error_message(exc: BaseException) -> str:
     text = str(exc)
     message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return _clip(safe_text(message), MAX_ERROR_CHARS)
+    return _clip(safe_error(message), MAX_ERROR_CHARS)
 
 
 def outcome_error(outcome: BaseException | Failure) -> str:
     """What a failed outcome says went wrong."""
-    return error_message(outcome) if isinstance(outcome, BaseException) else outcome.message
+    return error_message(outcome) if isinstance(outcome, BaseException) else safe_error(
+        outcome.message)
 
 
 def error_details(exc: BaseException) -> dict[str, object]:
@@ -115,7 +123,7 @@ def activity_event(*, session_id: str, capability: str, activity_type: str,
         success, message = False, error_message(outcome)
         data = to_json(error_details(outcome))
     else:
-        success, message = False, _clip(safe_text(outcome.message), MAX_ERROR_CHARS)
+        success, message = False, _clip(safe_error(outcome.message), MAX_ERROR_CHARS)
         data = to_json({"error_type": outcome.kind})
     m = measurement
     return ActivityRecorded(
@@ -205,14 +213,14 @@ def recovery_activity(*, session_id: str, action: str, analyzer: str, paths: Seq
         "attempts": attempts,
         "recovered": recovered,
         "time_to_recover_ms": round(time_to_recover_ms, 3),
-        "errors": [safe_text(e) for e in errors[:MAX_LISTED]],
+        "errors": [safe_error(e) for e in errors[:MAX_LISTED]],
     })
     return ActivityRecorded(
         session_id=session_id, activity_id=new_id(), capability=RECOVERY_CAPABILITY,
         activity_type=RECOVERY_ACTIVITY_TYPE, description=description,
         response_time_ms=round(time_to_recover_ms, 3), cpu_before=None, cpu_after=None,
         memory_before_mb=None, memory_after_mb=None, success=recovered,
-        error_message=None if recovered else (safe_text(errors[-1]) if errors else outcome),
+        error_message=None if recovered else (safe_error(errors[-1]) if errors else outcome),
         result_data=data if isinstance(data, dict) else {})
 
 
@@ -226,12 +234,12 @@ def quarantine_events(session_id: str, workspace: str, item: Quarantined) -> lis
     path = safe_text(item.path)
     return [
         FileQuarantined(session_id, workspace, item.capability, item.path, item.content_hash,
-                        safe_text(item.error), item.crashes),
+                        safe_error(item.error), item.crashes),
         IssueDetected(
             session_id, quarantine_issue_id(workspace, item), "medium", item.capability,
             "file_quarantined",
             description=f"{path}: {item.capability} failed on it {item.crashes} times "
-                        f"({safe_text(item.error)}); it is skipped until its content changes",
+                        f"({safe_error(item.error)}); it is skipped until its content changes",
             suggested_fix=f"Reproduce with the file alone and fix {item.capability}'s "
                           "handling of it, or ignore the file in .gitignore",
             reproducible=True),

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import structlog
 
+from analyzers.common.private_files import make_private_dirs
 from daemon.app.tester import RealWorldTester
 from daemon.config import Config, default_state_db, format_period, load_config, resolve_db_path
 from daemon.log.events import utc_now
@@ -67,7 +68,7 @@ class Daemon:
         self._config = load_config(options.config_path)
         self._workspaces = _workspaces(options, self._config)
         self.db_path = resolve_db_path(options.db, self._config, default=default_state_db())
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(self.db_path.parent)  # ~/.local/state/realworld: ours alone
         # Signals, stop and reload requests all arrive here; the main thread waits on it.
         self._wakeup = Wakeup()
         self._stopping = False

@@ -46,8 +46,8 @@ from pathlib import Path
 import pytest
 
 from analyzers.base import FULL_PASS, Finding
+from analyzers.common.secrets.rules import RULE_TITLES
 from analyzers.security.scanner import SecurityScanner
-from analyzers.security.secret_rules import RULE_TITLES
 
 RUNS = int(os.environ.get("REALWORLD_BENCHMARK_RUNS", "2"))
 SPEED_AIM = 4.0

@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+import secrets
+import string
 from collections.abc import Iterator
 
 import pytest
 import structlog
 
+from analyzers.common.secrets.redact import mask
 from daemon.logsetup import configure_logging
 
 
@@ -67,3 +70,23 @@ def test_debug_shows_the_runs_of_periodic_jobs() -> None:
     for stream in configured("debug"):
         logging.getLogger("apscheduler.executors.default").info('Running job "%s"', "sample")
         assert "Running job" in stream.getvalue()
+
+
+def test_no_line_holds_a_secret_in_clear(captured: io.StringIO) -> None:
+    token = "ghp_" + "".join(secrets.choice(string.ascii_letters + string.digits)
+                             for _ in range(36))
+    log = structlog.get_logger("realworld.test")
+    log.warning("odd_file", detail=f"cannot parse: GITHUB_TOKEN = '{token}'",
+                nested={"lines": [f"token={token}"]})
+    try:
+        raise ValueError(f"bad line: {token}")
+    except ValueError:
+        log.exception("analyzer_crashed")
+        logging.getLogger("somelibrary").exception("library saw %s", token)
+    output = captured.getvalue()
+    assert token not in output
+    # The values, both messages and both tracebacks.
+    assert output.count(json.dumps(mask(token))[1:-1]) >= 5
+    records = lines(captured)
+    assert records[0]["nested"] == {"lines": [f"token={mask(token)}"]}
+    assert "ValueError" in str(records[1]["exception"])

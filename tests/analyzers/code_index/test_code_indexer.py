@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
+import string
 import threading
 import time
 from collections.abc import Iterator
@@ -13,8 +15,10 @@ import pytest
 
 from analyzers.base import FULL_PASS, AnalysisResult, to_json
 from analyzers.code_index.indexer import CodeIndexer
-from analyzers.code_index.store import IndexStore
+from analyzers.code_index.query import search
+from analyzers.code_index.store import FileRecord, IndexStore
 from analyzers.common.locations import default_index_path
+from analyzers.common.secrets.redact import mask
 from analyzers.registry import discover
 
 import unprivileged
@@ -445,3 +449,79 @@ def test_excluded_paths_are_never_opened_and_keep_their_entries(
     assert shapes.stat().st_atime == 1 and (tree / "pkg" / "new.py").stat().st_atime == 1
     indexer.exclude(frozenset())  # released
     assert indexer.analyze(tree, ["pkg/shapes.py"]).data["files_indexed"] == 1
+
+
+def stored_bytes(index_path: Path) -> bytes:
+    """The index file and whichever of its companions exist."""
+    return b"".join(Path(f"{index_path}{s}").read_bytes() for s in ("", "-wal", "-shm")
+                    if Path(f"{index_path}{s}").exists())
+
+
+def _secret_workspace(root: Path) -> dict[str, str]:
+    """A workspace with secrets of fresh random values; name -> value."""
+    alnum = string.ascii_letters + string.digits
+    values = {
+        "aws_id": "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567")
+                                   for _ in range(16)),
+        "aws_secret": "".join(secrets.choice(alnum + "/+") for _ in range(40)),
+        "github": "ghp_" + "".join(secrets.choice(alnum) for _ in range(36)),
+        "password": "!" + "".join(secrets.choice(alnum) for _ in range(15)),
+        "allowed": "ghp_" + "".join(secrets.choice(alnum) for _ in range(36)),
+    }
+    write(root, "settings.py", (
+        f"AWS_ACCESS_KEY_ID = '{values['aws_id']}'\n"
+        f"AWS_SECRET_ACCESS_KEY = '{values['aws_secret']}'\n"
+        f"GITHUB_TOKEN = '{values['github']}'\n"
+        f"FIXTURE_TOKEN = '{values['allowed']}'  # pragma: allowlist secret\n"
+        "def connect():\n    return 1\n").encode())
+    write(root, ".env", f"Password={values['password']}\n".encode())
+    return values
+
+
+def test_secrets_are_masked_before_they_are_stored(tmp_path: Path, index_path: Path) -> None:
+    root = tmp_path / "ws"
+    values = _secret_workspace(root)
+    indexer = CodeIndexer(index_path=index_path)
+    try:
+        indexer.analyze(root, FULL_PASS)
+    finally:
+        indexer.close()
+    held = contents(index_path)
+    assert held["settings.py"][0] == (1, f"AWS_ACCESS_KEY_ID = '{mask(values['aws_id'])}'")
+    assert held[".env"] == [(1, f"Password={mask(values['password'])}")]
+    assert ("settings.py", 5) in {(s[0], s[3]) for s in symbols(index_path)}  # connect()
+    data = stored_bytes(index_path)
+    for name in ("aws_id", "aws_secret", "github", "password"):
+        assert values[name].encode() not in data, name
+    with IndexStore.open(index_path, readonly=True) as store:
+        for name in ("aws_id", "aws_secret", "github", "password"):
+            assert search(store, values[name]) == []
+            assert search(store, values[name][4:12]) == []  # nor a piece of one
+        [hit] = search(store, "GITHUB_TOKEN")
+        assert hit.text == f"GITHUB_TOKEN = '{mask(values['github'])}'"
+        # The user said this one is no secret: it stays searchable as written.
+        [allowed] = search(store, values["allowed"])
+        assert allowed.line == 4
+
+
+def test_an_index_of_the_version_before_masking_is_rebuilt_masked(tmp_path: Path,
+                                                                   index_path: Path) -> None:
+    root = tmp_path / "ws"
+    values = _secret_workspace(root)
+    # What an index of version 1 held: the lines as written, secrets in clear.
+    with IndexStore.open(index_path) as store:
+        with store.transaction():
+            ws = store.workspace_id(os.path.realpath(root), create=True)
+            assert ws is not None
+            store.write_file(ws, FileRecord(
+                "settings.py", "h", 1, 1, "utf-8",
+                [f"GITHUB_TOKEN = '{values['github']}'"]), "2026-01-01T00:00:00+00:00")
+        store.conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    assert values["github"].encode() in stored_bytes(index_path)
+    indexer = CodeIndexer(index_path=index_path)
+    try:
+        indexer.analyze(root, FULL_PASS)
+    finally:
+        indexer.close()
+    assert values["github"].encode() not in stored_bytes(index_path)
+    assert (3, f"GITHUB_TOKEN = '{mask(values['github'])}'") in contents(index_path)["settings.py"]

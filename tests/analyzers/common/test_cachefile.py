@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import threading
 from contextlib import closing
 from pathlib import Path
@@ -28,7 +30,6 @@ LAYOUT = CacheLayout(
         CREATE TABLE items (name TEXT PRIMARY KEY);
         CREATE VIEW item_names AS SELECT name FROM items;
     """),
-    tables=("meta", "items"), views=("item_names",),
     verify="SELECT count(*) FROM items")
 
 
@@ -57,6 +58,41 @@ def test_another_version_is_rebuilt(tmp_path: Path) -> None:
     assert conn.execute("SELECT count(*) FROM items").fetchone() == (0,)
     assert schema_version(conn) == 3
     conn.close()
+
+
+def test_another_version_leaves_no_byte_of_the_old_file(tmp_path: Path) -> None:
+    # Dropping the tables would leave their pages in the free list and the WAL; an old code
+    # index held file contents (secrets in clear), so nothing of it may survive.
+    path = tmp_path / "cache.db"
+    marker = "old-content-" + "Q7x" * 300
+    conn = connect_writer(path, LAYOUT)
+    conn.executemany("INSERT INTO items VALUES (?)", ((f"{marker}{i}",) for i in range(50)))
+    conn.close()
+    newer = CacheLayout(**{**LAYOUT.__dict__, "version": 3})
+    conn = connect_writer(path, newer)
+    conn.execute("INSERT INTO items VALUES ('new')")
+    for suffix in ("", "-wal", "-shm"):
+        if Path(f"{path}{suffix}").exists():
+            assert b"old-content-" not in Path(f"{path}{suffix}").read_bytes()
+    conn.close()
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o022])
+def test_a_new_cache_and_its_wal_are_private_whatever_the_umask(tmp_path: Path,
+                                                                 umask: int) -> None:
+    path = tmp_path / "made" / "here" / "cache.db"
+    previous = os.umask(umask)
+    try:
+        conn = connect_writer(path, LAYOUT)
+        conn.execute("INSERT INTO items VALUES ('x')")
+        assert Path(f"{path}-wal").exists() and Path(f"{path}-shm").exists()
+        for suffix in ("", "-wal", "-shm"):
+            assert stat.S_IMODE(os.stat(f"{path}{suffix}").st_mode) == 0o600, suffix
+        for made in (path.parent, path.parent.parent):
+            assert stat.S_IMODE(made.stat().st_mode) == 0o700
+        conn.close()
+    finally:
+        os.umask(previous)
 
 
 def test_a_corrupt_cache_is_rebuilt(tmp_path: Path) -> None:

@@ -27,9 +27,14 @@ def test_fingerprints_are_keyed_by_the_salt() -> None:
 def test_salt_is_created_once_private_and_reused(tmp_path: Path) -> None:
     path = default_salt_path({"XDG_STATE_HOME": str(tmp_path)})
     assert path == tmp_path / "realworld" / "fingerprint.salt"
-    salt = load_salt(path)
+    previous = os.umask(0o022)
+    try:
+        salt = load_salt(path)
+    finally:
+        os.umask(previous)
     assert len(salt) == 32
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700  # made here: ours alone
     assert load_salt(path) == salt
     assert default_salt_path({"REALWORLD_FINGERPRINT_SALT_FILE": str(tmp_path / "team.salt")}) \
         == tmp_path / "team.salt"

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
-from daemon.cli.report import FORMATS, ReportUsageError, register, render_session_report
+from daemon.cli.report import (
+    FORMATS,
+    ReportUsageError,
+    register,
+    render_session_report,
+    write_report,
+)
 from daemon.log.database import Database
 from daemon.log.events import FindingDetected
 from daemon.read.render.report import NO_ACTIVITIES, render_markdown, render_text
@@ -153,3 +161,21 @@ def test_sarif_report_includes_the_sessions_open_findings(tmp_path: Path) -> Non
                  if r["ruleId"] == "security_scanner/B105"]
     assert finding["locations"][0]["physicalLocation"]["region"] == {"startLine": 9}
     assert finding["properties"]["maskedPreview"] == "password = '****'"
+
+
+def test_a_saved_report_is_0600_in_directories_made_0700_under_umask_022(
+        tmp_path: Path) -> None:
+    target = tmp_path / "new" / "dir" / "report.html"
+    (tmp_path / "old.html").write_text("world-readable before")
+    os.chmod(tmp_path / "old.html", 0o644)
+    previous = os.umask(0o022)
+    try:
+        write_report(target, "<html></html>")
+        write_report(tmp_path / "old.html", "replaced")  # a new private file takes its place
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "old.html").stat().st_mode) == 0o600
+    for made in (target.parent, target.parent.parent):
+        assert stat.S_IMODE(made.stat().st_mode) == 0o700
+    assert target.read_text() == "<html></html>"

@@ -4,9 +4,12 @@ steps and quarantine."""
 from __future__ import annotations
 
 import math
+import secrets
+import string
 from pathlib import Path
 
 from analyzers.base import AnalysisResult, Finding, LearnedPattern
+from analyzers.common.secrets.redact import mask
 from daemon.log.database import Database
 from daemon.log.events import (
     ActivityRecorded,
@@ -259,3 +262,14 @@ def test_the_quarantine_issue_is_one_per_workspace_file_analyzer_and_bytes() -> 
     other_bytes = Quarantined(ITEM.capability, ITEM.path, "0" * 64, ITEM.error, 3)
     assert quarantine_issue_id("/ws", other_bytes) != same
     assert quarantine_issue_id("/elsewhere", ITEM) != same
+
+
+def test_an_error_that_quotes_a_secret_is_recorded_masked() -> None:
+    token = "ghp_" + "".join(secrets.choice(string.ascii_letters + string.digits)
+                             for _ in range(36))
+    crash = ValueError(f"cannot handle line: GITHUB_TOKEN = '{token}'")
+    assert error_message(crash) == f"ValueError: cannot handle line: GITHUB_TOKEN = '{mask(token)}'"
+    event = activity_event(session_id="s1", capability="code_indexer", activity_type="indexing",
+                           measurement=None, outcome=Failure("invalid_result", f"got {token}"))
+    assert event.error_message == f"got {mask(token)}"
+    assert token not in event.description

@@ -11,8 +11,9 @@ import textwrap
 
 import pytest
 
+from analyzers.common.secrets.find import find_secrets
+from analyzers.common.secrets.redact import mask, mask_secrets, redact_bandit_message
 from analyzers.security.python_rules import BanditRules, PyScan, quiet_bandit_logging
-from analyzers.security.redact import mask, redact_bandit_message
 
 quiet_bandit_logging()
 
@@ -62,3 +63,44 @@ def test_hardcoded_password_messages_are_masked() -> None:
         for value in ("Xk9#pL2qzW", "s3cr3tP4ss!x", "Op3nSesame42"):
             assert value not in redacted
             assert value[:3] not in redacted
+
+
+def test_mask_secrets_masks_every_value_and_keeps_the_lines() -> None:
+    password = "!" + rand(ALNUM, 15)
+    text = (f"AWS_ACCESS_KEY_ID={AWS_ID}\n"
+            f"aws_secret_access_key = '{AWS_SECRET}'\n"
+            f"Password={password}\n"
+            "plain = 1\n")
+    masked = mask_secrets(text)
+    for value in (AWS_ID, AWS_SECRET, password):
+        assert value not in masked
+    assert masked.splitlines() == [
+        f"AWS_ACCESS_KEY_ID={mask(AWS_ID)}",
+        f"aws_secret_access_key = '{mask(AWS_SECRET)}'",
+        f"Password={mask(password)}",
+        "plain = 1",
+    ]
+    assert find_secrets(masked) == []  # nothing left for a second pass to find
+
+
+def test_mask_secrets_keeps_the_armor_of_a_private_key_and_masks_its_body() -> None:
+    body = [rand(ALNUM + "+/", 64) for _ in range(6)]
+    text = "-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(body) + \
+        "\n-----END RSA PRIVATE KEY-----\n"
+    masked = mask_secrets(text)
+    assert masked.splitlines() == ["-----BEGIN RSA PRIVATE KEY-----",
+                                   *[mask(line) for line in body],
+                                   "-----END RSA PRIVATE KEY-----"]
+
+
+def test_mask_secrets_covers_a_quoted_value_with_its_escapes() -> None:
+    text = 'db_password = "Xk9\\\\pL2qzW#41"\n'  # the file holds one escaped backslash
+    masked = mask_secrets(text)
+    assert masked == f'db_password = "{mask(text[15:-2])}"\n'
+
+
+def test_mask_secrets_leaves_an_allowlisted_line_and_plain_text_alone() -> None:
+    allowed = f"key = '{GITHUB}'  # pragma: allowlist secret\n"
+    assert mask_secrets(allowed) == allowed
+    assert mask_secrets("") == ""
+    assert mask_secrets("nothing to see\n") == "nothing to see\n"

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from analyzers.security.secret_rules import (
+from analyzers.common.secrets.rules import (
     BASIC_AUTH_RULE,
     ENTROPY_B64_RULE,
     ENTROPY_HEX_RULE,
@@ -54,6 +54,9 @@ class SecretHit:
     value: str  # normalized: what the fingerprint is made of
     severity: Severity
     confidence: Confidence
+    #: Where the value is in the text: ``[start, end)`` character offsets, each within one
+    #: line (a private key is one span per line of its body), so masking them keeps lines.
+    spans: tuple[tuple[int, int], ...]
 
 
 class _Lines:
@@ -106,17 +109,18 @@ def find_secrets(text: str) -> list[SecretHit]:
         return known
 
     def add(rule: str, start: int, end: int, value: str, severity: Severity,
-            confidence: Confidence) -> None:
+            confidence: Confidence, spans: tuple[tuple[int, int], ...] = ()) -> None:
         line = lines.line(start)
-        spans = claimed.setdefault(line, [])
-        if any(start < e and s < end for s, e in spans):
+        taken = claimed.setdefault(line, [])
+        if any(start < e and s < end for s, e in taken):
             return
-        spans.append((start, end))
+        taken.append((start, end))
         if not allow(line):
-            hits.append(SecretHit(rule, line, value, severity, confidence))
+            hits.append(SecretHit(rule, line, value, severity, confidence,
+                                  spans or ((start, end),)))
 
-    for start, end, value in _private_keys(text):
-        add(PRIVATE_KEY_RULE, start, end, value, "critical", "high")
+    for start, end, value, body in _private_keys(text):
+        add(PRIVATE_KEY_RULE, start, end, value, "critical", "high", body)
     for rule in TOKEN_RULES:
         if not any(anchor in text for anchor in rule.anchors):
             continue
@@ -147,7 +151,9 @@ _KEY_NOISE = re.compile(r"\\[nr]|[\s\"'+,]|^[A-Za-z-]+:.*$", re.MULTILINE)
 _B64_BODY = re.compile(r"[A-Za-z0-9+/=]+")
 
 
-def _private_keys(text: str) -> Iterator[tuple[int, int, str]]:
+def _private_keys(text: str) -> Iterator[tuple[int, int, str, tuple[tuple[int, int], ...]]]:
+    """(start, end, body, spans of the body line by line) of each private key: the armor
+    lines say only that a key is there, so they stay searchable."""
     if "PRIVATE KEY" not in text:
         return
     for header in _KEY_HEADER.finditer(text):
@@ -160,7 +166,19 @@ def _private_keys(text: str) -> Iterator[tuple[int, int, str]]:
             body = body[:4096]
         if len(body) >= PRIVATE_KEY_MIN_BODY:
             end = header.end() + (footer.end() if footer else len(region))
-            yield header.start(), end, body
+            yield header.start(), end, body, _line_spans(text, header.end(), len(region))
+
+
+def _line_spans(text: str, start: int, length: int) -> tuple[tuple[int, int], ...]:
+    """The non-blank part of each line of ``text[start:start + length]``."""
+    spans: list[tuple[int, int]] = []
+    for line in re.finditer(r"[^\r\n]+", text[start:start + length]):
+        piece = line.group()
+        left = len(piece) - len(piece.lstrip())
+        right = len(piece.rstrip())
+        if right > left:
+            spans.append((start + line.start() + left, start + line.start() + right))
+    return tuple(spans)
 
 
 # --- passwords in URLs ----------------------------------------------------------
@@ -250,11 +268,13 @@ def _keyword_values(text: str) -> Iterator[tuple[int, int, str, Confidence]]:
                 break
         quoted = group != "bare"
         value = value.replace("\\\\", "\\") if quoted else value.rstrip(".:")
+        # The span is the value as written: a quoted one with its escapes.
+        end = match.end(group) if quoted else match.start(group) + len(value)
         if not looks_like_password(value, quoted=quoted):
             continue
         position = match.end()
         strong = len(value) >= 12 or shannon_entropy(value) >= 3.0
-        yield match.start(group), match.start(group) + len(value), value, (
+        yield match.start(group), end, value, (
             "high" if strong else "medium")
 
 

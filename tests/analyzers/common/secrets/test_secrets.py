@@ -13,7 +13,7 @@ import string
 
 import pytest
 
-from analyzers.security.secrets import decode_text, find_secrets
+from analyzers.common.secrets.find import decode_text, find_secrets
 
 _RNG = random.Random(7)
 ALNUM = string.ascii_letters + string.digits
@@ -84,8 +84,12 @@ POSITIVES: list[tuple[str, str, str]] = [
 @pytest.mark.parametrize(("rule", "line", "value"), POSITIVES,
                          ids=[f"{p[0]}-{i}" for i, p in enumerate(POSITIVES)])
 def test_each_kind_of_secret_is_found(rule: str, line: str, value: str) -> None:
-    hits = find_secrets(f"first = 1\n{line}\nlast = 2\n")
+    text = f"first = 1\n{line}\nlast = 2\n"
+    hits = find_secrets(text)
     assert [(h.rule, h.line, h.value) for h in hits] == [(rule, 2, value)]
+    # The span is where the value is written (a masker replaces exactly that).
+    [(start, end)] = hits[0].spans
+    assert text[start:end].replace("\\\\", "\\") == value
 
 
 def test_private_key_blocks_multi_line_and_escaped() -> None:
@@ -97,6 +101,14 @@ def test_private_key_blocks_multi_line_and_escaped() -> None:
     assert [h.rule for h in hits] == ["private-key"]
     openssh = pem("OPENSSH ")
     assert [h.rule for h in find_secrets(openssh)] == ["private-key"]
+
+
+def test_a_private_key_spans_each_body_line_not_the_armor() -> None:
+    block = pem()
+    text = "x = 1\n" + block + "\n"
+    [hit] = find_secrets(text)
+    pieces = [text[start:end] for start, end in hit.spans]
+    assert pieces == block.splitlines()[1:-1]
 
 
 NEGATIVES = [

@@ -3,7 +3,7 @@
 Each :class:`TokenRule` matches one issuer's documented format, anchored on its
 fixed prefix, so it needs no context and produces few false alarms. What has no
 format of its own (passwords, generic API keys, random strings) is found by the
-context rules in :mod:`analyzers.security.secrets`, which use the value tests below.
+context rules in :mod:`analyzers.common.secrets.find`, which use the value tests below.
 The formats follow the issuers' documentation and the rule sets of gitleaks and
 detect-secrets; the regular expressions are our own.
 """

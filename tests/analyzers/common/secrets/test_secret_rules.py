@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 import string
 
-from analyzers.security.secret_rules import is_sequence, looks_like_password, shannon_entropy
+from analyzers.common.secrets.rules import is_sequence, looks_like_password, shannon_entropy
 
 _RNG = random.Random(7)
 ALNUM = string.ascii_letters + string.digits
