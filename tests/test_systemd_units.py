@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -243,22 +244,27 @@ def test_every_system_call_of_the_daemon_passes_the_units_filter(tmp_path: Path)
     trace = tmp_path / "trace"
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"),
            "XDG_CACHE_HOME": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT)}
-    traced = subprocess.Popen(
-        ["strace", "-f", "-qq", "-o", str(trace), sys.executable, "-m", "daemon", "daemon",
-         "--config", str(config), "--db", str(tmp_path / "log.db")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     log = tmp_path / "log.db"
+    stdout, stderr = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with stdout.open("w") as out_file, stderr.open("w") as err_file:  # files: never fill up
+        traced = subprocess.Popen(
+            ["strace", "-f", "-qq", "-o", str(trace), sys.executable, "-m", "daemon",
+             "daemon", "--config", str(config), "--db", str(log)],
+            stdout=out_file, stderr=err_file, text=True, env=env)
     try:
-        # Started (its first scan in the log), an edit analysed, periodic passes: then stop.
-        wait_for(lambda: log.exists() and activities(log) > 0, timeout=60)
+        # Ready (its first scan done), an edit analysed, periodic passes: then stop.
+        wait_for(lambda: '"ready"' in stdout.read_text() or traced.poll() is not None,
+                 timeout=120)
         (workspace / "walk.py").write_text((workspace / "walk.py").read_text() + "\nX = 1\n")
         seen = activities(log)
-        wait_for(lambda: activities(log) > seen + 2, timeout=60)
+        wait_for(lambda: activities(log) > seen + 2 or traced.poll() is not None, timeout=60)
     finally:
         # SIGTERM to the daemon itself: strace would detach and leave it running.
-        for child in psutil.Process(traced.pid).children():
-            child.send_signal(signal.SIGTERM)
-        out, err = traced.communicate(timeout=60)
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(traced.pid).children():
+                child.send_signal(signal.SIGTERM)
+        traced.wait(timeout=60)
+    out, err = stdout.read_text(), stderr.read_text()
     if "PTRACE" in err and "not permitted" in err:
         pytest.skip(f"this machine does not allow ptrace: {err.strip()[:200]}")
     assert traced.returncode == 0, err
