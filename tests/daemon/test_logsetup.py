@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import secrets
 import string
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
@@ -90,3 +92,74 @@ def test_no_line_holds_a_secret_in_clear(captured: io.StringIO) -> None:
     records = lines(captured)
     assert records[0]["nested"] == {"lines": [f"token={mask(token)}"]}
     assert "ValueError" in str(records[1]["exception"])
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal, as a console renderer's stream would."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def restoring() -> tuple[list[logging.Handler], tuple[int, int]]:
+    return logging.getLogger().handlers[:], (logging.getLogger().level,
+                                             logging.getLogger("apscheduler").level)
+
+
+def restore(saved: tuple[list[logging.Handler], tuple[int, int]]) -> None:
+    handlers, (root_level, scheduler_level) = saved
+    logging.getLogger().handlers = handlers
+    logging.getLogger().setLevel(root_level)
+    logging.getLogger("apscheduler").setLevel(scheduler_level)
+    structlog.reset_defaults()
+
+
+def test_every_line_names_its_logger(captured: io.StringIO) -> None:
+    structlog.get_logger("realworld.run").info("session_started")
+    logging.getLogger("watchdog.observers").warning("a library record")
+    assert [line["logger"] for line in lines(captured)] == ["realworld.run",
+                                                           "watchdog.observers"]
+
+
+def test_lines_to_the_journal_start_with_their_syslog_priority(tmp_path: Path) -> None:
+    saved = restoring()
+    with (tmp_path / "journal").open("w+") as stream:
+        status = os.fstat(stream.fileno())
+        configure_logging(stream=stream, json_lines=True,
+                          env={"JOURNAL_STREAM": f"{status.st_dev}:{status.st_ino}"})
+        try:
+            log = structlog.get_logger("realworld.daemon")
+            log.info("ready")
+            log.warning("log_not_private")
+            log.error("session_failed")
+        finally:
+            restore(saved)
+        stream.seek(0)
+        written = stream.read().splitlines()
+    assert [line[:3] for line in written] == ["<6>", "<4>", "<3>"]
+    assert json.loads(written[1][3:])["event"] == "log_not_private"
+
+
+def test_a_stream_that_is_not_the_journal_gets_no_prefix(tmp_path: Path) -> None:
+    # JOURNAL_STREAM is inherited: a redirected stdout under systemd is a plain file.
+    saved = restoring()
+    with (tmp_path / "redirected").open("w+") as stream:
+        configure_logging(stream=stream, json_lines=True, env={"JOURNAL_STREAM": "1:2"})
+        try:
+            structlog.get_logger("realworld.run").warning("slow")
+        finally:
+            restore(saved)
+        stream.seek(0)
+        assert json.loads(stream.read())["event"] == "slow"
+
+
+@pytest.mark.parametrize(("env", "coloured"), [({}, True), ({"NO_COLOR": "1"}, False)])
+def test_no_color_turns_colour_off_on_a_terminal(env: dict[str, str], coloured: bool) -> None:
+    saved = restoring()
+    terminal = Terminal()
+    configure_logging(stream=terminal, env=env)
+    try:
+        structlog.get_logger("realworld.run").warning("slow")
+    finally:
+        restore(saved)
+    assert ("\x1b[" in terminal.getvalue()) is coloured, terminal.getvalue()
