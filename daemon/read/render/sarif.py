@@ -17,7 +17,8 @@ Mapping, and why:
   info 0.0; the highest of the rule's results), the number GitHub code scanning ranks
   security alerts by.
 * **Locations**: a finding has a file and a line: a physical location relative to the
-  ``PROJECTROOT`` base id (set from ``project_root`` when that is an absolute path). A
+  ``%SRCROOT%`` base id (its URI set from ``project_root`` when that is an absolute
+  path; without it a viewer resolves ``%SRCROOT%`` to the checkout it scans). A
   file name is percent-encoded from its bytes, so a name that is not UTF-8 still makes a
   valid URI. Paths are POSIX paths (the analyzers record ``as_posix()`` forms), so '/' is
   the only separator: a backslash is an ordinary file-name character there and becomes
@@ -25,7 +26,12 @@ Mapping, and why:
   is about a capability, not a file: a logical location of kind ``module`` named after
   the capability.
 * **Fingerprints**: a finding's fingerprint (stable across line moves) and an issue's id
-  go into ``partialFingerprints``, so a viewer tracks the same result across runs.
+  go into ``partialFingerprints``, so a viewer tracks the same result across runs; the
+  fingerprint is also the ``primaryLocationLineHash`` GitHub matches alerts by (it would
+  otherwise hash the line's text, so an alert would reopen when its line moves).
+* **Rule docs**: a security rule carries bandit's name for it, its description, its page
+  (``helpUri``, and ``help`` in text and markdown) and its CWE as an
+  ``external/cwe/cwe-N`` tag (:mod:`analyzers.security.rule_docs`).
 * **No secrets**: only the masked ``preview`` a finding row holds is copied, never more.
 * Results are ordered issues first (in the order given: ``top_issues`` is critical
   first), then findings by path, line and rule, so the output is deterministic.
@@ -39,12 +45,15 @@ from pathlib import PurePosixPath
 from typing import Any, Final
 from urllib.parse import quote
 
+from analyzers.security.rule_docs import rule_doc
+
 SARIF_VERSION: Final = "2.1.0"
 SARIF_SCHEMA: Final = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 )
 TOOL_NAME: Final = "realworld"
-ROOT_BASE_ID: Final = "PROJECTROOT"
+# The base id GitHub code scanning and most SARIF viewers resolve to the checkout's root.
+ROOT_BASE_ID: Final = "%SRCROOT%"
 
 LEVELS: Final[dict[str, str]] = {
     "critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note",
@@ -127,16 +136,15 @@ def _issue_result(row: Row) -> tuple[str, dict[str, Any], dict[str, Any]]:
     return rule_id, rule, result
 
 
-def _finding_result(row: Row, relative_base: str | None) -> tuple[str, dict[str, Any],
-                                                                   dict[str, Any]]:
+def _finding_result(row: Row) -> tuple[str, dict[str, Any], dict[str, Any]]:
     capability = clean(row.get("capability") or "unknown")
     rule_name = clean(row.get("rule") or "finding")
     rule_id = f"{capability}/{rule_name}"
     severity = _severity(row)
     uri, relative = path_uri(str(row.get("path") or ""))
     artifact: dict[str, Any] = {"uri": uri}
-    if relative and relative_base:
-        artifact["uriBaseId"] = relative_base
+    if relative:
+        artifact["uriBaseId"] = ROOT_BASE_ID
     try:
         line = max(1, int(row.get("line") or 1))
     except (TypeError, ValueError):
@@ -156,18 +164,34 @@ def _finding_result(row: Row, relative_base: str | None) -> tuple[str, dict[str,
         "properties": properties,
     }
     if row.get("fingerprint"):
-        result["partialFingerprints"] = {"realworldFingerprint/v1": clean(row["fingerprint"])}
+        fingerprint = clean(row["fingerprint"])
+        result["partialFingerprints"] = {"realworldFingerprint/v1": fingerprint,
+                                         "primaryLocationLineHash": f"{fingerprint}:1"}
     rule_properties: dict[str, Any] = {"tags": ["realworld", capability]}
     if capability in SECURITY_CAPABILITIES:
         rule_properties["tags"].append("security")
         rule_properties["security-severity"] = f"{SECURITY_SEVERITY.get(severity, 0.0):.1f}"
-    rule = {
+    rule: dict[str, Any] = {
         "id": rule_id,
         "name": rule_name,
         "shortDescription": {"text": f"{capability}: {rule_name}"},
         "properties": rule_properties,
     }
+    if capability in SECURITY_CAPABILITIES:
+        _document(rule, rule_name)
     return rule_id, rule, result
+
+
+def _document(rule: dict[str, Any], rule_name: str) -> None:
+    doc = rule_doc(rule_name)
+    rule["name"] = doc.name
+    rule["shortDescription"] = {"text": doc.description}
+    rule["fullDescription"] = {"text": doc.description}
+    rule["helpUri"] = doc.help_uri
+    rule["help"] = {"text": f"{doc.description}. See {doc.help_uri}",
+                    "markdown": f"{doc.description}. See [{rule_name}]({doc.help_uri})."}
+    if doc.cwe is not None:
+        rule["properties"]["tags"].append(f"external/cwe/cwe-{doc.cwe}")
 
 
 def _merge_rule(rules: dict[str, dict[str, Any]], rule_id: str, rule: dict[str, Any]) -> None:
@@ -199,13 +223,12 @@ def to_sarif(issues_rows: Iterable[Row], findings_rows: Iterable[Row], tool_vers
     """
     rules: dict[str, dict[str, Any]] = {}
     results: list[dict[str, Any]] = []
-    base = ROOT_BASE_ID if root_uri(project_root) else None
     for row in issues_rows:
         rule_id, rule, result = _issue_result(row)
         _merge_rule(rules, rule_id, rule)
         results.append(result)
     for row in sorted(findings_rows, key=_finding_order):
-        rule_id, rule, result = _finding_result(row, base)
+        rule_id, rule, result = _finding_result(row)
         _merge_rule(rules, rule_id, rule)
         results.append(result)
     ordered_ids = sorted(rules)

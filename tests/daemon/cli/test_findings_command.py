@@ -169,7 +169,7 @@ def test_sarif_validates_against_the_schema(scanned: tuple[Database, Path]) -> N
         assert_no_secret(text, "SARIF output")
     log = json.loads(findings_cli(db, "--format", "sarif", "s-1", "--all"))
     run = log["runs"][0]
-    assert run["originalUriBaseIds"]["PROJECTROOT"]["uri"].startswith("file://")
+    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"].startswith("file://")
     kinds = sorted(r.get("kind", "fail") for r in run["results"])
     assert kinds == ["fail"] * 6 + ["pass"] * 2  # s-1 saw all: six open, two fixed since
     passed = [r for r in run["results"] if r.get("kind") == "pass"]

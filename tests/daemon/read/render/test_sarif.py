@@ -98,7 +98,7 @@ def test_a_real_sessions_issues_and_findings_are_valid(tmp_path: Path) -> None:
     assert not list(validator.iter_errors(log))
     [finding] = [r for r in log["runs"][0]["results"] if r["ruleId"] == "security_scanner/B105"]
     assert finding["locations"][0]["physicalLocation"]["artifactLocation"] == {
-        "uri": "a.py", "uriBaseId": "PROJECTROOT"}
+        "uri": "a.py", "uriBaseId": "%SRCROOT%"}
 
 
 def test_log_shape_and_levels() -> None:
@@ -110,7 +110,7 @@ def test_log_shape_and_levels() -> None:
     assert run["tool"]["driver"]["name"] == "realworld"
     assert run["tool"]["driver"]["version"] == "1.2.3"
     assert run["properties"] == {"sessionId": "s"}
-    assert run["originalUriBaseIds"] == {"PROJECTROOT": {"uri": "file:///work/project/"}}
+    assert run["originalUriBaseIds"] == {"%SRCROOT%": {"uri": "file:///work/project/"}}
     results = run["results"]
     assert len(results) == len(ISSUES) + len(FINDINGS)
     assert [r["level"] for r in results[:3]] == ["error", "warning", "note"]
@@ -151,11 +151,13 @@ def test_findings_are_file_locations_in_a_stable_order() -> None:
                     "pkg/b.py"]
     assert unquote_to_bytes(uris[1]) == b"bad-\xff.py"  # the file name's own bytes
     assert "uriBaseId" not in locations[0]["artifactLocation"]  # absolute: no base
-    assert {loc["artifactLocation"].get("uriBaseId") for loc in locations[1:]} == {"PROJECTROOT"}
+    assert {loc["artifactLocation"].get("uriBaseId") for loc in locations[1:]} == {"%SRCROOT%"}
     assert [loc["region"]["startLine"] for loc in locations] == [7, 3, 1, 12]  # 0 -> 1
     secret = results[2]
     assert secret["ruleId"] == "security_scanner/secret"
-    assert secret["partialFingerprints"] == {"realworldFingerprint/v1": "fp-a"}
+    # The stable fingerprint is also the line hash GitHub matches alerts by.
+    assert secret["partialFingerprints"] == {"realworldFingerprint/v1": "fp-a",
+                                             "primaryLocationLineHash": "fp-a:1"}
     assert secret["properties"]["maskedPreview"] == "AKIA************"
     assert results[1]["message"]["text"] == "B105"  # no message: the rule's name
 
@@ -174,8 +176,9 @@ def test_no_root_for_a_relative_or_windows_project() -> None:
     assert root_uri("/a b/") == "file:///a%20b/"
     run = to_sarif([], FINDINGS[:1], "1", project_root="rel")["runs"][0]
     assert "originalUriBaseIds" not in run
-    assert "uriBaseId" not in run["results"][0]["locations"][0]["physicalLocation"][
-        "artifactLocation"]
+    # A viewer resolves %SRCROOT% to the checkout it scans, with or without the root here.
+    assert run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"][
+        "uriBaseId"] == "%SRCROOT%"
 
 
 def test_path_uri() -> None:
@@ -207,6 +210,26 @@ def test_odd_file_names_still_validate() -> None:
     assert not sorted(validator.iter_errors(log), key=str)
     run = log["runs"][0]
     uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-            for r in run["results"]] + [run["originalUriBaseIds"]["PROJECTROOT"]["uri"]]
+            for r in run["results"]] + [run["originalUriBaseIds"]["%SRCROOT%"]["uri"]]
     assert all(URI_REFERENCE.fullmatch(u) for u in uris)
     assert not any("a/b" in u for u in uris)  # the backslash did not become a separator
+
+
+def test_security_rules_carry_bandits_name_description_page_and_cwe() -> None:
+    rows = [{**FINDINGS[0], "rule": rule, "fingerprint": f"fp-{rule}"}
+            for rule in ("B602", "B301", "B101", "secret")]
+    rules = {r["id"]: r for r in to_sarif([], rows, "1")["runs"][0]["tool"]["driver"]["rules"]}
+    shell = rules["security_scanner/B602"]
+    assert shell["name"] == "subprocess_popen_with_shell_equals_true"
+    assert shell["fullDescription"]["text"] == "Test for use of popen with shell equals true"
+    assert shell["helpUri"].startswith("https://bandit.readthedocs.io/")
+    assert shell["helpUri"].endswith("/plugins/b602_subprocess_popen_with_shell_equals_true.html")
+    assert shell["help"]["markdown"].endswith(f"[B602]({shell['helpUri']}).")
+    assert "external/cwe/cwe-502" in rules["security_scanner/B301"]["properties"]["tags"]
+    assert rules["security_scanner/B101"]["fullDescription"]["text"] == "Test for use of assert"
+    secret = rules["security_scanner/secret"]
+    assert secret["helpUri"] == "https://cwe.mitre.org/data/definitions/798.html"
+    assert "external/cwe/cwe-798" in secret["properties"]["tags"]
+    # Every security rule: a description and a page.
+    assert all(r["fullDescription"]["text"] and r["helpUri"].startswith("https://")
+               for r in rules.values())
