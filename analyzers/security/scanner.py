@@ -340,11 +340,7 @@ class SecurityScanner:
     def _refresh_baseline(self, root: Path, salt: bytes) -> bool:
         """Reload the baseline when its file changed; True if what it accepts changed."""
         path = baseline_path(root, self._configured_baseline)
-        try:
-            info = os.stat(path)
-            stamp: tuple[int, int] | None = (info.st_mtime_ns, info.st_size)
-        except OSError:
-            stamp = None
+        stamp = _stamp(path)
         if stamp == self._baseline_stamp and self._baseline.path == path:
             return False
         self._baseline_stamp = stamp
@@ -361,7 +357,6 @@ class SecurityScanner:
                                                        *self._bandit.files))
         if stamp == self._conventions_stamp:
             return False
-        self._conventions_stamp = stamp
         bandit = read_bandit_settings(root)
         detect = read_detect_secrets_baseline(root)
         for problem in (*bandit.problems, detect.problem):
@@ -573,7 +568,6 @@ class SecurityScanner:
         return AnalysisResult(summary=summary, data=data, findings=tuple(findings),
                               resolved=tuple(resolved), failures=tuple(failures),
                               remaining=deferred)
-
 
     def _conventions_data(self) -> dict[str, Any]:
         """Which of the workspace's files are applied, and what of them was not."""

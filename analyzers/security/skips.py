@@ -83,14 +83,6 @@ class SkipRules:
                 return Hidden(skip.source, skip.pattern)
         return None
 
-    def describe(self) -> dict[str, object]:
-        """What is configured, for the result data."""
-        return {
-            "bandit_config": self.bandit.source or None,
-            "per_path_skips": {s.pattern: sorted(s.rules) for s in self.path_skips},
-            "per_path_source": self.path_skips[0].source if self.path_skips else None,
-        }
-
 
 def excluded_by(globs: Iterable[str], path: str) -> str | None:
     """The first of bandit's ``exclude_dirs`` that takes ``path`` out (bandit's test)."""
