@@ -33,8 +33,8 @@ from daemon.log.database import Database
 from daemon.read.analysis.gates import (
     FAIL_ON_CONFIDENCES,
     FAIL_ON_LEVELS,
+    at_or_above,
     finding_reason,
-    findings_at_or_above,
 )
 from daemon.read.queries import (
     latest_session_id,
@@ -94,7 +94,7 @@ def cmd_findings(args: argparse.Namespace, out: TextIO) -> int:
                      state=args.state, project_root=root))
     if args.fail_on is None:
         return EXIT_OK
-    flagged = findings_at_or_above([r for r in rows if not r.get("resolved_at")],
+    flagged = at_or_above([r for r in rows if not r.get("resolved_at")],
                                    args.fail_on, args.fail_on_confidence)
     if not flagged:
         return EXIT_OK

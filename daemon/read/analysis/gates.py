@@ -23,7 +23,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from daemon.types import CONFIDENCE_RANK, CONFIDENCES, SEVERITY_RANK
+from daemon.types import CONFIDENCE_RANK, CONFIDENCES, SEVERITY_RANK, severity_rank
 
 FAIL_ON_LEVELS: Final = ("critical", "high", "medium", "low")
 FAIL_ON_CONFIDENCES: Final = CONFIDENCES
@@ -49,13 +49,6 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _issues_at_or_above(issues: Sequence[Mapping[str, Any]],
-                        level: str) -> list[Mapping[str, Any]]:
-    bar = SEVERITY_RANK[level]
-    return [i for i in issues
-            if SEVERITY_RANK.get(str(i.get("severity") or "").lower(), len(SEVERITY_RANK)) <= bar]
-
-
 def _issue_reason(found: Sequence[Mapping[str, Any]], level: str) -> str:
     count = len(found)
     noun = "issue" if count == 1 else "issues"
@@ -71,14 +64,15 @@ def _issue_reason(found: Sequence[Mapping[str, Any]], level: str) -> str:
     return f"{head}: {named}{more}"
 
 
-def findings_at_or_above(findings: Sequence[Mapping[str, Any]], level: str,
+def at_or_above(rows: Sequence[Mapping[str, Any]], level: str,
                          confidence: str | None = None) -> list[Mapping[str, Any]]:
-    """The findings at ``level`` or worse that their rule is at least ``confidence`` sure of."""
+    """The rows (findings, or issues) at ``level`` or worse; with ``confidence``, only
+    those their rule is at least that sure of (an issue has no confidence)."""
     bar = SEVERITY_RANK[level]
     sure = len(CONFIDENCE_RANK) if confidence is None else CONFIDENCE_RANK[confidence]
-    return [f for f in findings
-            if SEVERITY_RANK.get(str(f.get("severity") or "").lower(), len(SEVERITY_RANK)) <= bar
-            and CONFIDENCE_RANK.get(str(f.get("confidence") or "").lower(),
+    return [row for row in rows
+            if severity_rank(str(row.get("severity") or "")) <= bar
+            and CONFIDENCE_RANK.get(str(row.get("confidence") or "").lower(),
                                     len(CONFIDENCE_RANK)) <= sure]
 
 
@@ -121,10 +115,10 @@ def gate(analysis: Mapping[str, Any], fail_under: float | None,
             reasons.append(f"Quality score {score:.1f} below threshold ({fail_under:g})")
     if fail_on is not None:
         issues = [i for i in analysis.get("top_issues") or [] if isinstance(i, Mapping)]
-        found = _issues_at_or_above(issues, fail_on)
+        found = at_or_above(issues, fail_on)
         if found:
             reasons.append(_issue_reason(found, fail_on))
-        flagged = findings_at_or_above(findings, fail_on, fail_on_confidence)
+        flagged = at_or_above(findings, fail_on, fail_on_confidence)
         if flagged:
             reasons.append(finding_reason(flagged, fail_on))
     return not reasons, reasons
