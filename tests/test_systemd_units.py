@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shlex
@@ -184,19 +185,23 @@ def test_systemd_rates_the_units_ok(path: Path) -> None:
     assert exposure(path) <= EXPOSURE_AIM
 
 
+@functools.cache
+def members(group: str) -> frozenset[str]:
+    """The system calls of a systemd group (``@system-service``), nested groups expanded;
+    cached: the units share their groups, and each listing is a process."""
+    listing = subprocess.run(["systemd-analyze", "syscall-filter", group],
+                             capture_output=True, text=True, timeout=60, check=True).stdout
+    names: set[str] = set()
+    for line in listing.splitlines()[1:]:
+        name = line.strip()
+        if not name or name.startswith("#"):
+            continue
+        names |= members(name) if name.startswith("@") else {name}
+    return frozenset(names)
+
+
 def allowed_system_calls(unit: Path) -> set[str]:
     """The calls the unit's SystemCallFilter= lines let through, expanded by systemd."""
-    def members(group: str) -> set[str]:
-        listing = subprocess.run(["systemd-analyze", "syscall-filter", group],
-                                 capture_output=True, text=True, timeout=60, check=True).stdout
-        names: set[str] = set()
-        for line in listing.splitlines()[1:]:
-            name = line.strip()
-            if not name or name.startswith("#"):
-                continue
-            names |= members(name) if name.startswith("@") else {name}
-        return names
-
     allowed: set[str] = set()
     for line in settings(unit)["Service"]["SystemCallFilter"]:
         deny = line.startswith("~")
