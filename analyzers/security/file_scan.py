@@ -78,9 +78,10 @@ class FileScanner:
     def __init__(self, salt: bytes, bandit_options: str = "") -> None:
         # Imported here, in the worker: bandit's plugin loading logs (stevedore reports
         # formatters it cannot load) and costs start-up time the daemon need not pay.
-        from analyzers.security.python_rules import BanditRules, quiet_bandit_logging
+        from analyzers.security.bandit_logging import quiet_bandit_logging
 
         quiet_bandit_logging()
+        from analyzers.security.python_rules import BanditRules
         self._rules = BanditRules(json.loads(bandit_options) if bandit_options else None)
         self._salt = salt
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 import ast
 import bisect
 import io
-import logging
 import tokenize
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -88,14 +87,6 @@ class _Test:
         self.test_id: str = getattr(func, "_test_id", "")
         self.config: object = getattr(func, "_config", _MISSING)
         self.bidi = self.name == "trojansource"  # B613: see _may_have_bidi
-
-
-def quiet_bandit_logging() -> None:
-    """bandit logs nosec comments and rule crashes, quoting source; our workers stay silent."""
-    logger = logging.getLogger("bandit")
-    logger.setLevel(logging.CRITICAL + 1)
-    logger.propagate = False
-    logger.addHandler(logging.NullHandler())
 
 
 class BanditRules:

@@ -44,6 +44,9 @@ def rule_doc(rule: str) -> RuleDoc:
 def bandit_rule_docs() -> Mapping[str, RuleDoc]:
     """Every bandit rule id -> its doc, from bandit's plugin and blacklist registries."""
     # Imported here: loading bandit's plugins takes a while, and only reports need them.
+    from analyzers.security.bandit_logging import quiet_bandit_logging
+
+    quiet_bandit_logging()
     from bandit.core import docs_utils, extension_loader
 
     manager = extension_loader.MANAGER

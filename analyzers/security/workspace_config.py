@@ -136,9 +136,9 @@ def read_bandit_settings(root: Path) -> BanditSettings:
 def _read_dot_bandit(path: Path, problems: list[str]
                      ) -> tuple[dict[str, str], dict[str, Any] | None]:
     """The INI options of ``.bandit``, or its YAML config; ``({}, None)`` if neither."""
+    _quiet_bandit()  # before bandit is imported: importing it loads its plugins
     from bandit.core import utils as b_utils
 
-    _quiet_bandit()
     ini = b_utils.parse_ini_file(str(path))
     if isinstance(ini, dict):
         return {str(k): str(v) for k, v in ini.items()}, None
@@ -170,10 +170,10 @@ def _pyproject_bandit_table(path: Path, problems: list[str]) -> Mapping[str, Any
 
 def _read_config_file(path: Path, name: str, problems: list[str]) -> dict[str, Any] | None:
     """bandit's config in ``path`` (TOML for ``*.toml``, else YAML), read by bandit."""
+    _quiet_bandit()  # before bandit is imported: importing it loads its plugins
     from bandit.core import config as b_config
     from bandit.core import utils as b_utils
 
-    _quiet_bandit()
     try:
         if path.stat().st_size > MAX_CONFIG_BYTES:
             problems.append(f"{name} is larger than {MAX_CONFIG_BYTES} bytes; ignored")
@@ -220,6 +220,7 @@ def _hidden_rules(tests: frozenset[str], skips: frozenset[str], where: str,
     """The bandit test ids ``tests``/``skips`` leave out; None when bandit would refuse."""
     if not tests and not skips:
         return frozenset()
+    _quiet_bandit()
     from bandit.core import config as b_config
     from bandit.core import extension_loader as b_extensions
     from bandit.core import test_set as b_test_set
@@ -261,7 +262,7 @@ def _plugin_options(config: Mapping[str, Any], where: str, problems: list[str]) 
 
 def _quiet_bandit() -> None:
     """bandit logs what it cannot parse; here each problem is ours to report, once."""
-    from analyzers.security.python_rules import quiet_bandit_logging
+    from analyzers.security.bandit_logging import quiet_bandit_logging
 
     quiet_bandit_logging()
 

@@ -18,7 +18,8 @@ import pytest
 from bandit.core import config as b_config
 from bandit.core import manager as b_manager
 
-from analyzers.security.python_rules import BanditRules, PyScan, nosec_lines, quiet_bandit_logging
+from analyzers.security.bandit_logging import quiet_bandit_logging
+from analyzers.security.python_rules import BanditRules, PyScan, nosec_lines
 
 quiet_bandit_logging()
 

@@ -13,7 +13,8 @@ import pytest
 
 from analyzers.common.secrets.find import find_secrets
 from analyzers.common.secrets.redact import mask, mask_secrets, redact_bandit_message
-from analyzers.security.python_rules import BanditRules, PyScan, quiet_bandit_logging
+from analyzers.security.bandit_logging import quiet_bandit_logging
+from analyzers.security.python_rules import BanditRules, PyScan
 
 quiet_bandit_logging()
 
