@@ -27,6 +27,8 @@ DEFAULT_MAX_PENDING = 10_000
 ENV_DB = "REALWORLD_TESTING_DB"
 ENV_DURATION = "REALWORLD_TESTING_DURATION"
 ENV_INTERVAL = "REALWORLD_TESTING_INTERVAL"
+ENV_FLEET_URL = "REALWORLD_FLEET_URL"
+DEFAULT_SHIP_INTERVAL = 10.0
 DURABILITY_LEVELS = ("normal", "full")
 
 
@@ -132,6 +134,12 @@ class Config:
     # [security.per_path_skips]: gitignore-style pattern -> rule ids the scanner does not
     # report there; None: not configured, so the scanner's default (B101 in tests) applies.
     security_per_path_skips: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    # [fleet]: the central PostgreSQL every machine ships its log to (a libpq URL or DSN;
+    # $REALWORLD_FLEET_URL wins), the name this machine ships as (default: its host name),
+    # and the seconds between the daemon's shipments.
+    fleet_url: str | None = None
+    fleet_machine: str | None = None
+    ship_interval: float = DEFAULT_SHIP_INTERVAL
     source: Path | None = None  # the file these values came from, if any
     db_path_from_file: bool = False
 
@@ -201,13 +209,41 @@ def _security(table: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]
     return parsed
 
 
+def _fleet(config: Config, table: Any, where: str) -> Config:
+    """``[fleet]``: ``url``, ``machine``, ``ship_interval``."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    known = ("url", "machine", "ship_interval")
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(known)})")
+    for key in ("url", "machine"):
+        if key in table and (not isinstance(table[key], str) or not table[key].strip()):
+            raise ConfigError(f"{where}: {key} must be a non-empty string")
+    return replace(
+        config, fleet_url=table.get("url", config.fleet_url),
+        fleet_machine=table.get("machine", config.fleet_machine),
+        ship_interval=_positive(table["ship_interval"], f"{where}: ship_interval")
+        if "ship_interval" in table else config.ship_interval)
+
+
+def resolve_fleet_url(cli_url: str | None, config: Config,
+                      env: Mapping[str, str] | None = None) -> str | None:
+    """``--fleet``, then ``REALWORLD_FLEET_URL``, then the config file's ``[fleet] url``."""
+    env = os.environ if env is None else env
+    for candidate in (cli_url, env.get(ENV_FLEET_URL), config.fleet_url):
+        if candidate:
+            return candidate
+    return None
+
+
 def parse_config(values: Mapping[str, Any], where: str) -> Config:
     """Validate a parsed TOML document; pure."""
     config = Config()
     known = {"db_path", "default_duration", "monitor_interval", "resource_limits", "durability",
              "workspaces", "ignore", "settle_ms", "analyzer_timeout", "max_pending",
              "probe_interval", "max_file_bytes", "file_timeout", "retention", "session_rotation",
-             "security"}
+             "security", "fleet"}
     for key in values:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -257,6 +293,8 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
     if "security" in values:
         config = replace(config, security_per_path_skips=_security(values["security"],
                                                                    f"{where}: security"))
+    if "fleet" in values:
+        config = _fleet(config, values["fleet"], f"{where}: fleet")
     if "durability" in values:
         if values["durability"] not in DURABILITY_LEVELS:
             raise ConfigError(f"{where}: durability must be one of {', '.join(DURABILITY_LEVELS)}")

@@ -27,6 +27,7 @@ from analyzers.registry import discover
 from daemon.app.archive import archive
 from daemon.app.liveness import process_alive
 from daemon.app.session import LARGEST_ANALYZER_CAP, Session, SessionSpec
+from daemon.app.shipping import ShippingJob
 from daemon.config import (
     ENV_DURATION,
     ENV_INTERVAL,
@@ -355,6 +356,19 @@ class RealWorldTester:
             id="retention", max_instances=1, coalesce=True,
             next_run_time=datetime.now(timezone.utc)
             + timedelta(seconds=min(every, RETENTION_FIRST_AFTER_S)))
+
+    def schedule_shipping(self, url: str | None, machine: str | None = None,
+                          interval: float = 10.0) -> None:
+        """Ship the log to the fleet at ``url`` every ``interval`` seconds (``realworld
+        ship``), backing off while the server is away; None stops shipping."""
+        with contextlib.suppress(JobLookupError):
+            self._scheduler.remove_job("ship")
+        if url is None:
+            return
+        job = ShippingJob(self.db, url, machine, interval)
+        self._scheduler.add_job(job.run, "interval", seconds=interval, id="ship",
+                                max_instances=1, coalesce=True,
+                                next_run_time=datetime.now(timezone.utc))
 
     def apply_retention(self, retention: timedelta) -> None:
         """One retention pass now (what the schedule runs)."""

@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
+from daemon.cli import fleet
 from daemon.cli.common import EXIT_FAILED, EXIT_OK, open_db
 from daemon.projections.verify import ArchiveCheck, verify
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
+    url = fleet.fleet_url(args)
+    if url is not None:
+        return fleet.cmd_verify(url, args.machine or (), out)
     db = open_db(args)
     report = verify(db)
     if report.chain_break is None:
@@ -62,4 +66,7 @@ def register(subparsers: argparse._SubParsersAction[Any],
     parser = subparsers.add_parser(
         "verify", parents=[common],
         help="check the hash chain and that the projections equal a replay (exit 1 if not)")
+    fleet.add_fleet_option(parser)
+    parser.add_argument("--machine", metavar="NAME", action="append", default=None,
+                        help="with --fleet: check only this machine (repeatable)")
     parser.set_defaults(run=cmd_verify)
