@@ -122,8 +122,6 @@ CREATE TABLE IF NOT EXISTS events (
     shipped_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (machine, seq)
 );
-CREATE INDEX IF NOT EXISTS idx_events_session ON events (machine, session_id);
-CREATE INDEX IF NOT EXISTS idx_events_type_ts ON events (type, ts);
 CREATE OR REPLACE FUNCTION realworld_events_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
+
 from daemon.fleet.applier import apply_machine
 from daemon.fleet.central_schema import ensure_schema
 from daemon.fleet.connection import FleetCheckFailed, FleetUsageError, fleet_key, masked, session
@@ -28,7 +30,10 @@ from daemon.log.events import format_ts, utc_now
 from daemon.log.segments import SegmentError, archive_dir, verified_rows
 from daemon.log.store import StoredRow, read_rows
 
-DEFAULT_BATCH = 5_000
+DEFAULT_BATCH = 20_000
+#: Seconds between two records of the position reached in the local database (the central
+#: log is the truth; the local record serves ``status``, and each is a local commit).
+RECORD_EVERY_S = 2.0
 MAX_MACHINE_NAME = 200
 
 SHIPMENTS_DDL = """
@@ -196,7 +201,21 @@ def _check_continuity(db: Database, local: sqlite3.Connection, machine: str, seq
             f"edited; give this log its own name (--machine) or run realworld verify --fleet")
 
 
-def _insert_batch(cursor: Any, machine: str, rows: list[StoredRow]) -> int:
+def _insert_batch(conn: Any, cursor: Any, machine: str, rows: list[StoredRow]) -> int:
+    """Add ``rows`` after the machine's central tail, in the caller's transaction, which holds
+    the machine's lock: straight into ``events`` by COPY, as nothing of this machine can be
+    there yet; an ``event_id`` that is (the same log shipped under another name) rolls the
+    attempt back, and the staged path names it."""
+    try:
+        with conn.transaction(), cursor.copy(f"COPY events ({_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((machine, *row))
+        return len(rows)
+    except psycopg.errors.UniqueViolation:
+        return _insert_staged(cursor, machine, rows)
+
+
+def _insert_staged(cursor: Any, machine: str, rows: list[StoredRow]) -> int:
     with cursor.copy(f"COPY realworld_staging ({_COLUMNS}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row((machine, *row))
@@ -234,6 +253,7 @@ def ship(db: Database, url: str, machine: str | None = None, *,
             cursor = conn.cursor()
             cursor.execute(_STAGING)
             position = 0
+            recorded = time.monotonic()
             while True:
                 local_last = _local_last(local)
                 with conn.transaction():
@@ -248,7 +268,7 @@ def ship(db: Database, url: str, machine: str | None = None, *,
                             break
                     if not rows:
                         break
-                    added = _insert_batch(cursor, machine, rows)
+                    added = _insert_batch(conn, cursor, machine, rows)
                     cursor.execute(
                         "INSERT INTO machines (machine, shipped_events) VALUES (%s, %s) "
                         "ON CONFLICT (machine) DO UPDATE SET last_shipped = now(), "
@@ -256,8 +276,10 @@ def ship(db: Database, url: str, machine: str | None = None, *,
                         (machine, added))
                 shipped += added
                 position = rows[-1][0]
-                now = format_ts(utc_now())
-                _record(db, Shipment(fleet_key(url), machine, position, now, now, None))
+                if time.monotonic() - recorded >= RECORD_EVERY_S:
+                    now = format_ts(utc_now())
+                    _record(db, Shipment(fleet_key(url), machine, position, now, now, None))
+                    recorded = time.monotonic()
                 if deadline is not None and time.monotonic() >= deadline:
                     break
             applied = apply_machine(conn, machine, deadline=deadline) if apply else 0
