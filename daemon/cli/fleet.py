@@ -8,6 +8,8 @@ name (:mod:`daemon.fleet.replica`), so they print exactly what they print locall
 from __future__ import annotations
 
 import argparse
+import datetime
+import decimal
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TextIO
@@ -69,12 +71,25 @@ def session_source(args: argparse.Namespace,
             yield db, ids
 
 
+def _plain(value: Any) -> Any:
+    """A PostgreSQL value as the SQLite-shaped one every format prints: times as ISO text,
+    numerics as floats."""
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    return value
+
+
 def cmd_query(url: str, sql: str, fmt: str, out: TextIO) -> int:
     """The user's SQL on the central tables, in a read-only transaction."""
     with read_conn(url) as conn:
         cursor = conn.execute(sql)
         columns = tuple(d.name for d in cursor.description or ())
-        rows = tuple(tuple(row) for row in cursor.fetchall()) if cursor.description else ()
+        rows = (tuple(tuple(map(_plain, row)) for row in cursor.fetchall())
+                if cursor.description else ())
     out.write(render(QueryResult(columns, rows), fmt))
     return EXIT_OK
 

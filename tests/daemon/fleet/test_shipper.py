@@ -256,3 +256,22 @@ def test_local_database_keeps_no_password(fleet_url: str, tmp_path: Path,
     ship(db, fleet_url, "a")
     dump = "\n".join(sqlite3.connect(db.path).iterdump())
     assert postgres_server.password not in dump
+
+
+def test_the_readme_team_queries_run_on_the_fleet(fleet_url: str,
+                                                  two_logs: tuple[Database, Database]) -> None:
+    from conftest import REPO_ROOT
+
+    laptop, ci = two_logs
+    ship(laptop, fleet_url, "laptop")
+    ship(ci, fleet_url, "ci-1")
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Fleet", 1)[1].split("\n### ", 1)[0]
+    block = section.split("```sql\n", 1)[1].split("```", 1)[0]
+    statements = [s.strip() for s in block.split(";") if s.strip()]
+    assert len(statements) == 3
+    for statement in statements:
+        code, out, err = cli("query", statement, "--fleet", fleet_url, "--format", "json")
+        assert code == 0, (statement, err)
+    code, out, _ = cli("query", statements[0], "--fleet", fleet_url, "--format", "csv")
+    assert "ci-1," in out
