@@ -6,6 +6,7 @@ password never reaches a message (:func:`masked`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,6 +14,10 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+# psycopg warns when a COPY it was sending dies with the connection; the error that caused
+# it is what we report, in one line, so its echo is noise on stderr and in the journal.
+logging.getLogger("psycopg").setLevel(logging.ERROR)
 
 #: Seconds to wait for the server before calling it unreachable: a shipper must never hang
 #: the daemon's scheduler on a server that is down.
