@@ -134,6 +134,9 @@ class Config:
     security_per_path_skips: tuple[tuple[str, tuple[str, ...]], ...] | None = None
     source: Path | None = None  # the file these values came from, if any
     db_path_from_file: bool = False
+    # `realworld run` has its own built-in default (the spec's quick 2-minute test) and
+    # takes default_duration only when a file says it.
+    default_duration_from_file: bool = False
 
 
 def default_config_path(env: Mapping[str, str]) -> Path:
@@ -217,7 +220,8 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
         config = replace(config, db_path=values["db_path"], db_path_from_file=True)
     if "default_duration" in values:
         config = replace(config, default_duration=_positive(values["default_duration"],
-                                                            f"{where}: default_duration"))
+                                                            f"{where}: default_duration"),
+                         default_duration_from_file=True)
     if "monitor_interval" in values:
         config = replace(config, monitor_interval=_positive(values["monitor_interval"],
                                                             f"{where}: monitor_interval"))
