@@ -7,6 +7,7 @@ the spec's defaults.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -132,6 +133,11 @@ class Config:
     # [security.per_path_skips]: gitignore-style pattern -> rule ids the scanner does not
     # report there; None: not configured, so the scanner's default (B101 in tests) applies.
     security_per_path_skips: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    # [compare]: the regression rule's threshold (percent), floor (ms) and significance
+    # level; None: the built-in ones (daemon.read.analysis.regression).
+    compare_threshold_pct: float | None = None
+    compare_min_delta_ms: float | None = None
+    compare_alpha: float | None = None
     source: Path | None = None  # the file these values came from, if any
     db_path_from_file: bool = False
     # `realworld run` has its own built-in default (the spec's quick 2-minute test) and
@@ -204,13 +210,33 @@ def _security(table: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]
     return parsed
 
 
+_COMPARE_KEYS = ("threshold", "min_delta_ms", "alpha")
+
+
+def _compare(config: Config, table: Any, where: str) -> Config:
+    """``[compare]``: ``threshold`` (percent), ``min_delta_ms``, ``alpha``."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    for key in table:
+        if key not in _COMPARE_KEYS:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(_COMPARE_KEYS)})")
+    values = {key: _number(table[key], f"{where}: {key}") for key in table}
+    for key, value in values.items():
+        if not math.isfinite(value) or value < 0 or (key == "alpha" and not 0 < value <= 1):
+            bound = "in (0, 1]" if key == "alpha" else ">= 0"
+            raise ConfigError(f"{where}: {key} must be {bound}, not {value!r}")
+    return replace(config, compare_threshold_pct=values.get("threshold"),
+                   compare_min_delta_ms=values.get("min_delta_ms"),
+                   compare_alpha=values.get("alpha"))
+
+
 def parse_config(values: Mapping[str, Any], where: str) -> Config:
     """Validate a parsed TOML document; pure."""
     config = Config()
     known = {"db_path", "default_duration", "monitor_interval", "resource_limits", "durability",
              "workspaces", "ignore", "settle_ms", "analyzer_timeout", "max_pending",
              "probe_interval", "max_file_bytes", "file_timeout", "retention", "session_rotation",
-             "security"}
+             "security", "compare"}
     for key in values:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -261,6 +287,8 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
     if "security" in values:
         config = replace(config, security_per_path_skips=_security(values["security"],
                                                                    f"{where}: security"))
+    if "compare" in values:
+        config = _compare(config, values["compare"], f"{where}: compare")
     if "durability" in values:
         if values["durability"] not in DURABILITY_LEVELS:
             raise ConfigError(f"{where}: durability must be one of {', '.join(DURABILITY_LEVELS)}")
