@@ -16,7 +16,8 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError, fresh, open_db
+from daemon.cli import fleet
+from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError
 from daemon.cli.report import ReportUsageError, resolve_session
 from daemon.config import Config, load_config
 from daemon.log.database import Database
@@ -75,11 +76,12 @@ def compare_rule(args: argparse.Namespace, config: Config) -> Rule:
 
 def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     rule = compare_rule(args, load_config(args.config))
-    db = fresh(open_db(args))
-    baseline = finished_session(db, args.baseline, "baseline")
-    current = finished_session(db, args.current, "current")
-    comparison = compare(baseline, response_times(db, [baseline]),
-                         current, response_times(db, [current]), rule)
+    with fleet.session_source(args, [args.baseline, args.current]) as (db, refs):
+        baseline_ref, current_ref = (str(ref) for ref in refs)
+        baseline = finished_session(db, baseline_ref, "baseline")
+        current = finished_session(db, current_ref, "current")
+        comparison = compare(baseline, response_times(db, [baseline]),
+                             current, response_times(db, [current]), rule)
     if args.json:
         out.write(json.dumps(to_dict(comparison), indent=2) + "\n")
     else:
@@ -93,7 +95,9 @@ def register(subparsers: argparse._SubParsersAction[Any],
     parser = subparsers.add_parser(
         "compare", parents=[common],
         help="regression check between two sessions (exit 1 on a regression)")
-    parser.add_argument("baseline", metavar="BASELINE", help="the baseline session id (or latest)")
+    parser.add_argument("baseline", metavar="BASELINE",
+                        help="the baseline session id (or latest; with --fleet, MACHINE:SESSION "
+                             "or MACHINE:latest)")
     parser.add_argument("current", metavar="CURRENT", help="the session to check (or latest)")
     # Parsed by the command rather than argparse, for a clearer one-line error.
     parser.add_argument("--threshold", metavar="PCT",
@@ -106,4 +110,5 @@ def register(subparsers: argparse._SubParsersAction[Any],
                         help="and a one-sided Mann-Whitney U p-value on the per-call times "
                              f"below P (default: [compare] alpha, else {DEFAULT_ALPHA:g})")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    fleet.add_fleet_option(parser)
     parser.set_defaults(run=cmd_compare)

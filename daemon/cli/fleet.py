@@ -63,7 +63,7 @@ def session_source(args: argparse.Namespace,
     with read_conn(url) as conn:
         resolved = [None if ref is None else resolve(conn, ref) for ref in refs]
         ids = [None if ref is None else ref.session_id for ref in resolved]
-        chosen = [ref for ref in resolved if ref is not None]
+        chosen = list(dict.fromkeys(ref for ref in resolved if ref is not None))
         if len({ref.session_id for ref in chosen}) < len(chosen):
             raise FleetUsageError("the two sessions have the same id on different machines: "
                                   "compare them one machine at a time")

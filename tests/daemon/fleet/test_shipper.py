@@ -275,3 +275,21 @@ def test_the_readme_team_queries_run_on_the_fleet(fleet_url: str,
         assert code == 0, (statement, err)
     code, out, _ = cli("query", statements[0], "--fleet", fleet_url, "--format", "csv")
     assert "ci-1," in out
+
+
+def test_compare_across_machines(fleet_url: str, tmp_path: Path) -> None:
+    from sessionlogs import add_session
+
+    fast = [("code_search", 4.0 + (i % 5) * 0.1, True) for i in range(40)]
+    slow = [("code_search", 60.0 + (i % 5) * 0.1, True) for i in range(40)]
+    laptop = add_session(tmp_path / "laptop.db", "s_laptop", fast)
+    ci = add_session(tmp_path / "ci.db", "s_ci", slow)
+    ship(laptop, fleet_url, "laptop")
+    ship(ci, fleet_url, "ci")
+    code, out, err = cli("compare", "laptop:latest", "ci:s_ci", "--fleet", fleet_url)
+    assert code == 1, err
+    assert "code_search" in out
+    code, out, err = cli("compare", "laptop:s_laptop", "laptop:latest", "--fleet", fleet_url)
+    assert code == 0, out + err
+    code, _, err = cli("compare", "nowhere:latest", "ci:s_ci", "--fleet", fleet_url)
+    assert code == 2 and "no sessions in the fleet yet from machine 'nowhere'" in err
