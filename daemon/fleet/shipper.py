@@ -21,7 +21,7 @@ from typing import Any
 
 import psycopg
 
-from daemon.fleet.applier import apply_machine
+from daemon.fleet.applier import apply_all, apply_machine
 from daemon.fleet.central_schema import ensure_schema
 from daemon.fleet.connection import FleetCheckFailed, FleetUsageError, fleet_key, masked, session
 from daemon.log.anchor import segment_records
@@ -282,7 +282,12 @@ def ship(db: Database, url: str, machine: str | None = None, *,
                     recorded = time.monotonic()
                 if deadline is not None and time.monotonic() >= deadline:
                     break
-            applied = apply_machine(conn, machine, deadline=deadline) if apply else 0
+            applied = 0
+            if apply:
+                applied = apply_machine(conn, machine, deadline=deadline)
+                # Then any machine left behind: by a migration that replays the projections,
+                # a shipper run with --no-apply, or one killed between shipping and applying.
+                apply_all(conn, deadline=deadline)
         now = format_ts(utc_now())
         _record(db, Shipment(fleet_key(url), machine, position, now if shipped else None, now,
                              None))

@@ -154,8 +154,11 @@ def test_the_daemon_ships_around_a_server_that_goes_away(
             _central_rows(url, "dev"))] and len(_central_rows(url, "dev")) > before, 120, 0.2)
         caught_up_s = time.monotonic() - back
         assert time.monotonic() - stopped >= outage_s
+        # The line comes once the run that shipped has applied the projections too.
+        wait_for(lambda: "ship_caught_up" in [e.get("event") for e in daemon.log_events()], 60,
+                 0.2)
         logged = [e.get("event") for e in daemon.log_events()]
-        assert "ship_failed" in logged and "ship_caught_up" in logged, daemon.tail()
+        assert "ship_failed" in logged, daemon.tail()
         assert logged.count("ship_failed") <= 3, "one line per new reason, not per try"
         print(f"outage {outage_s:.0f}s: caught up {caught_up_s:.1f}s after the server came back")
     finally:

@@ -293,3 +293,24 @@ def test_compare_across_machines(fleet_url: str, tmp_path: Path) -> None:
     assert code == 0, out + err
     code, _, err = cli("compare", "nowhere:latest", "ci:s_ci", "--fleet", fleet_url)
     assert code == 2 and "no sessions in the fleet yet from machine 'nowhere'" in err
+
+
+def test_older_projection_rules_are_replayed_from_the_central_log(
+        fleet_url: str, two_logs: tuple[Database, Database]) -> None:
+    from daemon.log.schema import SCHEMA_VERSION
+
+    laptop, ci = two_logs
+    ship(laptop, fleet_url, "laptop")
+    ship(ci, fleet_url, "ci")
+    central(fleet_url, "UPDATE schema_version SET projection_version = %s",
+            (SCHEMA_VERSION - 1,))
+    central(fleet_url, "ALTER TABLE test_sessions ADD COLUMN left_by_old_rules text")
+    again = ship(laptop, fleet_url, "laptop")
+    assert again.shipped == 0 and again.applied == local_count(laptop, "events")
+    assert central(fleet_url, "SELECT projection_version FROM schema_version") == [
+        (SCHEMA_VERSION,)]
+    # The other machine's projections were replayed too, without it shipping again.
+    assert central(fleet_url, "SELECT COUNT(*) FROM activities WHERE machine = 'ci'")[0][0] == (
+        local_count(ci, "activities"))
+    code, out, _ = cli("verify", "--fleet", fleet_url)
+    assert code == 0, out
