@@ -36,8 +36,10 @@ from daemon.config import (
     ResourceLimits,
     load_config,
     resolve_db_path,
+    resolve_fleet_url,
 )
 from daemon.durations import MAX_MINUTES, parse_minutes, parse_seconds
+from daemon.fleet.shipper import ship
 from daemon.log.database import Database, Durability
 from daemon.log.events import ActivityRecorded, Envelope, SessionEnded, utc_now
 from daemon.log.store import EventStore
@@ -369,6 +371,18 @@ class RealWorldTester:
         self._scheduler.add_job(job.run, "interval", seconds=interval, id="ship",
                                 max_instances=1, coalesce=True,
                                 next_run_time=datetime.now(timezone.utc))
+
+    def ship(self, url: str | None = None, machine: str | None = None) -> dict[str, Any]:
+        """Ship the log to the fleet now (``realworld ship``): ``url`` or ``[fleet] url``;
+        raises :class:`~daemon.fleet.connection.FleetError` (one line) when it cannot."""
+        target = resolve_fleet_url(url, self.config)
+        if target is None:
+            raise ValueError("no fleet URL: pass one, set REALWORLD_FLEET_URL, or set [fleet] url")
+        self._writer.flush(10.0)
+        result = ship(self.db, target, machine or self.config.fleet_machine)
+        return {"fleet": result.fleet, "machine": result.machine, "shipped": result.shipped,
+                "position": result.position, "behind": result.behind,
+                "applied": result.applied}
 
     def apply_retention(self, retention: timedelta) -> None:
         """One retention pass now (what the schedule runs)."""

@@ -314,3 +314,16 @@ def test_older_projection_rules_are_replayed_from_the_central_log(
         local_count(ci, "activities"))
     code, out, _ = cli("verify", "--fleet", fleet_url)
     assert code == 0, out
+
+
+def test_the_python_api_ships(fleet_url: str, tmp_path: Path) -> None:
+    from daemon import RealWorldTester
+
+    db = spec_session_log(tmp_path / "api.db")
+    tester = RealWorldTester(db_path=db.path)
+    try:
+        result = tester.ship(fleet_url, "api")
+        assert result["machine"] == "api" and result["behind"] == 0
+        assert result["shipped"] >= 15 and result["position"] == result["shipped"]
+    finally:
+        tester.close()
