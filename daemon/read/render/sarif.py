@@ -23,18 +23,23 @@ Mapping, and why:
   valid URI. Paths are POSIX paths (the analyzers record ``as_posix()`` forms), so '/' is
   the only separator: a backslash is an ordinary file-name character there and becomes
   ``%5C``; reading it as a separator would point the viewer at another file. An issue
-  is about a capability, not a file: a logical location of kind ``module`` named after
-  the capability.
-* **Fingerprints**: a finding's fingerprint (stable across line moves) and an issue's id
-  go into ``partialFingerprints``, so a viewer tracks the same result across runs; the
-  fingerprint is also the ``primaryLocationLineHash`` GitHub matches alerts by (it would
-  otherwise hash the line's text, so an alert would reopen when its line moves).
+  is about how an analyzer ran, not about a file: it is a tool-execution notification of
+  the run's invocation (level, message, a descriptor ``issue/<issue_type>``, a logical
+  location of kind ``module`` named after the capability), not a result. GitHub code
+  scanning rejects the whole file when any result lacks a physical location.
+* **Fingerprints**: a finding's fingerprint (stable across line moves) goes into
+  ``partialFingerprints`` (an issue's id into its notification's properties), so a viewer
+  tracks the same result across runs; the fingerprint is also the
+  ``primaryLocationLineHash`` GitHub matches alerts by (it would otherwise hash the line's
+  text, so an alert would reopen when its line moves).
 * **Rule docs**: a security rule carries bandit's name for it, its description, its page
   (``helpUri``, and ``help`` in text and markdown) and its CWE as an
   ``external/cwe/cwe-N`` tag (:mod:`analyzers.security.rule_docs`).
 * **No secrets**: only the masked ``preview`` a finding row holds is copied, never more.
-* Results are ordered issues first (in the order given: ``top_issues`` is critical
-  first), then findings by path, line and rule, so the output is deterministic.
+* Results are findings by path, line and rule, so the output is deterministic;
+  notifications are the issues in the order given (``top_issues`` is critical first).
+* **GitHub's limits**: more than 25,000 results in a run is refused, so the most severe
+  25,000 are kept and a warning notification says how many were left out.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from analyzers.security.rule_docs import rule_doc
+from daemon.types import severity_rank
 
 SARIF_VERSION: Final = "2.1.0"
 SARIF_SCHEMA: Final = (
@@ -65,6 +71,10 @@ SECURITY_SEVERITY: Final[dict[str, float]] = {
 }
 
 Row = Mapping[str, Any]
+#: GitHub code scanning rejects a run with more results than this (its hard limit).
+MAX_RESULTS: Final = 25_000
+TRUNCATED_ID: Final = "realworld/results-truncated"
+
 
 
 def clean(value: Any) -> str:
@@ -104,36 +114,37 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def _issue_result(row: Row) -> tuple[str, dict[str, Any], dict[str, Any]]:
+def _issue_notification(row: Row) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An issue as a tool-execution notification and the descriptor it refers to."""
     capability = clean(row.get("capability") or "unknown")
     issue_type = clean(row.get("issue_type") or "issue")
-    rule_id = f"issue/{issue_type}"
+    descriptor_id = f"issue/{issue_type}"
     severity = _severity(row)
     description = _text(row.get("description")) or f"{issue_type} in {capability}"
     fix = _text(row.get("suggested_fix"))
     message = f"{description}. Fix: {fix}" if fix else description
     properties: dict[str, Any] = {"severity": severity, "capability": capability,
                                   "kind": "issue"}
+    if row.get("issue_id"):
+        properties["issueId"] = clean(row["issue_id"])
     if fix:
         properties["suggestedFix"] = fix
     if row.get("reproducible") is not None:
         properties["reproducible"] = bool(row.get("reproducible"))
-    result: dict[str, Any] = {
-        "ruleId": rule_id,
+    notification: dict[str, Any] = {
         "level": level(severity),
         "message": {"text": message},
+        "descriptor": {"id": descriptor_id},
         "locations": [{"logicalLocations": [{"name": capability, "kind": "module"}]}],
         "properties": properties,
     }
-    if row.get("issue_id"):
-        result["partialFingerprints"] = {"realworldIssueId/v1": clean(row["issue_id"])}
-    rule = {
-        "id": rule_id,
+    descriptor = {
+        "id": descriptor_id,
         "name": "".join(part.capitalize() for part in issue_type.split("_")) or "Issue",
         "shortDescription": {"text": f"realworld issue: {issue_type.replace('_', ' ')}"},
         "properties": {"tags": ["realworld", "issue"]},
     }
-    return rule_id, rule, result
+    return notification, descriptor
 
 
 def _finding_result(row: Row) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -214,6 +225,10 @@ def _finding_order(row: Row) -> tuple[str, int, str]:
     return (clean(row.get("path") or ""), line, clean(row.get("rule") or ""))
 
 
+def _severity_rank(result: dict[str, Any]) -> int:
+    return severity_rank(str(result.get("properties", {}).get("severity") or ""))
+
+
 def to_sarif(issues_rows: Iterable[Row], findings_rows: Iterable[Row], tool_version: str, *,
              project_root: str | None = None,
              run_properties: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -223,24 +238,55 @@ def to_sarif(issues_rows: Iterable[Row], findings_rows: Iterable[Row], tool_vers
     """
     rules: dict[str, dict[str, Any]] = {}
     results: list[dict[str, Any]] = []
-    for row in issues_rows:
-        rule_id, rule, result = _issue_result(row)
-        _merge_rule(rules, rule_id, rule)
-        results.append(result)
     for row in sorted(findings_rows, key=_finding_order):
         rule_id, rule, result = _finding_result(row)
         _merge_rule(rules, rule_id, rule)
         results.append(result)
+    notifications: list[dict[str, Any]] = []
+    if len(results) > MAX_RESULTS:
+        # GitHub rejects a run of more; the most severe are kept, in their order.
+        kept = sorted(range(len(results)), key=lambda i: (_severity_rank(results[i]), i))
+        keep = set(kept[:MAX_RESULTS])
+        notifications.append({
+            "level": "warning",
+            "message": {"text": f"{len(results) - MAX_RESULTS} of {len(results)} findings left "
+                                f"out: code scanning accepts at most {MAX_RESULTS:,} results "
+                                f"per run; the most severe are kept (realworld findings lists "
+                                f"them all)"},
+            "descriptor": {"id": TRUNCATED_ID}})
+        results = [r for i, r in enumerate(results) if i in keep]
+        used = {r["ruleId"] for r in results}
+        rules = {rule_id: rule for rule_id, rule in rules.items() if rule_id in used}
     ordered_ids = sorted(rules)
     index = {rule_id: i for i, rule_id in enumerate(ordered_ids)}
     for result in results:
         result["ruleIndex"] = index[result["ruleId"]]
+    descriptors: dict[str, dict[str, Any]] = {}
+    if notifications:
+        descriptors[TRUNCATED_ID] = {"id": TRUNCATED_ID, "name": "ResultsTruncated",
+                                     "shortDescription": {"text": "results left out"}}
+    issue_notes = []
+    for row in issues_rows:
+        notification, descriptor = _issue_notification(row)
+        descriptors.setdefault(descriptor["id"], descriptor)
+        issue_notes.append(notification)
+    notifications = issue_notes + notifications
+    descriptor_ids = list(descriptors)
+    for notification in notifications:
+        notification["descriptor"]["index"] = descriptor_ids.index(
+            notification["descriptor"]["id"])
+    driver: dict[str, Any] = {"name": TOOL_NAME, "version": clean(tool_version),
+                              "rules": [rules[rule_id] for rule_id in ordered_ids]}
+    if descriptors:
+        driver["notifications"] = list(descriptors.values())
     run: dict[str, Any] = {
-        "tool": {"driver": {"name": TOOL_NAME, "version": clean(tool_version),
-                            "rules": [rules[rule_id] for rule_id in ordered_ids]}},
+        "tool": {"driver": driver},
         "columnKind": "unicodeCodePoints",
         "results": results,
     }
+    if notifications:
+        run["invocations"] = [{"executionSuccessful": True,
+                               "toolExecutionNotifications": notifications}]
     root = root_uri(project_root)
     if root:
         run["originalUriBaseIds"] = {ROOT_BASE_ID: {"uri": root}}

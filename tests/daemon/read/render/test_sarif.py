@@ -93,7 +93,9 @@ def test_a_real_sessions_issues_and_findings_are_valid(tmp_path: Path) -> None:
     spec_log = json.loads(render_session_report(db, SPEC_SESSION, "sarif"))
     assert not list(validator.iter_errors(spec_log))
     expected = to_api_dict(load_analysis(db, SPEC_SESSION))["top_issues"]
-    assert len(spec_log["runs"][0]["results"]) == len(expected) > 0
+    [invocation] = spec_log["runs"][0]["invocations"]
+    assert len(invocation["toolExecutionNotifications"]) == len(expected) > 0
+    assert_github_accepts(spec_log)
     log = json.loads(render_session_report(db, "s-findings", "sarif"))
     assert not list(validator.iter_errors(log))
     [finding] = [r for r in log["runs"][0]["results"] if r["ruleId"] == "security_scanner/B105"]
@@ -112,8 +114,12 @@ def test_log_shape_and_levels() -> None:
     assert run["properties"] == {"sessionId": "s"}
     assert run["originalUriBaseIds"] == {"%SRCROOT%": {"uri": "file:///work/project/"}}
     results = run["results"]
-    assert len(results) == len(ISSUES) + len(FINDINGS)
-    assert [r["level"] for r in results[:3]] == ["error", "warning", "note"]
+    assert len(results) == len(FINDINGS)
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    assert [n["level"] for n in notes] == ["error", "warning", "note"]
+    descriptors = run["tool"]["driver"]["notifications"]
+    for note in notes:
+        assert descriptors[note["descriptor"]["index"]]["id"] == note["descriptor"]["id"]
     assert [level(s) for s in ("critical", "high", "medium", "low", "info", None, "odd")] == \
         ["error", "error", "warning", "note", "note", "note", "note"]
     rules = run["tool"]["driver"]["rules"]
@@ -124,19 +130,73 @@ def test_log_shape_and_levels() -> None:
         assert result["message"]["text"]
 
 
-def test_issues_are_logical_locations_with_their_id_as_fingerprint() -> None:
-    results = to_sarif(ISSUES, [], "1")["runs"][0]["results"]
-    first = results[0]
-    assert first["ruleId"] == "issue/low_success_rate"
+def test_issues_are_notifications_of_the_run_not_results() -> None:
+    run = to_sarif(ISSUES, [], "1")["runs"][0]
+    assert run["results"] == []
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    first = notes[0]
+    assert first["descriptor"]["id"] == "issue/low_success_rate"
     assert first["message"]["text"] == "Frequent failures. Fix: Add retries"
     assert first["locations"] == [{"logicalLocations": [{"name": "security_scanner",
                                                           "kind": "module"}]}]
-    assert first["partialFingerprints"] == {"realworldIssueId/v1": "i1"}
+    assert first["properties"]["issueId"] == "i1"
     assert first["properties"]["severity"] == "critical"
     assert first["properties"]["reproducible"] is True
     # No description: a message is made from the type and capability.
-    assert results[1]["message"]["text"] == "slow_response in code_search"
-    assert "partialFingerprints" not in results[2]
+    assert notes[1]["message"]["text"] == "slow_response in code_search"
+    assert "issueId" not in notes[2]["properties"]
+
+
+#: What GitHub code scanning's upload refuses (docs.github.com, "SARIF results exceed limit",
+#: and its processing errors such as "expected a physical location").
+GITHUB_LIMITS = {"runs": 20, "results": 25_000, "rules": 25_000, "tags": 20, "locations": 1_000,
+                 "gzip_bytes": 10 * 1024 * 1024}
+
+
+def assert_github_accepts(log: dict[str, Any]) -> None:
+    import gzip
+
+    assert log["version"] == "2.1.0" and len(log["runs"]) <= GITHUB_LIMITS["runs"]
+    for run in log["runs"]:
+        driver = run["tool"]["driver"]
+        assert driver["name"]
+        rules = driver.get("rules", [])
+        assert len(run["results"]) <= GITHUB_LIMITS["results"]
+        assert len(rules) <= GITHUB_LIMITS["rules"]
+        for rule in rules:
+            assert len(rule.get("properties", {}).get("tags", [])) <= GITHUB_LIMITS["tags"]
+            severity = rule.get("properties", {}).get("security-severity")
+            if severity is not None:
+                assert 0.0 <= float(severity) <= 10.0
+        for result in run["results"]:
+            assert result["message"]["text"]
+            assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+            assert 1 <= len(result["locations"]) <= GITHUB_LIMITS["locations"]
+            for location in result["locations"]:
+                physical = location["physicalLocation"]
+                assert physical["artifactLocation"]["uri"]
+                assert physical["region"]["startLine"] >= 1
+    packed = gzip.compress(json.dumps(log).encode("utf-8"))
+    assert len(packed) <= GITHUB_LIMITS["gzip_bytes"]
+
+
+def test_github_accepts_every_log_we_write() -> None:
+    assert_github_accepts(to_sarif(ISSUES, FINDINGS, "1", project_root="/work/project"))
+    assert_github_accepts(to_sarif([], [], "1"))
+
+
+def test_more_results_than_github_takes_keeps_the_most_severe() -> None:
+    many = [{"fingerprint": f"fp{i}", "capability": "security_scanner", "rule": "B105",
+             "path": f"m{i % 97}.py", "line": i, "severity": "low", "confidence": "low",
+             "message": "m"} for i in range(25_100)]
+    many[25_050]["severity"] = "critical"
+    log = to_sarif([], many, "1")
+    assert_github_accepts(log)
+    [run] = log["runs"]
+    assert len(run["results"]) == 25_000
+    assert any(r["properties"]["severity"] == "critical" for r in run["results"])
+    [note] = run["invocations"][0]["toolExecutionNotifications"]
+    assert note["level"] == "warning" and note["message"]["text"].startswith("100 of 25100")
 
 
 def test_findings_are_file_locations_in_a_stable_order() -> None:
