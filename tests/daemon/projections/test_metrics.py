@@ -93,10 +93,15 @@ def session_log(path: Path, samples: Sequence[ResourceSample], *, old_shape: boo
     return db
 
 
-def metric_rows(db: Database, columns: str = COLUMNS) -> list[tuple[Any, ...]]:
+#: The rows of resource samples (the calls' own rows are under their capabilities).
+SAMPLES = "capability IN ('system', 'realworld')"
+
+
+def metric_rows(db: Database, columns: str = COLUMNS,
+                where: str = "1") -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(db.path)
     try:
-        return conn.execute(f"SELECT {columns} FROM performance_metrics "
+        return conn.execute(f"SELECT {columns} FROM performance_metrics WHERE {where} "
                             "ORDER BY timestamp, rowid").fetchall()
     finally:
         conn.close()
@@ -121,8 +126,8 @@ def test_a_sample_gives_the_rows_the_five_old_events_gave(tmp_path: Path) -> Non
     old = session_log(tmp_path / "old.db", samples, old_shape=True)
     new = session_log(tmp_path / "new.db", samples, old_shape=False)
     assert metric_rows(new) == metric_rows(old)
-    assert len(metric_rows(new)) == 5 * len(samples)
-    ids = [r[0] for r in metric_rows(new, "metric_id")]
+    assert len(metric_rows(new, where=SAMPLES)) == 5 * len(samples)
+    ids = [r[0] for r in metric_rows(new, "metric_id", SAMPLES)]
     assert ids[:5] == [resource_metric_id("e-s-0-0", n) for n in range(1, 6)]
     assert len(set(ids)) == len(ids)
 
@@ -158,7 +163,7 @@ def test_an_old_log_of_metric_sampled_events_still_replays(tmp_path: Path) -> No
     # A log as the release before ResourcesSampled wrote it: five MetricSampled a sample.
     db = session_log(tmp_path / "old.db", [sample_at(i) for i in range(4)], old_shape=True)
     live = metric_rows(db, "*")
-    assert [r[2:7] for r in metric_rows(db)[:5]] == [
+    assert [r[2:7] for r in metric_rows(db, where=SAMPLES)[:5]] == [
         ("system", "cpu_usage", 10.0, "percent", "system-wide CPU"),
         ("system", "memory_usage", 40.0, "percent", "system-wide memory"),
         ("system", "disk_usage", 70.5, "percent", "workspace filesystem"),

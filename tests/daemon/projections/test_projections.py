@@ -175,7 +175,7 @@ def test_activity_and_metric_rows_copy_the_event() -> None:
         "success": 0, "error_message": "boom", "result_data": '{"hits":1}',
         "created_at": sql_timestamp(ts)}
     state.feed(ev.MetricSampled("s", "m1", "code_search", "accuracy", 0.5, "%", "probe"))
-    (metric,) = state.appended["performance_metrics"]
+    (metric,) = [m for m in state.appended["performance_metrics"] if m["metric_id"] == "m1"]
     assert (metric["metric_id"], metric["value"], metric["unit"], metric["context"]) == (
         "m1", 0.5, "%", "probe")
 
