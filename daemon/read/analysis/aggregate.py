@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 from daemon.read.analysis import grades, stats
 from daemon.read.analysis.configured_skips import configured_skips
@@ -31,6 +32,7 @@ from daemon.read.analysis.rows import (
     SYSTEM_CAPABILITY,
     Row,
     epoch,
+    finite,
     in_session,
     in_time_order,
     metric_values,
@@ -52,6 +54,7 @@ from daemon.read.analysis.thresholds import (
     WELL_MAX_AVG_MS,
     WELL_MIN_SUCCESS,
 )
+from daemon.types import ACCURACY, CPU_USAGE, MS_PER_FILE, TIME_TO_FIRST_RESULT
 
 
 def _pct(part: int, whole: int) -> float:
@@ -62,7 +65,30 @@ def _times(rows: Sequence[Row]) -> list[float]:
     return [t for t in (number(r.get("response_time_ms")) for r in rows) if t is not None]
 
 
-def _capability_stats(capability: str, rows: Sequence[Row]) -> CapabilityStats:
+def _capability_metrics(capability: str, metrics: Sequence[Row]) -> dict[str, Any]:
+    """The means of a capability's per-call ``performance_metrics`` rows."""
+    values: dict[tuple[str, str], list[float]] = {}
+    for row in metrics:
+        value = finite(row.get("value"))
+        if row.get("capability") == capability and value is not None:
+            key = (str(row.get("metric_type")), str(row.get("context") or ""))
+            values.setdefault(key, []).append(value)
+
+    def mean_of(metric_type: str) -> float | None:
+        found = [v for (t, _), vs in values.items() if t == metric_type for v in vs]
+        return stats.mean(found) if found else None
+
+    return {
+        "cpu_percent": mean_of(CPU_USAGE),
+        "ms_per_file": mean_of(MS_PER_FILE),
+        "time_to_first_result_ms": mean_of(TIME_TO_FIRST_RESULT),
+        "accuracy": tuple((context, stats.mean(vs)) for (t, context), vs in values.items()
+                          if t == ACCURACY),
+    }
+
+
+def _capability_stats(capability: str, rows: Sequence[Row],
+                      metrics: Sequence[Row] = ()) -> CapabilityStats:
     calls = len(rows)
     successes = sum(1 for r in rows if succeeded(r))
     times = _times(rows)
@@ -87,6 +113,7 @@ def _capability_stats(capability: str, rows: Sequence[Row]) -> CapabilityStats:
         success_grade=grades.success_rate_grade(rate),
         ux_score=stats.mean([grades.ux_quality_score(t) for t in times]) if times else None,
         error_messages=tuple(messages.most_common()),
+        **_capability_metrics(capability, metrics),
     )
 
 
@@ -248,7 +275,8 @@ def analyze(session: Row, activities: Sequence[Row], metrics: Sequence[Row],
     by_capability: dict[str, list[Row]] = {}
     for row in ordered:
         by_capability.setdefault(str(row.get("capability") or "unknown"), []).append(row)
-    capabilities = tuple(_capability_stats(name, rows) for name, rows in by_capability.items())
+    capabilities = tuple(_capability_stats(name, rows, session_metrics)
+                         for name, rows in by_capability.items())
     degradation = tuple(degradation_check(name, _times(rows))
                         for name, rows in by_capability.items())
     resources = _resources(ordered, session_metrics)

@@ -14,10 +14,11 @@ What each chart series holds, and why:
   failure's time is still a time the user waited) and carry ``ok=False`` so a chart can
   mark them.
 * **Percent** - system CPU and system memory from the periodic samples (capability
-  ``system``), the daemon's own CPU (capability ``realworld``; percent of one core, so it
-  may exceed 100), and ``cpu_after`` of each call. Both kinds of CPU are kept because the
-  periodic samples describe the whole session while ``cpu_after`` is taken right after
-  work and runs hot; showing both lets a reader see the difference.
+  ``system``), the daemon's own CPU with its worker processes (capability ``realworld``;
+  percent of one core, so up to 100 per core), and ``cpu_after`` of each call. Both kinds
+  of system CPU are kept because the periodic samples describe the whole session while
+  ``cpu_after`` is taken during work and runs hot; showing both lets a reader see the
+  difference.
 * **Memory (MB)** - the daemon's RSS from the periodic samples and ``memory_after_mb`` of
   each call.
 
@@ -125,8 +126,9 @@ def session_series(session: Row, activities: Sequence[Row],
         _metric_series(metrics, SYSTEM_CAPABILITY, "cpu_usage", "percent",
                        "system_cpu", "system CPU (samples)"),
         _metric_series(metrics, PROCESS_CAPABILITY, "cpu_usage", "percent",
-                       "daemon_cpu", "daemon CPU, % of one core (samples)"),
-        _activity_series(activities, "cpu_after", "cpu_after", "CPU after each call",
+                       "daemon_cpu", "daemon CPU with its workers, % of one core: 100 a "
+                                     "busy core (samples)"),
+        _activity_series(activities, "cpu_after", "cpu_after", "system CPU during each call",
                          "percent"),
         _metric_series(metrics, SYSTEM_CAPABILITY, "memory_usage", "percent",
                        "system_memory", "system memory (samples)"),

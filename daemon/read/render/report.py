@@ -252,6 +252,19 @@ def _opt(value: Any, fmt: str) -> str:
     return "n/a" if value is None else format(value, fmt)
 
 
+#: The headings of :func:`metric_cells`, in its order.
+METRIC_HEADINGS: Final = ("CPU/call (% of 1 core)", "ms/file", "First result", "Accuracy")
+
+
+def metric_cells(cap: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    """A capability's per-call metrics as table cells ("n/a" where not measured)."""
+    first = cap.get("time_to_first_result_ms")
+    accuracy = "; ".join(f"{what} {_number(value):.2f}"
+                         for what, value in cap.get("accuracy") or ()) or "n/a"
+    return (_opt(cap.get("cpu_percent"), ".1f"), _opt(cap.get("ms_per_file"), ".2f"),
+            "n/a" if first is None else _ms(first), accuracy)
+
+
 def _markdown_summary(summary: Mapping[str, Any],
                       archived: Mapping[str, Any] | None) -> list[str]:
     if archived is not None:
@@ -295,15 +308,17 @@ def render_markdown(report: Report | SessionAnalysis) -> str:
     capabilities = _items(data, "activities_by_capability")
     if capabilities:
         lines += ["", "## Capabilities", "",
-                  "| Capability | Calls | Errors | Success | Avg | p95 | Max | Grade | UX |",
-                  "|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+                  "| Capability | Calls | Errors | Success | Avg | p95 | Max | Grade | UX | "
+                  + " | ".join(METRIC_HEADINGS) + " |",
+                  "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|"]
         for cap in capabilities:
             lines.append(
                 f"| {_md(cap.get('capability'))} | {int(_number(cap.get('calls')))} "
                 f"| {int(_number(cap.get('errors')))} "
                 f"| {_number(cap.get('success_rate')):.1f}% | {_ms(cap.get('avg_response'))} "
                 f"| {_ms(cap.get('p95_response'))} | {_ms(cap.get('max_response'))} "
-                f"| {_md(cap.get('grade') or 'n/a')} | {_opt(cap.get('ux_score'), '.2f')} |")
+                f"| {_md(cap.get('grade') or 'n/a')} | {_opt(cap.get('ux_score'), '.2f')} | "
+                + " | ".join(_md(cell) for cell in metric_cells(cap)) + " |")
     for title, key in (("What Worked Well", "worked_well"),
                        ("What Worked Poorly", "worked_poorly")):
         lines += ["", f"## {title}", ""]
