@@ -47,8 +47,14 @@ def close_account(account: CpuAccount) -> None:
         _local.account = None
 
 
+def current() -> CpuAccount | None:
+    """The account open on this thread, if any."""
+    account: CpuAccount | None = getattr(_local, "account", None)
+    return account
+
+
 def charge(seconds: float) -> None:
     """Charge worker CPU to the account open on this thread, if any."""
-    account: CpuAccount | None = getattr(_local, "account", None)
+    account = current()
     if account is not None:
         account.charge(seconds)

@@ -139,6 +139,9 @@ class _Worker:
         self.deadline = 0.0
         # Its CPU as of its last message; a killed worker's CPU since then goes uncounted.
         self.cpu_reported = 0.0
+        # The call it was started for: only that call is charged its start-up, which may
+        # end during a later call (started early, so start-up overlaps the caller's work).
+        self.started_for = cpu_account.current()
         try:
             self.conn.send(list(sys.path))
             self.conn.send((initializer, argument, idle_exit_s))
@@ -296,7 +299,8 @@ class WorkerPool:
             except (EOFError, OSError, pickle.UnpicklingError, ValueError):
                 kind, value = None, None
             else:
-                cpu_account.charge(cpu - worker.cpu_reported)
+                if kind != "ready" or worker.started_for is cpu_account.current():
+                    cpu_account.charge(cpu - worker.cpu_reported)
                 worker.cpu_reported = cpu
             if kind is None:  # the process is gone without answering
                 if worker.task is not None:

@@ -134,7 +134,11 @@ def test_children_count_towards_memory_when_asked() -> None:
 
 
 def spin(task: float) -> float:
-    busy(task)
+    """Keep a core busy for ``task`` seconds; a negative task sleeps that long instead."""
+    if task < 0:
+        time.sleep(-task)
+    else:
+        busy(task)
     return task
 
 
@@ -210,3 +214,18 @@ def test_system_cpu_between_any_two_readings_is_a_percent(a: tuple[float, float]
                                                            b: tuple[float, float]) -> None:
     value = cpu_percent_between(a, b)
     assert value is None or 0.0 <= value <= 100.0
+
+
+def test_a_workers_start_up_is_charged_only_to_the_call_that_started_it() -> None:
+    pool = WorkerPool(make_spinner, None, processes=1, timeout_s=30.0)
+    meter = Meter()
+    try:
+        starter = meter.measure(lambda: pool.start(1)).measurement  # returns at once
+        time.sleep(0.5)  # the worker imports and starts meanwhile, outside any call
+        later = meter.measure(lambda: list(pool.run([-0.3]))).measurement  # a sleeping task
+        assert starter.cpu_time_ms is not None and later.cpu_time_ms is not None
+        # The later call reads the worker's "ready" (its start-up CPU) but is not charged.
+        assert later.cpu_time_ms <= later.response_time_ms * cpu_ceiling() / 100.0 + 0.01
+        assert later.cpu_time_ms < 40
+    finally:
+        pool.close()
