@@ -54,7 +54,14 @@ from daemon.read.analysis.thresholds import (
     WELL_MAX_AVG_MS,
     WELL_MIN_SUCCESS,
 )
-from daemon.types import ACCURACY, CPU_USAGE, MS_PER_FILE, TIME_TO_FIRST_RESULT
+from daemon.types import (
+    ACCURACY,
+    CPU_USAGE,
+    DISK_USAGE,
+    MEMORY_USAGE,
+    MS_PER_FILE,
+    TIME_TO_FIRST_RESULT,
+)
 
 
 def _pct(part: int, whole: int) -> float:
@@ -139,18 +146,18 @@ def _summary(activities: Sequence[Row]) -> Summary:
 def _resources(activities: Sequence[Row], metrics: Sequence[Row]) -> ResourceUsage:
     # Periodic samples describe the whole session; cpu_after is taken right after
     # work and so runs hot, which is why it is only the fallback.
-    cpu = [v for _, v in metric_values(metrics, SYSTEM_CAPABILITY, "cpu_usage", "percent")]
+    cpu = [v for _, v in metric_values(metrics, SYSTEM_CAPABILITY, CPU_USAGE, "percent")]
     cpu_source: str | None = "system_metrics" if cpu else None
     if not cpu:
         cpu = [v for v in (number(r.get("cpu_after")) for r in activities) if v is not None]
         cpu_source = "activities" if cpu else None
-    memory = [v for _, v in metric_values(metrics, SYSTEM_CAPABILITY, "memory_usage",
+    memory = [v for _, v in metric_values(metrics, SYSTEM_CAPABILITY, MEMORY_USAGE,
                                           "percent")]
-    rss = [v for _, v in metric_values(metrics, PROCESS_CAPABILITY, "memory_usage", "MB")]
+    rss = [v for _, v in metric_values(metrics, PROCESS_CAPABILITY, MEMORY_USAGE, "MB")]
     if not rss:
         rss = [v for v in (number(r.get("memory_after_mb")) for r in activities)
                if v is not None]
-    disk = [v for _, v in metric_values(metrics, SYSTEM_CAPABILITY, "disk_usage", "percent")]
+    disk = [v for _, v in metric_values(metrics, SYSTEM_CAPABILITY, DISK_USAGE, "percent")]
     avg_cpu = stats.mean(cpu) if cpu else None
     avg_memory = stats.mean(memory) if memory else None
     return ResourceUsage(
@@ -169,7 +176,7 @@ def _resources(activities: Sequence[Row], metrics: Sequence[Row]) -> ResourceUsa
 
 def memory_trend(activities: Sequence[Row], metrics: Sequence[Row]) -> MemoryTrend:
     """Least-squares growth of process RSS over the session (bounds in ``thresholds``)."""
-    points = [(t, v) for t, v in metric_values(metrics, PROCESS_CAPABILITY, "memory_usage",
+    points = [(t, v) for t, v in metric_values(metrics, PROCESS_CAPABILITY, MEMORY_USAGE,
                                                "MB") if t is not None]
     source: str | None = "process_metrics"
     if len(points) < 2:

@@ -39,6 +39,7 @@ from daemon.read.analysis.rows import (
     finite,
     succeeded,
 )
+from daemon.types import CPU_USAGE, MEMORY_USAGE
 
 
 @dataclass(frozen=True)
@@ -123,18 +124,18 @@ def session_series(session: Row, activities: Sequence[Row],
     """Every chart series of one session (the caller passes that session's rows only)."""
     response = response_series(activities)
     percent = _nonempty((
-        _metric_series(metrics, SYSTEM_CAPABILITY, "cpu_usage", "percent",
+        _metric_series(metrics, SYSTEM_CAPABILITY, CPU_USAGE, "percent",
                        "system_cpu", "system CPU (samples)"),
-        _metric_series(metrics, PROCESS_CAPABILITY, "cpu_usage", "percent",
+        _metric_series(metrics, PROCESS_CAPABILITY, CPU_USAGE, "percent",
                        "daemon_cpu", "daemon CPU with its workers, % of one core: 100 a "
                                      "busy core (samples)"),
         _activity_series(activities, "cpu_after", "cpu_after", "system CPU during each call",
                          "percent"),
-        _metric_series(metrics, SYSTEM_CAPABILITY, "memory_usage", "percent",
+        _metric_series(metrics, SYSTEM_CAPABILITY, MEMORY_USAGE, "percent",
                        "system_memory", "system memory (samples)"),
     ))
     memory = _nonempty((
-        _metric_series(metrics, PROCESS_CAPABILITY, "memory_usage", "MB",
+        _metric_series(metrics, PROCESS_CAPABILITY, MEMORY_USAGE, "MB",
                        "daemon_rss", "daemon RSS (samples)"),
         _activity_series(activities, "memory_after_mb", "memory_after", "RSS after each call",
                          "MB"),
