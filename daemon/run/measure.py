@@ -73,12 +73,18 @@ class SystemCpu:
     what is left of the gauge's first span instead of guessing.
     """
 
-    def __init__(self, min_interval_s: float = MIN_CPU_INTERVAL_S) -> None:
+    def __init__(self, min_interval_s: float = MIN_CPU_INTERVAL_S, *,
+                 times: Callable[[], CpuTimes | None] = _cpu_times,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        # ``times``, ``clock`` and ``sleep`` are psutil's and the system's; a test may pass
+        # a scripted machine to check the spans the gauge chooses.
         self._min_interval_s = min_interval_s
+        self._times, self._clock, self._sleep = times, clock, sleep
         self._lock = threading.Lock()
         self._readings: deque[tuple[float, CpuTimes]] = deque()
         self._value = 0.0  # repeated only while psutil cannot read the times
-        self._note(time.monotonic(), _cpu_times())
+        self._note(clock(), times())
 
     def _note(self, at: float, times: CpuTimes | None) -> None:
         # One reading per tenth of a span is plenty (ticks are 10 ms): the deque stays short.
@@ -88,14 +94,14 @@ class SystemCpu:
 
     def read(self) -> float:
         with self._lock:
-            now, times = time.monotonic(), _cpu_times()
+            now, times = self._clock(), self._times()
             if times is None or not self._readings:
                 self._note(now, times)
                 return self._value
             if now - self._readings[0][0] < self._min_interval_s:
                 # Only the first span can be this short: a blocking wait, once per gauge.
-                time.sleep(self._min_interval_s - (now - self._readings[0][0]))
-                now, times = time.monotonic(), _cpu_times()
+                self._sleep(self._min_interval_s - (now - self._readings[0][0]))
+                now, times = self._clock(), self._times()
                 if times is None:
                     return self._value
             while len(self._readings) > 1 and now - self._readings[1][0] >= self._min_interval_s:
@@ -186,15 +192,17 @@ class ProcessMemory:
         return round(rss / MB, 2)
 
 
-def bounded_cpu_ms(cpu_s: float, wall_s: float, ceiling: float) -> float:
-    """CPU seconds as ms, within what ``ceiling`` percent of one core gives in ``wall_s``.
+def bounded_cpu_ms(cpu_s: float, wall_ms: float, ceiling: float) -> float:
+    """CPU seconds as ms, within what ``ceiling`` percent of one core gives in ``wall_ms``
+    (the call's recorded time, so the percent made of the two stays within the ceiling).
 
     Worker CPU reported late (a worker's start-up, answered during the call) can exceed
     what the cores could give in the call's time; the bound keeps the percent possible.
     """
-    if not (math.isfinite(cpu_s) and math.isfinite(wall_s)) or cpu_s <= 0 or wall_s <= 0:
+    if not (math.isfinite(cpu_s) and math.isfinite(wall_ms)) or cpu_s <= 0 or wall_ms <= 0:
         return 0.0
-    return round(min(cpu_s, wall_s * max(ceiling, 0.0) / 100.0) * 1000.0, 3)
+    most = math.floor(wall_ms * max(ceiling, 0.0) / 100.0 * 1000.0) / 1000.0  # rounded down
+    return min(round(cpu_s * 1000.0, 3), most)
 
 
 def _thread_clock() -> int | None:
@@ -281,10 +289,11 @@ class Meter:
                 cpu_after = cpu_percent_between(started.cpu_times, times)
         if cpu_after is None:
             cpu_after = self._cpu.read()
+        response_time_ms = round(elapsed * 1000.0, 3)
         cpu_time_ms = (None if call_cpu_s is None
-                       else bounded_cpu_ms(call_cpu_s, elapsed, self._ceiling))
+                       else bounded_cpu_ms(call_cpu_s, response_time_ms, self._ceiling))
         return Measurement(
-            response_time_ms=round(elapsed * 1000.0, 3),
+            response_time_ms=response_time_ms,
             cpu_before=started.cpu_before,
             cpu_after=cpu_after,
             memory_before_mb=started.memory_before_mb,
