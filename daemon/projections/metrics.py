@@ -125,9 +125,12 @@ ACCURACY_KEYS: tuple[tuple[str | None, str, str], ...] = (
     (None, "mean_reciprocal_rank", "search probes: mean reciprocal rank"),
     ("code_assistant", "accuracy", "answers that agree with the code index"),
 )
-#: Scenario figures that are the accuracy of a capability (the learning scenario's labelled
-#: set): also an ``accuracy`` row under that capability.
+#: Scenario figures that are the accuracy of a capability (on the scenarios' labelled or
+#: planted code): also an ``accuracy`` row under that capability. Rates where lower is
+#: better (false positives) stay scenario figures only.
 SCENARIO_ACCURACY: Mapping[tuple[str, str], tuple[str, str]] = {
+    ("scenario:integration", "planted_found_and_searchable"):
+        ("security_scanner", "planted shell=True calls reported (and found by search)"),
     ("scenario:learning", "learning_precision"):
         ("pattern_probe", "mistake learner: learned fixes that were marked (labelled set)"),
     ("scenario:learning", "precision"):
@@ -136,8 +139,9 @@ SCENARIO_ACCURACY: Mapping[tuple[str, str], tuple[str, str]] = {
         ("pattern_probe", "mistake learner: expected warnings given (labelled set)"),
 }
 #: The index in a call's ``metric_id`` (``resource_metric_id``) of each of its rows:
-#: part of the ids, so append new ones, never renumber.
-_RESPONSE, _UX, _CPU, _PER_FILE, _FIRST = 1, 2, 3, 4, 5
+#: part of the ids, so append new ones, never renumber. (A first result's id is one per
+#: session and capability: :func:`first_result_metric_id`.)
+_RESPONSE, _UX, _CPU, _PER_FILE = 1, 2, 3, 4
 _ACCURACY_FROM = 10  # + the key's place in ACCURACY_KEYS
 
 

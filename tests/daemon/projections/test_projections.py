@@ -378,3 +378,15 @@ def test_the_learning_scenarios_precision_is_the_mistake_learners_accuracy() -> 
     assert found[("scenario:learning", "precision", "realworld scenario")] == 0.95
     assert found[("pattern_probe", "accuracy",
                   "mistake learner: warnings that were expected (labelled set)")] == 0.95
+
+
+
+def test_the_integration_scenarios_planted_calls_are_the_scanners_accuracy() -> None:
+    state = DictState()
+    state.feed(ev.MetricSampled("s", "m1", "scenario:integration",
+                                "planted_found_and_searchable", 1.0, "ratio"),
+               ev.MetricSampled("s", "m2", "scenario:learning", "false_positive_rate", 0.1,
+                                "ratio"))
+    accuracy = [(r["capability"], r["value"]) for r in state.appended["performance_metrics"]
+                if r["metric_type"] == "accuracy"]
+    assert accuracy == [("security_scanner", 1.0)]  # a false-positive rate is no accuracy
