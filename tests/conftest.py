@@ -246,8 +246,12 @@ EVENT_STRATEGIES: dict[type[Event], st.SearchStrategy[Event]] = {
         description=optional_texts, response_time_ms=optional_numbers,
         cpu_before=optional_numbers, cpu_after=optional_numbers,
         memory_before_mb=optional_numbers, memory_after_mb=optional_numbers,
-        success=st.booleans(), error_message=optional_texts,
-        result_data=st.none() | st.dictionaries(texts, json_values, max_size=3)),
+        success=st.booleans(), error_message=optional_texts, cpu_time_ms=optional_numbers,
+        # The keys the metrics projection reads beside any others.
+        result_data=st.none() | st.dictionaries(
+            texts | st.sampled_from(("files_indexed", "files_scanned", "hit_at_1",
+                                     "mean_reciprocal_rank", "accuracy")),
+            json_values, max_size=3)),
     ev.MetricSampled: st.builds(
         ev.MetricSampled, session_id=sessions, metric_id=unique_ids, capability=capabilities,
         metric_type=st.sampled_from(("response_time", "cpu_usage", "accuracy")),

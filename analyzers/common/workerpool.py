@@ -18,7 +18,9 @@ caller's unguarded script a second time. A worker inherits the parent's
 /dev/null: it may hold rule warnings about the scanned code) and exits when its
 socket closes, so workers end with the parent, even a ``kill -9``-ed one. A
 worker reports ready after its initializer ran, so start-up time is not charged
-to the first task's deadline.
+to the first task's deadline. Every message a worker sends carries its process CPU so
+far, which the pool charges to the calling thread's account
+(:mod:`analyzers.common.cpu_account`): the caller's CPU includes its workers'.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any, Generic, Literal, TypeVar
+
+from analyzers.common import cpu_account
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -90,9 +94,9 @@ def serve(conn: Connection) -> None:
         initializer, argument, idle_exit_s = conn.recv()
         handler = initializer(argument)
     except BaseException as exc:
-        conn.send(("init-error", f"{type(exc).__name__}: {exc}"))
+        conn.send(("init-error", f"{type(exc).__name__}: {exc}", time.process_time()))
         return
-    conn.send(("ready", None))
+    conn.send(("ready", None, time.process_time()))
     while True:
         try:
             if not conn.poll(idle_exit_s):
@@ -111,9 +115,10 @@ def serve(conn: Connection) -> None:
         except Exception as exc:  # the type only: a message could quote the task's data
             reply = ("error", type(exc).__name__)
         try:
-            conn.send(reply)
+            conn.send((*reply, time.process_time()))
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
-            conn.send(("error", f"cannot send the result: {type(exc).__name__}"))
+            conn.send(("error", f"cannot send the result: {type(exc).__name__}",
+                       time.process_time()))
 
 
 class _Worker:
@@ -132,6 +137,11 @@ class _Worker:
         self.started_at = time.monotonic()
         self.task: int | None = None  # index of the task it holds
         self.deadline = 0.0
+        # Its CPU as of its last message; a killed worker's CPU since then goes uncounted.
+        self.cpu_reported = 0.0
+        # The call it was started for: only that call is charged its start-up, which may
+        # end during a later call (started early, so start-up overlaps the caller's work).
+        self.started_for = cpu_account.current()
         try:
             self.conn.send(list(sys.path))
             self.conn.send((initializer, argument, idle_exit_s))
@@ -285,9 +295,13 @@ class WorkerPool:
                 continue
             worker = watched[id(item)]
             try:
-                kind, value = worker.conn.recv()
+                kind, value, cpu = worker.conn.recv()
             except (EOFError, OSError, pickle.UnpicklingError, ValueError):
                 kind, value = None, None
+            else:
+                if kind != "ready" or worker.started_for is cpu_account.current():
+                    cpu_account.charge(cpu - worker.cpu_reported)
+                worker.cpu_reported = cpu
             if kind is None:  # the process is gone without answering
                 if worker.task is not None:
                     index = worker.task

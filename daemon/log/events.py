@@ -187,9 +187,12 @@ class SessionScored(Event):
 @register
 @dataclass(frozen=True)
 class ActivityRecorded(Event):
-    """One measured analyzer call: every column of the spec's ``activities`` table."""
+    """One measured analyzer call: every column of the spec's ``activities`` table, and
+    the CPU time the call used (version 2), which the ``performance_metrics`` projection
+    turns into the call's CPU percent."""
 
     TYPE: ClassVar[str] = "activity_recorded"
+    VERSION: ClassVar[int] = 2
 
     activity_id: str
     capability: str
@@ -203,6 +206,14 @@ class ActivityRecorded(Event):
     success: bool = True
     error_message: str | None = None
     result_data: Payload | None = None
+    #: CPU seconds (as ms) of the calling thread and of the worker processes it used, at
+    #: most the call's wall time times the cores; None when not measured (version 1).
+    cpu_time_ms: float | None = None
+
+
+@upcaster(ActivityRecorded.TYPE, 1)
+def _activity_v1_to_v2(payload: Payload) -> Payload:
+    return {**payload, "cpu_time_ms": None}
 
 
 @register

@@ -44,13 +44,15 @@ MAX_LISTED = 20
 
 @dataclass(frozen=True)
 class Measurement:
-    """One call's readings: wall time, system CPU around it, process memory."""
+    """One call's readings: wall time, system CPU around it, process memory, and the CPU
+    time the call itself used (its thread and its worker processes)."""
 
     response_time_ms: float
     cpu_before: float | None
     cpu_after: float | None
     memory_before_mb: float | None
     memory_after_mb: float | None
+    cpu_time_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,7 @@ def activity_event(*, session_id: str, capability: str, activity_type: str,
         success=success,
         error_message=message,
         result_data=data if isinstance(data, dict) else {"value": data},
+        cpu_time_ms=None if m is None else m.cpu_time_ms,
     )
 
 

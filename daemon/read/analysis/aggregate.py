@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 from daemon.read.analysis import grades, stats
 from daemon.read.analysis.configured_skips import configured_skips
@@ -31,6 +32,7 @@ from daemon.read.analysis.rows import (
     SYSTEM_CAPABILITY,
     Row,
     epoch,
+    finite,
     in_session,
     in_time_order,
     metric_values,
@@ -52,6 +54,14 @@ from daemon.read.analysis.thresholds import (
     WELL_MAX_AVG_MS,
     WELL_MIN_SUCCESS,
 )
+from daemon.types import (
+    ACCURACY,
+    CPU_USAGE,
+    DISK_USAGE,
+    MEMORY_USAGE,
+    MS_PER_FILE,
+    TIME_TO_FIRST_RESULT,
+)
 
 
 def _pct(part: int, whole: int) -> float:
@@ -62,7 +72,30 @@ def _times(rows: Sequence[Row]) -> list[float]:
     return [t for t in (number(r.get("response_time_ms")) for r in rows) if t is not None]
 
 
-def _capability_stats(capability: str, rows: Sequence[Row]) -> CapabilityStats:
+def _capability_metrics(capability: str, metrics: Sequence[Row]) -> dict[str, Any]:
+    """The means of a capability's per-call ``performance_metrics`` rows."""
+    values: dict[tuple[str, str], list[float]] = {}
+    for row in metrics:
+        value = finite(row.get("value"))
+        if row.get("capability") == capability and value is not None:
+            key = (str(row.get("metric_type")), str(row.get("context") or ""))
+            values.setdefault(key, []).append(value)
+
+    def mean_of(metric_type: str) -> float | None:
+        found = [v for (t, _), vs in values.items() if t == metric_type for v in vs]
+        return stats.mean(found) if found else None
+
+    return {
+        "cpu_percent": mean_of(CPU_USAGE),
+        "ms_per_file": mean_of(MS_PER_FILE),
+        "time_to_first_result_ms": mean_of(TIME_TO_FIRST_RESULT),
+        "accuracy": tuple((context, stats.mean(vs)) for (t, context), vs in values.items()
+                          if t == ACCURACY),
+    }
+
+
+def _capability_stats(capability: str, rows: Sequence[Row],
+                      metrics: Sequence[Row] = ()) -> CapabilityStats:
     calls = len(rows)
     successes = sum(1 for r in rows if succeeded(r))
     times = _times(rows)
@@ -87,6 +120,7 @@ def _capability_stats(capability: str, rows: Sequence[Row]) -> CapabilityStats:
         success_grade=grades.success_rate_grade(rate),
         ux_score=stats.mean([grades.ux_quality_score(t) for t in times]) if times else None,
         error_messages=tuple(messages.most_common()),
+        **_capability_metrics(capability, metrics),
     )
 
 
@@ -112,18 +146,18 @@ def _summary(activities: Sequence[Row]) -> Summary:
 def _resources(activities: Sequence[Row], metrics: Sequence[Row]) -> ResourceUsage:
     # Periodic samples describe the whole session; cpu_after is taken right after
     # work and so runs hot, which is why it is only the fallback.
-    cpu = [v for _, v in metric_values(metrics, SYSTEM_CAPABILITY, "cpu_usage", "percent")]
+    cpu = [v for _, v in metric_values(metrics, SYSTEM_CAPABILITY, CPU_USAGE, "percent")]
     cpu_source: str | None = "system_metrics" if cpu else None
     if not cpu:
         cpu = [v for v in (number(r.get("cpu_after")) for r in activities) if v is not None]
         cpu_source = "activities" if cpu else None
-    memory = [v for _, v in metric_values(metrics, SYSTEM_CAPABILITY, "memory_usage",
+    memory = [v for _, v in metric_values(metrics, SYSTEM_CAPABILITY, MEMORY_USAGE,
                                           "percent")]
-    rss = [v for _, v in metric_values(metrics, PROCESS_CAPABILITY, "memory_usage", "MB")]
+    rss = [v for _, v in metric_values(metrics, PROCESS_CAPABILITY, MEMORY_USAGE, "MB")]
     if not rss:
         rss = [v for v in (number(r.get("memory_after_mb")) for r in activities)
                if v is not None]
-    disk = [v for _, v in metric_values(metrics, SYSTEM_CAPABILITY, "disk_usage", "percent")]
+    disk = [v for _, v in metric_values(metrics, SYSTEM_CAPABILITY, DISK_USAGE, "percent")]
     avg_cpu = stats.mean(cpu) if cpu else None
     avg_memory = stats.mean(memory) if memory else None
     return ResourceUsage(
@@ -142,7 +176,7 @@ def _resources(activities: Sequence[Row], metrics: Sequence[Row]) -> ResourceUsa
 
 def memory_trend(activities: Sequence[Row], metrics: Sequence[Row]) -> MemoryTrend:
     """Least-squares growth of process RSS over the session (bounds in ``thresholds``)."""
-    points = [(t, v) for t, v in metric_values(metrics, PROCESS_CAPABILITY, "memory_usage",
+    points = [(t, v) for t, v in metric_values(metrics, PROCESS_CAPABILITY, MEMORY_USAGE,
                                                "MB") if t is not None]
     source: str | None = "process_metrics"
     if len(points) < 2:
@@ -248,7 +282,8 @@ def analyze(session: Row, activities: Sequence[Row], metrics: Sequence[Row],
     by_capability: dict[str, list[Row]] = {}
     for row in ordered:
         by_capability.setdefault(str(row.get("capability") or "unknown"), []).append(row)
-    capabilities = tuple(_capability_stats(name, rows) for name, rows in by_capability.items())
+    capabilities = tuple(_capability_stats(name, rows, session_metrics)
+                         for name, rows in by_capability.items())
     degradation = tuple(degradation_check(name, _times(rows))
                         for name, rows in by_capability.items())
     resources = _resources(ordered, session_metrics)

@@ -25,6 +25,9 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
+# Defined beside the metric types: the metrics projection scores each call with it too.
+from daemon.types import ux_quality_score as ux_quality_score
+
 Grade = Literal["excellent", "good", "acceptable", "poor"]
 MemoryGrade = Literal["excellent", "good", "acceptable", "critical"]
 
@@ -53,17 +56,6 @@ def response_time_grade(ms: float) -> Grade:
     if ms <= 5000:
         return ACCEPTABLE
     return POOR
-
-
-def ux_quality_score(ms: float) -> float:
-    """The spec's 0-1 "Quality Score" of one response time."""
-    if ms < 100:
-        return 1.0
-    if ms < 500:
-        return 0.8
-    if ms <= 2000:
-        return 0.5
-    return 0.2
 
 
 def cpu_grade(percent: float) -> Grade:

@@ -32,6 +32,11 @@ class CapabilityStats:
     success_grade: str
     ux_score: float | None  # mean per-call UX quality score
     error_messages: tuple[tuple[str, int], ...]  # most common first
+    # From the capability's performance_metrics rows (the per-call figures):
+    cpu_percent: float | None = None  # mean CPU of a call, percent of one core
+    ms_per_file: float | None = None  # mean over calls that worked through files
+    time_to_first_result_ms: float | None = None  # from the session's start
+    accuracy: tuple[tuple[str, float], ...] = ()  # (what was measured, mean 0-1)
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,9 @@ class Summary:
     success_rate: float  # percent
     avg_response_time: float  # ms
     p95_response_time: float
-    avg_cpu_usage: float  # percent, activities' cpu_after (as test_sessions)
+    # System-wide percent while the calls ran (their cpu_after, as test_sessions); the
+    # session-long figure is resources.avg_cpu_percent, from the periodic samples.
+    avg_cpu_usage: float
     avg_memory_usage: float  # MB, activities' memory_after_mb (as test_sessions)
     ux_score: float  # mean per-call UX quality over every timed call
 

@@ -14,10 +14,11 @@ What each chart series holds, and why:
   failure's time is still a time the user waited) and carry ``ok=False`` so a chart can
   mark them.
 * **Percent** - system CPU and system memory from the periodic samples (capability
-  ``system``), the daemon's own CPU (capability ``realworld``; percent of one core, so it
-  may exceed 100), and ``cpu_after`` of each call. Both kinds of CPU are kept because the
-  periodic samples describe the whole session while ``cpu_after`` is taken right after
-  work and runs hot; showing both lets a reader see the difference.
+  ``system``), the daemon's own CPU with its worker processes (capability ``realworld``;
+  percent of one core, so up to 100 per core), and ``cpu_after`` of each call. Both kinds
+  of system CPU are kept because the periodic samples describe the whole session while
+  ``cpu_after`` is taken during work and runs hot; showing both lets a reader see the
+  difference.
 * **Memory (MB)** - the daemon's RSS from the periodic samples and ``memory_after_mb`` of
   each call.
 
@@ -38,6 +39,7 @@ from daemon.read.analysis.rows import (
     finite,
     succeeded,
 )
+from daemon.types import CPU_USAGE, MEMORY_USAGE
 
 
 @dataclass(frozen=True)
@@ -122,17 +124,18 @@ def session_series(session: Row, activities: Sequence[Row],
     """Every chart series of one session (the caller passes that session's rows only)."""
     response = response_series(activities)
     percent = _nonempty((
-        _metric_series(metrics, SYSTEM_CAPABILITY, "cpu_usage", "percent",
+        _metric_series(metrics, SYSTEM_CAPABILITY, CPU_USAGE, "percent",
                        "system_cpu", "system CPU (samples)"),
-        _metric_series(metrics, PROCESS_CAPABILITY, "cpu_usage", "percent",
-                       "daemon_cpu", "daemon CPU, % of one core (samples)"),
-        _activity_series(activities, "cpu_after", "cpu_after", "CPU after each call",
+        _metric_series(metrics, PROCESS_CAPABILITY, CPU_USAGE, "percent",
+                       "daemon_cpu", "daemon CPU with its workers, % of one core: 100 a "
+                                     "busy core (samples)"),
+        _activity_series(activities, "cpu_after", "cpu_after", "system CPU during each call",
                          "percent"),
-        _metric_series(metrics, SYSTEM_CAPABILITY, "memory_usage", "percent",
+        _metric_series(metrics, SYSTEM_CAPABILITY, MEMORY_USAGE, "percent",
                        "system_memory", "system memory (samples)"),
     ))
     memory = _nonempty((
-        _metric_series(metrics, PROCESS_CAPABILITY, "memory_usage", "MB",
+        _metric_series(metrics, PROCESS_CAPABILITY, MEMORY_USAGE, "MB",
                        "daemon_rss", "daemon RSS (samples)"),
         _activity_series(activities, "memory_after_mb", "memory_after", "RSS after each call",
                          "MB"),

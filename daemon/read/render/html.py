@@ -37,11 +37,13 @@ from daemon.read.analysis.api import to_api_dict
 from daemon.read.analysis.model import SessionAnalysis
 from daemon.read.analysis.series import Point, Series, SessionSeries
 from daemon.read.render.report import (
+    METRIC_HEADINGS,
     NO_ACTIVITIES,
     RESTORE_HINT,
     archived_rates,
     archived_summary,
     duration_text,
+    metric_cells,
 )
 from daemon.version import __version__
 
@@ -414,7 +416,8 @@ def _capabilities(data: Report) -> str:
                 '<p class="none">No capability was called.</p></section>')
     head = ("<tr><th>Capability</th><th class=num>Calls</th><th class=num>Errors</th>"
             "<th class=num>Success</th><th class=num>Avg</th><th class=num>p95</th>"
-            "<th class=num>Min</th><th class=num>Max</th><th>Grade</th><th class=num>UX</th></tr>")
+            "<th class=num>Min</th><th class=num>Max</th><th>Grade</th><th class=num>UX</th>"
+            + "".join(f"<th>{esc(h)}</th>" for h in METRIC_HEADINGS) + "</tr>")
     rows = []
     for cap in caps:
         rows.append(
@@ -427,7 +430,8 @@ def _capabilities(data: Report) -> str:
             f"<td class=num>{_number(cap.get('min_response')):.0f}ms</td>"
             f"<td class=num>{_number(cap.get('max_response')):.0f}ms</td>"
             f"<td>{esc(cap.get('grade') or 'n/a')}</td>"
-            f"<td class=num>{esc(_opt(cap.get('ux_score'), '.2f'))}</td></tr>")
+            f"<td class=num>{esc(_opt(cap.get('ux_score'), '.2f'))}</td>"
+            + "".join(f"<td>{esc(cell)}</td>" for cell in metric_cells(cap)) + "</tr>")
     return (f'<section id="capabilities"><h2>Capabilities</h2><table>{head}{"".join(rows)}'
             "</table></section>")
 

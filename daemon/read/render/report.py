@@ -157,6 +157,19 @@ def skipped_lines(report: Report) -> list[str]:
     return [] if line is None else [line]
 
 
+#: The headings of :func:`metric_cells`, in its order.
+METRIC_HEADINGS: Final = ("CPU/call (% of 1 core)", "ms/file", "First result", "Accuracy")
+
+
+def metric_cells(cap: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    """A capability's per-call metrics as table cells ("n/a" where not measured)."""
+    first = cap.get("time_to_first_result_ms")
+    accuracy = "; ".join(f"{what} {_number(value):.2f}"
+                         for what, value in cap.get("accuracy") or ()) or "n/a"
+    return (_opt(cap.get("cpu_percent"), ".1f"), _opt(cap.get("ms_per_file"), ".2f"),
+            "n/a" if first is None else _ms(first), accuracy)
+
+
 # --- text -------------------------------------------------------------------
 
 
@@ -175,6 +188,18 @@ def _text_summary(summary: Mapping[str, Any],
         f"Success Rate: {_number(summary.get('success_rate')):.1f}%",
         f"Avg Response Time: {_number(summary.get('avg_response_time')):.0f}ms",
     ]
+
+
+def _text_metrics(report: Report) -> list[str]:
+    """One line per capability with per-call metrics; nothing for a log without them (the
+    spec's report layout then stays exactly as it is)."""
+    lines = []
+    for cap in _items(report, "activities_by_capability"):
+        cells = [f"{heading} {cell}" for heading, cell in zip(METRIC_HEADINGS, metric_cells(cap),
+                                                               strict=True) if cell != "n/a"]
+        if cells:
+            lines.append(f"{cap.get('capability')}: " + ", ".join(cells))
+    return [banner("METRICS BY CAPABILITY"), *lines, ""] if lines else []
 
 
 def render_text(report: Report | SessionAnalysis) -> str:
@@ -196,6 +221,7 @@ def render_text(report: Report | SessionAnalysis) -> str:
         *_text_summary(summary, archived_summary(data)),
         *skipped_lines(data),
         "",
+        *_text_metrics(data),
     ]
     for title, key in (("WHAT WORKED WELL", "worked_well"),
                        ("WHAT WORKED POORLY", "worked_poorly")):
@@ -295,15 +321,17 @@ def render_markdown(report: Report | SessionAnalysis) -> str:
     capabilities = _items(data, "activities_by_capability")
     if capabilities:
         lines += ["", "## Capabilities", "",
-                  "| Capability | Calls | Errors | Success | Avg | p95 | Max | Grade | UX |",
-                  "|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+                  "| Capability | Calls | Errors | Success | Avg | p95 | Max | Grade | UX | "
+                  + " | ".join(METRIC_HEADINGS) + " |",
+                  "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|"]
         for cap in capabilities:
             lines.append(
                 f"| {_md(cap.get('capability'))} | {int(_number(cap.get('calls')))} "
                 f"| {int(_number(cap.get('errors')))} "
                 f"| {_number(cap.get('success_rate')):.1f}% | {_ms(cap.get('avg_response'))} "
                 f"| {_ms(cap.get('p95_response'))} | {_ms(cap.get('max_response'))} "
-                f"| {_md(cap.get('grade') or 'n/a')} | {_opt(cap.get('ux_score'), '.2f')} |")
+                f"| {_md(cap.get('grade') or 'n/a')} | {_opt(cap.get('ux_score'), '.2f')} | "
+                + " | ".join(_md(cell) for cell in metric_cells(cap)) + " |")
     for title, key in (("What Worked Well", "worked_well"),
                        ("What Worked Poorly", "worked_poorly")):
         lines += ["", f"## {title}", ""]

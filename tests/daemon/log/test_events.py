@@ -174,3 +174,12 @@ def test_a_stored_event_newer_than_the_code_is_refused(db: Database) -> None:
             list(read_events(conn))
     finally:
         conn.close()
+
+
+def test_a_version_1_activity_is_upcast_with_its_cpu_time_unknown() -> None:
+    payload = {"activity_id": "a", "capability": "code_search", "activity_type": "search",
+               "response_time_ms": 5.0, "success": True}
+    event = from_payload("activity_recorded", 1, "s", payload)
+    assert isinstance(event, ev.ActivityRecorded)
+    assert event.cpu_time_ms is None and event.response_time_ms == 5.0
+    assert ev.ActivityRecorded.VERSION == 2

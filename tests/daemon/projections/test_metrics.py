@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -36,6 +39,9 @@ from daemon.projections.replay import rebuild
 from daemon.projections.verify import verify
 from daemon.read.reporting import analysis_dict, load_series
 from daemon.run.resources import ResourceSample, sample_event
+from daemon.types import ACCURACY, CPU_USAGE, METRIC_TYPES, MS_PER_FILE, RESPONSE_TIME, UX_QUALITY
+
+from conftest import REPO_ROOT
 
 SESSION = "test_20261206_120000"
 START = datetime(2026, 12, 6, 12, 0, tzinfo=timezone.utc)
@@ -93,10 +99,15 @@ def session_log(path: Path, samples: Sequence[ResourceSample], *, old_shape: boo
     return db
 
 
-def metric_rows(db: Database, columns: str = COLUMNS) -> list[tuple[Any, ...]]:
+#: The rows of resource samples (the calls' own rows are under their capabilities).
+SAMPLES = "capability IN ('system', 'realworld')"
+
+
+def metric_rows(db: Database, columns: str = COLUMNS,
+                where: str = "1") -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(db.path)
     try:
-        return conn.execute(f"SELECT {columns} FROM performance_metrics "
+        return conn.execute(f"SELECT {columns} FROM performance_metrics WHERE {where} "
                             "ORDER BY timestamp, rowid").fetchall()
     finally:
         conn.close()
@@ -121,8 +132,8 @@ def test_a_sample_gives_the_rows_the_five_old_events_gave(tmp_path: Path) -> Non
     old = session_log(tmp_path / "old.db", samples, old_shape=True)
     new = session_log(tmp_path / "new.db", samples, old_shape=False)
     assert metric_rows(new) == metric_rows(old)
-    assert len(metric_rows(new)) == 5 * len(samples)
-    ids = [r[0] for r in metric_rows(new, "metric_id")]
+    assert len(metric_rows(new, where=SAMPLES)) == 5 * len(samples)
+    ids = [r[0] for r in metric_rows(new, "metric_id", SAMPLES)]
     assert ids[:5] == [resource_metric_id("e-s-0-0", n) for n in range(1, 6)]
     assert len(set(ids)) == len(ids)
 
@@ -158,7 +169,7 @@ def test_an_old_log_of_metric_sampled_events_still_replays(tmp_path: Path) -> No
     # A log as the release before ResourcesSampled wrote it: five MetricSampled a sample.
     db = session_log(tmp_path / "old.db", [sample_at(i) for i in range(4)], old_shape=True)
     live = metric_rows(db, "*")
-    assert [r[2:7] for r in metric_rows(db)[:5]] == [
+    assert [r[2:7] for r in metric_rows(db, where=SAMPLES)[:5]] == [
         ("system", "cpu_usage", 10.0, "percent", "system-wide CPU"),
         ("system", "memory_usage", 40.0, "percent", "system-wide memory"),
         ("system", "disk_usage", 70.5, "percent", "workspace filesystem"),
@@ -183,3 +194,48 @@ def test_for_any_samples_both_shapes_give_the_same_rows(samples: list[ResourceSa
         old = session_log(Path(tmp) / "old.db", samples, old_shape=True)
         new = session_log(Path(tmp) / "new.db", samples, old_shape=False)
         assert metric_rows(new) == metric_rows(old)
+
+
+def test_a_real_session_has_every_metric_type_and_rebuild_and_verify_agree(
+        tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "pkg").mkdir(parents=True)
+    (project / "pkg" / "core.py").write_text(
+        "import subprocess\n\n\ndef add(a, b):\n    return a + b\n\n\n"
+        "def run(cmd):\n    return subprocess.call(cmd, shell=True)\n")
+    (project / "README.md").write_text("# demo\n")
+    db_path = tmp_path / "log.db"
+    config = tmp_path / "relaxed.toml"  # this shared machine's CPU may sit above 90 %
+    config.write_text("[resource_limits]\ncpu_percent_max = 100.0\n"
+                      "memory_percent_max = 100.0\ndisk_percent_max = 100.0\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REALWORLD_")}
+    env.update(PYTHONPATH=str(REPO_ROOT), XDG_CACHE_HOME=str(tmp_path / "cache"))
+
+    def realworld(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "daemon", *argv, "--db", str(db_path),
+                               "--config", str(config)], capture_output=True, text=True,
+                              cwd=tmp_path, env=env, timeout=120, check=False)
+
+    done = realworld("run", "--project", str(project), "--once", "--quiet", "--no-report")
+    assert done.returncode == 0, done.stderr
+    conn = sqlite3.connect(db_path)
+    try:
+        found = {metric_type: conn.execute(
+            "SELECT capability, value, unit FROM performance_metrics WHERE metric_type = ?",
+            (metric_type,)).fetchall() for metric_type in METRIC_TYPES}
+        calls = conn.execute("SELECT COUNT(*) FROM activities WHERE response_time_ms IS NOT NULL"
+                             ).fetchone()[0]
+    finally:
+        conn.close()
+    assert all(found.values()), {t: len(r) for t, r in found.items()}
+    assert len(found[RESPONSE_TIME]) == calls
+    assert {c for c, _, _ in found[MS_PER_FILE]} == {"code_indexer", "security_scanner"}
+    assert "code_search" in {c for c, _, _ in found[ACCURACY]}
+    assert all(0.0 <= v <= 1.0 for _, v, _ in found[ACCURACY] + found[UX_QUALITY])
+    ceiling = 100.0 * (os.cpu_count() or 1)
+    assert all(0.0 <= v <= ceiling for _, v, _ in found[CPU_USAGE])
+    before = metric_rows(Database.open(db_path), "*")
+    assert realworld("rebuild").returncode == 0
+    assert metric_rows(Database.open(db_path), "*") == before
+    checked = realworld("verify")
+    assert checked.returncode == 0, checked.stdout + checked.stderr

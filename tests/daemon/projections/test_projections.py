@@ -175,7 +175,7 @@ def test_activity_and_metric_rows_copy_the_event() -> None:
         "success": 0, "error_message": "boom", "result_data": '{"hits":1}',
         "created_at": sql_timestamp(ts)}
     state.feed(ev.MetricSampled("s", "m1", "code_search", "accuracy", 0.5, "%", "probe"))
-    (metric,) = state.appended["performance_metrics"]
+    (metric,) = [m for m in state.appended["performance_metrics"] if m["metric_id"] == "m1"]
     assert (metric["metric_id"], metric["value"], metric["unit"], metric["context"]) == (
         "m1", 0.5, "%", "probe")
 
@@ -315,3 +315,78 @@ def test_result_data_cut_from_the_payload_equals_encoding_it_again(event: Event)
     assert result_data_text(recorded.payload, event) == expected
     # Without the stored text (an upcast event), the same value, encoded afresh.
     assert result_data_text("", event) == expected
+
+
+# --- the spec's metric types, per call ---------------------------------------------------
+
+
+def _metrics_of(state: DictState) -> dict[tuple[str, str, str | None], float]:
+    rows = [*state.appended["performance_metrics"], *state.tables["performance_metrics"].values()]
+    return {(r["capability"], r["metric_type"], r["context"]): r["value"] for r in rows}
+
+
+def test_a_call_gives_the_spec_metric_types_of_its_capability() -> None:
+    state = DictState()
+    state.feed(ev.SessionStarted("s", "/p", 5))  # at ts_at(1)
+    search = ev.ActivityRecorded(
+        "s", "a1", "code_search", "search", response_time_ms=250.0, success=True,
+        result_data={"hit_at_1": 0.75, "mean_reciprocal_rank": 0.8}, cpu_time_ms=125.0)
+    index = ev.ActivityRecorded(
+        "s", "a2", "code_indexer", "indexing", response_time_ms=90.0, success=True,
+        result_data={"files_indexed": 30})
+    assist = ev.ActivityRecorded(
+        "s", "a3", "code_assistant", "code_assist", response_time_ms=3000.0,
+        result_data={"accuracy": 0.9})
+    # Another analyzer's "accuracy" key means nothing here.
+    other = ev.ActivityRecorded("s", "a4", "workspace_analyzer", "census",
+                                response_time_ms=10.0, result_data={"accuracy": 0.1})
+    state.feed(search, index, assist, other)  # at ts_at(2) .. ts_at(5)
+    found = _metrics_of(state)
+    assert found[("code_search", "response_time", "search")] == 250.0
+    assert found[("code_search", "ux_quality", "search")] == 0.8
+    assert found[("code_search", "cpu_usage", "the call's CPU, % of one core")] == 50.0
+    assert found[("code_search", "accuracy", "search probes: sampled definition ranked first")] \
+        == 0.75
+    assert found[("code_search", "accuracy", "search probes: mean reciprocal rank")] == 0.8
+    assert found[("code_indexer", "ms_per_file", "per file indexed")] == 3.0
+    assert found[("code_assistant", "accuracy", "answers that agree with the code index")] \
+        == 0.9
+    assert found[("code_assistant", "ux_quality", "code_assist")] == 0.2
+    assert not any(c == "workspace_analyzer" and t == "accuracy" for c, t, _ in found)
+    firsts = {c: v for (c, t, _), v in found.items() if t == "time_to_first_result"}
+    assert firsts == {"code_search": 1000.0, "code_indexer": 2000.0,
+                      "code_assistant": 3000.0, "workspace_analyzer": 4000.0}
+
+
+def test_time_to_first_result_is_the_first_success_only() -> None:
+    state = DictState()
+    state.feed(ev.SessionStarted("s", "/p", 5),
+               activity("s", 1, rt=5.0, ok=False),  # a failure is no result
+               activity("s", 2, rt=5.0), activity("s", 3, rt=5.0))
+    (first,) = [r for r in state.tables["performance_metrics"].values()
+                if r["metric_type"] == "time_to_first_result"]
+    assert (first["capability"], first["value"], first["unit"]) == ("code_search", 2000.0, "ms")
+    assert not any(r["metric_type"] == "cpu_usage"  # version-1 calls have no CPU time
+                   for r in state.appended["performance_metrics"])
+
+
+def test_the_learning_scenarios_precision_is_the_mistake_learners_accuracy() -> None:
+    state = DictState()
+    state.feed(ev.MetricSampled("s", "m1", "scenario:learning", "precision", 0.95, "ratio",
+                                "realworld scenario"))
+    found = _metrics_of(state)
+    assert found[("scenario:learning", "precision", "realworld scenario")] == 0.95
+    assert found[("pattern_probe", "accuracy",
+                  "mistake learner: warnings that were expected (labelled set)")] == 0.95
+
+
+
+def test_the_integration_scenarios_planted_calls_are_the_scanners_accuracy() -> None:
+    state = DictState()
+    state.feed(ev.MetricSampled("s", "m1", "scenario:integration",
+                                "planted_found_and_searchable", 1.0, "ratio"),
+               ev.MetricSampled("s", "m2", "scenario:learning", "false_positive_rate", 0.1,
+                                "ratio"))
+    accuracy = [(r["capability"], r["value"]) for r in state.appended["performance_metrics"]
+                if r["metric_type"] == "accuracy"]
+    assert accuracy == [("security_scanner", 1.0)]  # a false-positive rate is no accuracy

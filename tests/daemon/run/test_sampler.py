@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from pathlib import Path
 
+import psutil
+
+from daemon.run.resources import ResourceSample
 from daemon.run.sampler import ResourceSampler
 
 
@@ -29,3 +34,26 @@ def test_a_vanished_workspace_reads_as_no_disk(tmp_path: Path) -> None:
     sample = sampler.sample()
     assert sample.disk_percent == 0.0
     assert sample.memory_percent > 0.0
+
+
+def test_the_first_sample_on_a_fresh_thread_covers_a_span_and_the_cpu_bounds_hold(
+        tmp_path: Path) -> None:
+    # psutil.cpu_percent(None) keeps a baseline per thread: on a scheduler thread that never
+    # called it, it compared two readings microseconds apart (0.0, or 100.0 on a tick).
+    sampler = ResourceSampler(tmp_path)
+    taken: list[tuple[float, ResourceSample]] = []
+
+    def sample() -> None:
+        began = time.monotonic()
+        got = sampler.sample()
+        taken.append((time.monotonic() - began, got))
+
+    for _ in range(2):
+        worker = threading.Thread(target=sample)
+        worker.start()
+        worker.join()
+    (first_s, first), (_, second) = taken
+    assert first_s >= 0.09  # the gauge waited out its first span rather than guess
+    for s in (first, second):
+        assert 0.0 <= s.cpu_percent <= 100.0
+        assert 0.0 <= s.process_cpu_percent <= 100.0 * (psutil.cpu_count() or 1)

@@ -223,3 +223,21 @@ def test_analysis_of_a_real_session_log(tmp_path: Path) -> None:
     texts = [s["suggestion"] for s in api["suggestions"]]
     assert texts.count("Fix error handling in security_scanner") == 1
     conn.close()
+
+
+def test_each_capability_shows_the_means_of_its_per_call_metrics() -> None:
+    rows = [act("code_search", 10.0), act("code_search", 30.0), act("code_indexer", 50.0)]
+    metrics = [metric("code_search", "cpu_usage", 40.0, "percent", 1),
+               metric("code_search", "cpu_usage", 60.0, "percent", 2),
+               metric("code_indexer", "ms_per_file", 2.5, "ms/file", 3),
+               metric("code_search", "time_to_first_result", 900.0, "ms", 1),
+               {**metric("code_search", "accuracy", 0.5, "ratio", 1), "context": "hit@1"},
+               {**metric("code_search", "accuracy", 1.0, "ratio", 2), "context": "hit@1"},
+               metric("system", "cpu_usage", 99.0, "percent", 2)]  # not a capability's
+    by_name = {c.capability: c for c in run(rows, metrics).capabilities}
+    search, index = by_name["code_search"], by_name["code_indexer"]
+    assert (search.cpu_percent, search.time_to_first_result_ms, search.accuracy) == (
+        50.0, 900.0, (("hit@1", 0.75),))
+    assert (index.cpu_percent, index.ms_per_file, index.accuracy) == (None, 2.5, ())
+    api = {c["capability"]: c for c in to_api_dict(run(rows, metrics))["activities_by_capability"]}
+    assert api["code_search"]["cpu_percent"] == 50.0

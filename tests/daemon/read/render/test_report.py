@@ -10,6 +10,7 @@ import pytest
 
 from daemon.read.analysis.aggregate import analyze
 from daemon.read.analysis.api import to_api_dict
+from daemon.read.render.html import render_html
 from daemon.read.render.report import (
     NO_ACTIVITIES,
     banner,
@@ -308,3 +309,19 @@ def test_the_analysis_reads_what_was_hidden_from_the_scanners_latest_full_pass()
         {"rule": "B101", "source": "default", "detail": "**/tests/**", "findings": 5}]
     assert "Skipped by configuration: B101 \N{MULTIPLICATION SIGN}5 (**/tests/**, default)" \
         in render_text(api).splitlines()
+
+
+def test_markdown_html_and_text_show_each_capabilitys_metrics() -> None:
+    report = {"session": {"session_id": "s"}, "summary": {"total_activities": 1},
+              "activities_by_capability": [{
+                  "capability": "code_search", "calls": 1, "cpu_percent": 42.0,
+                  "ms_per_file": None, "time_to_first_result_ms": 850.0,
+                  "accuracy": [["search probes: mean reciprocal rank", 0.82]]}]}
+    markdown = render_markdown(report)
+    assert "CPU/call (% of 1 core) | ms/file | First result | Accuracy |" in markdown
+    assert "| 42.0 | n/a | 850ms | search probes: mean reciprocal rank 0.82 |" in markdown
+    html = render_html(report)
+    assert "<td>42.0</td><td>n/a</td><td>850ms</td>" in html
+    text = render_text(report)
+    assert (f"{banner('METRICS BY CAPABILITY')}\ncode_search: CPU/call (% of 1 core) 42.0, "
+            "First result 850ms, Accuracy search probes: mean reciprocal rank 0.82\n\n") in text
