@@ -23,7 +23,7 @@ from logbuilders import history_log
 from postgres_server import PostgresServer
 from waiting import wait_for
 
-KILLS = 20
+KILLS = 24
 
 APPENDER = textwrap.dedent("""
     import sys, time
@@ -88,12 +88,15 @@ def test_a_shipper_killed_at_random_moments_loses_and_doubles_nothing(
     for _ in range(KILLS):
         process = subprocess.Popen(command, env=_env(tmp_path), stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.3, 2.5))
+        time.sleep(rng.uniform(0.2, 1.6))
         if process.poll() is None:
             killed_mid_ship += 1
         process.send_signal(signal.SIGKILL)
         process.wait()
-    assert killed_mid_ship >= KILLS // 2  # most kills landed while it worked
+    # A ship of what the appender added since the last is quick: a kill lands in it (from
+    # start-up to the central commit) a quarter of the time or more, and the first
+    # shipments, 30,000 events, are long.
+    assert killed_mid_ship >= KILLS // 4
     finished = subprocess.run(command, env=_env(tmp_path), capture_output=True, text=True,
                               timeout=300)
     assert finished.returncode == 0, finished.stderr
