@@ -121,8 +121,9 @@ class Config:
     # Every analyzer skips bigger files (and an issue names each); None: each analyzer's own
     # cap (code index 2 MiB, pattern probe 1 MiB, security scanner 8 MiB).
     max_file_bytes: int | None = None
-    # Seconds one file may take the security scanner or the pattern probe (each file runs
-    # in a worker process); past it the file is skipped, retried alone, then quarantined.
+    # Seconds one file may take the security scanner, the pattern probe or code assistance
+    # (each file runs in a worker process); past it the file is skipped, retried alone,
+    # then quarantined.
     file_timeout: float = 10.0
     # Retention: the daemon archives sessions that ended longer ago than this (realworld
     # archive --older-than), on a schedule; None keeps everything in the log.
@@ -132,6 +133,10 @@ class Config:
     # [security.per_path_skips]: gitignore-style pattern -> rule ids the scanner does not
     # report there; None: not configured, so the scanner's default (B101 in tests) applies.
     security_per_path_skips: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    # [code_assistant]: Python files asked about per pass, and positions of each request
+    # kind per file; None: the analyzer's own (5 files, 3 positions).
+    code_assist_files_per_pass: int | None = None
+    code_assist_positions_per_file: int | None = None
     source: Path | None = None  # the file these values came from, if any
     db_path_from_file: bool = False
 
@@ -201,13 +206,30 @@ def _security(table: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]
     return parsed
 
 
+_CODE_ASSIST_KEYS = {"files_per_pass": "code_assist_files_per_pass",
+                     "positions_per_file": "code_assist_positions_per_file"}
+
+
+def _code_assist(config: Config, table: Any, where: str) -> Config:
+    """``[code_assistant]``: how much of each pass jedi is asked about."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    for key, value in table.items():
+        if key not in _CODE_ASSIST_KEYS:
+            raise ConfigError(f"{where}: unknown key {key!r} "
+                              f"(known: {', '.join(sorted(_CODE_ASSIST_KEYS))})")
+        config = replace(config, **{_CODE_ASSIST_KEYS[key]: _positive_int(value,
+                                                                           f"{where}: {key}")})
+    return config
+
+
 def parse_config(values: Mapping[str, Any], where: str) -> Config:
     """Validate a parsed TOML document; pure."""
     config = Config()
     known = {"db_path", "default_duration", "monitor_interval", "resource_limits", "durability",
              "workspaces", "ignore", "settle_ms", "analyzer_timeout", "max_pending",
              "probe_interval", "max_file_bytes", "file_timeout", "retention", "session_rotation",
-             "security"}
+             "security", "code_assistant"}
     for key in values:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -257,6 +279,8 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
     if "security" in values:
         config = replace(config, security_per_path_skips=_security(values["security"],
                                                                    f"{where}: security"))
+    if "code_assistant" in values:
+        config = _code_assist(config, values["code_assistant"], f"{where}: code_assistant")
     if "durability" in values:
         if values["durability"] not in DURABILITY_LEVELS:
             raise ConfigError(f"{where}: durability must be one of {', '.join(DURABILITY_LEVELS)}")
