@@ -206,20 +206,20 @@ def _security(table: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]
     return parsed
 
 
-_CODE_ASSIST_KEYS = {"files_per_pass": "code_assist_files_per_pass",
-                     "positions_per_file": "code_assist_positions_per_file"}
-
-
 def _code_assist(config: Config, table: Any, where: str) -> Config:
     """``[code_assistant]``: how much of each pass jedi is asked about."""
     if not isinstance(table, Mapping):
         raise ConfigError(f"{where} must be a table")
-    for key, value in table.items():
-        if key not in _CODE_ASSIST_KEYS:
-            raise ConfigError(f"{where}: unknown key {key!r} "
-                              f"(known: {', '.join(sorted(_CODE_ASSIST_KEYS))})")
-        config = replace(config, **{_CODE_ASSIST_KEYS[key]: _positive_int(value,
-                                                                           f"{where}: {key}")})
+    known = ("files_per_pass", "positions_per_file")
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(known)})")
+    if "files_per_pass" in table:
+        config = replace(config, code_assist_files_per_pass=_positive_int(
+            table["files_per_pass"], f"{where}: files_per_pass"))
+    if "positions_per_file" in table:
+        config = replace(config, code_assist_positions_per_file=_positive_int(
+            table["positions_per_file"], f"{where}: positions_per_file"))
     return config
 
 
