@@ -43,6 +43,7 @@ from analyzers.code_index.pysymbols import PARSE_ERRORS, split_lines
 from analyzers.code_index.store import IndexStore, IndexUnavailable
 from analyzers.common.batch_paths import is_workspace_relative
 from analyzers.common.locations import choose_cache_path, choose_index_path
+from analyzers.common.private_files import make_private_dirs
 from analyzers.common.pyparse import parse_python
 from analyzers.common.sourcefile import Skip, decode_text, read_source
 from analyzers.common.walk import IgnoreRule, default_ignore, list_workspace
@@ -325,7 +326,7 @@ class CodeAssistant:
         file = choose_cache_path(real, CACHE_NAME, explicit=self._cache_path,
                                  log_path=self._log_path, env=self._env)
         directory = file.with_suffix("") if file.suffix == ".db" else file
-        directory.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(directory)
         return os.fspath(directory)
 
     def _ensure_pool(self, cache: str) -> WorkerPool:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from analyzers.code_assist.positions import COMPLETION, DEFINITION, REFERENCES, Position
+from analyzers.common.private_files import tighten_umask
 from analyzers.common.sourcefile import Skip, decode_text, read_source
 
 
@@ -123,4 +124,7 @@ def _place(name: Any, root: str) -> Place:
 
 def make_assistant(cache_directory: str) -> Callable[[AssistTask], FileAnswers | Skip]:
     """The worker pool's initializer: importable at module level, so picklable."""
+    # jedi and parso write their cache files with the umask's mode; in our own worker
+    # process the umask is ours to tighten, so they are private like every file we write.
+    tighten_umask()
     return Assistant(cache_directory)

@@ -101,7 +101,11 @@ def test_definitions_across_modules_agree_with_the_index_and_completions_hold_th
     assert len(json.dumps(data)) < 2_000  # figures, not a list of requests
     # jedi's caches went where they were told, and nothing was written in the workspace.
     assert snapshot(workspace) == before
-    assert any((tmp_path / "state" / "jedi").iterdir())
+    cache = tmp_path / "state" / "jedi"
+    assert any(cache.iterdir())
+    # Private, like every file realworld writes: the worker tightened its umask for jedi.
+    modes = {p.stat().st_mode & 0o777 for p in [cache, *cache.rglob("*")]}
+    assert modes <= {0o700, 0o600}
 
 
 def test_a_change_batch_asks_about_the_files_it_names(workspace: Path,
