@@ -106,7 +106,9 @@ def figures(verdicts: Iterable[Verdict]) -> dict[str, Any]:
     }
 
 
-def _latency(times: Sequence[float]) -> dict[str, float]:
+def _latency(times: Sequence[float]) -> dict[str, float | None]:
+    if not times:  # no request of the kind: no latency, rather than a 0 ms one
+        return {"p50": None, "p95": None}
     return {"p50": round(percentile(times, 50), 3), "p95": round(percentile(times, 95), 3)}
 
 

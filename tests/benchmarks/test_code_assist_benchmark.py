@@ -84,8 +84,10 @@ def test_jedi_agrees_with_the_index_on_the_standard_library(tmp_path: Path) -> N
         latency = data["latency_ms"][kind]
         agreement = data["agreement"][kind]
         shown = "n/a" if agreement is None else f"{agreement * 100:.1f}%"
+        times = "no latency" if latency["p50"] is None else (
+            f"p50 {latency['p50']:.1f} ms, p95 {latency['p95']:.1f} ms")
         print(f"  {kind:<11} {data['requests'][kind]:>3} requests, {data['right'][kind]:>3} "
-              f"right ({shown}); p50 {latency['p50']:.1f} ms, p95 {latency['p95']:.1f} ms")
+              f"right ({shown}); {times}")
     print(f"  accuracy {data['accuracy'] * 100:.1f}%; skipped {data['skipped']}")
     # A file jedi fails on is a finding of the measure, not of the benchmark (jedi 0.20.1
     # raises ValueError on references in importlib/metadata/__init__.py): a session

@@ -75,7 +75,9 @@ def test_figures_count_per_kind_and_accuracy_is_right_over_judged() -> None:
     assert numbers["agreement"] == {DEFINITION: 0.5, REFERENCES: None, COMPLETION: 1.0}
     assert numbers["accuracy"] == round(2 / 3, 4)
     assert numbers["latency_ms"][DEFINITION] == {"p50": 20.0, "p95": 29.0}
-    assert figures([])["accuracy"] is None
+    nothing = figures([])
+    assert nothing["accuracy"] is None
+    assert nothing["latency_ms"][COMPLETION] == {"p50": None, "p95": None}
 
 
 @given(st.lists(st.tuples(st.sampled_from(KINDS), st.floats(0, 1e4),
