@@ -23,6 +23,7 @@ resolve; its cache directory sits beside the code index, outside the workspace.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
 import random
@@ -63,6 +64,16 @@ READS_PER_FILE = 4
 MAX_LISTED = 5
 PYTHON_SUFFIXES = (".py", ".pyw")
 CACHE_NAME = "jedi"
+
+
+@dataclass(frozen=True)
+class _Sampled:
+    """A file read and parsed, its positions still to be drawn."""
+
+    path: str
+    digest: str
+    tree: ast.Module
+    lines: list[str]
 
 
 @dataclass
@@ -155,10 +166,11 @@ class CodeAssistant:
         sampled = self._sampled(Path(real), paths, call)
         index = self._index_location(real)
         truth = self._truth(real, index, sampled)
-        tasks = [AssistTask(path, os.path.join(real, path), real, digest, self._max_file_bytes,
-                            sample_positions(path, digest, tree, lines, self._positions,
+        tasks = [AssistTask(f.path, os.path.join(real, f.path), real, f.digest,
+                            self._max_file_bytes,
+                            sample_positions(f.path, f.digest, f.tree, f.lines, self._positions,
                                              None if truth is None else truth.in_workspace))
-                 for path, digest, tree, lines in sampled]
+                 for f in sampled]
         tasks = [t for t in tasks if t.positions]
         call.skipped["nothing_to_ask"] += len(sampled) - len(tasks)
         if tasks:
@@ -167,9 +179,8 @@ class CodeAssistant:
 
     # --- what to ask ----------------------------------------------------------------
 
-    def _sampled(self, root: Path, paths: Sequence[str], call: _Call
-                 ) -> list[tuple[str, str, Any, list[str]]]:
-        """Up to ``files_per_pass`` files, read and parsed: (path, digest, tree, lines)."""
+    def _sampled(self, root: Path, paths: Sequence[str], call: _Call) -> list[_Sampled]:
+        """Up to ``files_per_pass`` files, read and parsed."""
         if call.full:
             candidates = [p for p in list_workspace(root, self._ignore).files
                           if self.applies_to(p)]
@@ -177,7 +188,7 @@ class CodeAssistant:
             candidates = list(dict.fromkeys(paths))
         candidates.sort()
         self._rng.shuffle(candidates)
-        sampled: list[tuple[str, str, Any, list[str]]] = []
+        sampled: list[_Sampled] = []
         reads = 0
         for path in candidates:
             if len(sampled) >= self._files or reads >= self._files * READS_PER_FILE \
@@ -209,18 +220,16 @@ class CodeAssistant:
             except PARSE_ERRORS:
                 call.skipped["does_not_parse"] += 1  # mid-edit text: asked once it parses
                 continue
-            sampled.append((path, source.content_hash, tree, split_lines(text)))
+            sampled.append(_Sampled(path, source.content_hash, tree, split_lines(text)))
         return sampled
 
     def _index_location(self, real: str) -> Path:
         return choose_index_path(real, explicit=self._index_path, log_path=self._log_path,
                                  env=self._env)
 
-    def _truth(self, real: str, location: Path,
-               sampled: Iterable[tuple[str, str, Any, list[str]]]) -> Truth | None:
+    def _truth(self, real: str, location: Path, sampled: Iterable[_Sampled]) -> Truth | None:
         """What the index records for every name the sampled files read (None: no index)."""
-        names = {u.name for path, _, tree, lines in sampled
-                 for u in name_uses(tree, lines, path=path)}
+        names = {u.name for f in sampled for u in name_uses(f.tree, f.lines, path=f.path)}
         try:
             return self._read_truth(real, location, names)
         except sqlite3.DatabaseError:
