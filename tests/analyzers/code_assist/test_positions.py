@@ -4,6 +4,7 @@ same way for the same bytes."""
 from __future__ import annotations
 
 import ast
+import keyword
 import textwrap
 
 from hypothesis import given, settings
@@ -123,3 +124,23 @@ def test_every_sampled_position_points_at_its_name(per_kind: int, digest: str) -
         assert {(p.name, p.line, p.column) for p in of_kind} <= pool
     for p in positions:
         assert lines[p.line - 1][p.column:].startswith(p.name)
+
+
+identifiers = st.from_regex(r"[a-zA-Zéπ_][a-zA-Z0-9éπ_]{0,6}", fullmatch=True).filter(
+    lambda name: name.isidentifier() and not keyword.iskeyword(name))
+
+
+@settings(max_examples=80, deadline=None)
+@given(base=identifiers, chain=st.lists(identifiers, min_size=1, max_size=4),
+       indent=st.integers(0, 8), prefix=st.text("é π", max_size=3))
+def test_attribute_positions_count_characters_whatever_the_identifiers(
+        base: str, chain: list[str], indent: int, prefix: str) -> None:
+    text = f"{base} = 1\nif {base}:\n{' ' * (indent + 1)}value = ('{prefix}', " \
+           f"{'.'.join([base, *chain])})\n"
+    tree, lines = parsed(text)
+    uses = attribute_uses(tree, lines)
+    assert [u.name for u in sorted(uses, key=lambda u: u.column)] == chain
+    for use in uses:
+        assert lines[use.line - 1][use.column - 1] == "."
+        assert lines[use.line - 1][use.column:].startswith(use.name)
+    assert {u.name for u in name_uses(tree, lines)} == {base}
