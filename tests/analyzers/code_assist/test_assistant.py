@@ -189,3 +189,11 @@ def test_the_runner_quarantines_a_file_jedi_keeps_failing_on(tmp_path: Path, wor
     first = json.loads(rows[0][0])
     assert first["accuracy"] == 1.0 and first["files"] == 1
     assert os.path.exists(workspace / "chain.py")  # quarantine never touches the file
+
+
+def test_an_interrupted_assistant_asks_about_no_file(
+        workspace: Path, assistant: CodeAssistant) -> None:
+    assistant.interrupt()
+    result = assistant.analyze(workspace, FULL_PASS)
+    assert result.data["files"] == 0 and result.failures == ()
+    assert sum(result.data["requests"].values()) == 0
