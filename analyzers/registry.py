@@ -26,6 +26,7 @@ BUILTINS: Mapping[str, str] = {
     "code_search": "analyzers.code_index.search:CodeSearch",
     "security_scanner": "analyzers.security.scanner:SecurityScanner",
     "pattern_probe": "analyzers.patterns.probe:PatternProbe",
+    "code_assistant": "analyzers.code_assist.assistant:CodeAssistant",
 }
 
 

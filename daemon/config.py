@@ -124,8 +124,9 @@ class Config:
     # Every analyzer skips bigger files (and an issue names each); None: each analyzer's own
     # cap (code index 2 MiB, pattern probe 1 MiB, security scanner 8 MiB).
     max_file_bytes: int | None = None
-    # Seconds one file may take the security scanner or the pattern probe (each file runs
-    # in a worker process); past it the file is skipped, retried alone, then quarantined.
+    # Seconds one file may take the security scanner, the pattern probe or code assistance
+    # (each file runs in a worker process); past it the file is skipped, retried alone,
+    # then quarantined.
     file_timeout: float = 10.0
     # Retention: the daemon archives sessions that ended longer ago than this (realworld
     # archive --older-than), on a schedule; None keeps everything in the log.
@@ -146,6 +147,10 @@ class Config:
     compare_threshold_pct: float | None = None
     compare_min_delta_ms: float | None = None
     compare_alpha: float | None = None
+    # [code_assistant]: Python files asked about per pass, and positions of each request
+    # kind per file; None: the analyzer's own (5 files, 3 positions).
+    code_assist_files_per_pass: int | None = None
+    code_assist_positions_per_file: int | None = None
     source: Path | None = None  # the file these values came from, if any
     db_path_from_file: bool = False
     # `realworld run` has its own built-in default (the spec's quick 2-minute test) and
@@ -262,6 +267,21 @@ def _compare(config: Config, table: Any, where: str) -> Config:
     return replace(config, compare_threshold_pct=values.get("threshold"),
                    compare_min_delta_ms=values.get("min_delta_ms"),
                    compare_alpha=values.get("alpha"))
+def _code_assist(config: Config, table: Any, where: str) -> Config:
+    """``[code_assistant]``: how much of each pass jedi is asked about."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    known = ("files_per_pass", "positions_per_file")
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(known)})")
+    if "files_per_pass" in table:
+        config = replace(config, code_assist_files_per_pass=_positive_int(
+            table["files_per_pass"], f"{where}: files_per_pass"))
+    if "positions_per_file" in table:
+        config = replace(config, code_assist_positions_per_file=_positive_int(
+            table["positions_per_file"], f"{where}: positions_per_file"))
+    return config
 
 
 def parse_config(values: Mapping[str, Any], where: str) -> Config:
@@ -270,7 +290,7 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
     known = {"db_path", "default_duration", "monitor_interval", "resource_limits", "durability",
              "workspaces", "ignore", "settle_ms", "analyzer_timeout", "max_pending",
              "probe_interval", "max_file_bytes", "file_timeout", "retention", "session_rotation",
-             "security", "fleet", "compare"}
+             "security", "fleet", "compare", "code_assistant"}
     for key in values:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -325,6 +345,8 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
         config = _fleet(config, values["fleet"], f"{where}: fleet")
     if "compare" in values:
         config = _compare(config, values["compare"], f"{where}: compare")
+    if "code_assistant" in values:
+        config = _code_assist(config, values["code_assistant"], f"{where}: code_assistant")
     if "durability" in values:
         if values["durability"] not in DURABILITY_LEVELS:
             raise ConfigError(f"{where}: durability must be one of {', '.join(DURABILITY_LEVELS)}")

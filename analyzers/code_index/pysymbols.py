@@ -136,13 +136,13 @@ def _walk(tree: ast.Module, module: str, lines: Sequence[str]) -> Iterator[Symbo
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for name in _assigned_names(targets):
                     yield Symbol(name.id, _join(prefix, name.id), kind, name.lineno,
-                                 _column(lines, name.lineno, name.col_offset), depth)
+                                 character_column(lines, name.lineno, name.col_offset), depth)
             elif scope != _FUNCTION and _is_type_alias(node):
                 alias = getattr(node, "name", None)
                 if isinstance(alias, ast.Name):
                     kind = VARIABLE if scope == _MODULE else ATTRIBUTE
                     yield Symbol(alias.id, _join(prefix, alias.id), kind, alias.lineno,
-                                 _column(lines, alias.lineno, alias.col_offset), depth)
+                                 character_column(lines, alias.lineno, alias.col_offset), depth)
             else:
                 # if/try/with/for/while/match blocks define names in the enclosing scope.
                 for block in _blocks(node):
@@ -196,8 +196,9 @@ def _blocks(node: ast.stmt) -> Iterator[Sequence[ast.stmt]]:
             yield case.body
 
 
-def _column(lines: Sequence[str], lineno: int, byte_offset: int) -> int:
-    """``ast`` columns count UTF-8 bytes; people and editors count characters."""
+def character_column(lines: Sequence[str], lineno: int, byte_offset: int) -> int:
+    """The 1-based column, in characters, of an ``ast`` offset: ``ast`` columns count UTF-8
+    bytes; people, editors (and jedi) count characters."""
     if not 1 <= lineno <= len(lines):
         return byte_offset + 1
     line = lines[lineno - 1]
@@ -207,7 +208,7 @@ def _column(lines: Sequence[str], lineno: int, byte_offset: int) -> int:
 
 def _name_column(lines: Sequence[str], node: _Def) -> int:
     """Where the name itself starts: a definition's own offset points at ``def``/``class``."""
-    start = _column(lines, node.lineno, node.col_offset)
+    start = character_column(lines, node.lineno, node.col_offset)
     if 1 <= node.lineno <= len(lines):
         line = lines[node.lineno - 1]
         match = _DEF_NAME.match(line, start - 1)

@@ -66,6 +66,15 @@ _BOOTSTRAP = (
 )
 
 
+def worker_label(initializer: Initializer) -> str:
+    """``module:name`` of a pool's initializer, the last word of its workers' command line:
+    unread by the worker, it tells one analyzer's workers from another's in ``ps`` (and to
+    a scenario that must kill the scanner's, not the probe's)."""
+    module = getattr(initializer, "__module__", None) or "?"
+    name = getattr(initializer, "__qualname__", None) or type(initializer).__name__
+    return f"{module}:{name}"
+
+
 def default_processes() -> int:
     """One worker per core, four at most: more would only queue for the same cores."""
     return max(1, min(4, os.cpu_count() or 1))
@@ -126,7 +135,7 @@ class _Worker:
         ours, theirs = socket.socketpair()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", _BOOTSTRAP, str(theirs.fileno())],
+                [sys.executable, "-c", _BOOTSTRAP, str(theirs.fileno()), worker_label(initializer)],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                 close_fds=True)

@@ -114,6 +114,10 @@ def session_analyzers(project: Path, db_path: Path, config: Config) -> list[Anal
                                   "file_timeout_s": config.file_timeout}
     if config.max_file_bytes is not None:
         options["max_file_bytes"] = config.max_file_bytes
+    if config.code_assist_files_per_pass is not None:
+        options["files_per_pass"] = config.code_assist_files_per_pass
+    if config.code_assist_positions_per_file is not None:
+        options["positions_per_file"] = config.code_assist_positions_per_file
     if config.security_per_path_skips is not None:
         options["per_path_skips"] = {pattern: list(rules)
                                      for pattern, rules in config.security_per_path_skips}

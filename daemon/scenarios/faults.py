@@ -24,6 +24,8 @@ from pathlib import Path
 import psutil
 
 from analyzers.base import AnalysisResult, FileFailure, is_full_pass
+from analyzers.common.workerpool import worker_label
+from analyzers.security.file_scan import make_file_scanner
 
 FAULT_DIR = "realworld_faults"
 #: In a file's bytes, what makes the injector raise (the default mode).
@@ -33,8 +35,11 @@ MARKER = "REALWORLD_INJECTED_FAULT"
 POISON_PREFIX = "poison"
 INJECTOR_NAME = "fault_injector"
 MAX_LISTED = 50
-#: How the scanner's workers are told from other children: their bootstrap imports this.
+#: How the scanner's workers are told from other children: their bootstrap imports this,
+#: and their command line ends with their pool's initializer (the pattern probe's and
+#: code assistance's workers run the same bootstrap, and are not the scanner's).
 WORKER_SIGNATURE = "analyzers.common.workerpool"
+SCANNER_WORKER = worker_label(make_file_scanner)
 
 
 class InjectedFault(RuntimeError):
@@ -137,7 +142,9 @@ def scan_workers(parent: int | None = None) -> list[psutil.Process]:
     workers = []
     for child in children:
         try:
-            if any(WORKER_SIGNATURE in part for part in child.cmdline()):
+            command = child.cmdline()
+            if any(WORKER_SIGNATURE in part for part in command) and command[-1:] == [
+                    SCANNER_WORKER]:
                 workers.append(child)
         except psutil.Error:
             continue  # exited meanwhile

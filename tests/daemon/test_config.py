@@ -174,6 +174,28 @@ def test_bad_security_config_is_one_clear_line(tmp_path: Path, text: str,
     assert "\n" not in str(caught.value)
 
 
+def test_code_assistant_settings(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[code_assistant]\nfiles_per_pass = 12\n"
+                                         "positions_per_file = 4\n"), env={})
+    assert (config.code_assist_files_per_pass, config.code_assist_positions_per_file) == (12, 4)
+    assert Config().code_assist_files_per_pass is None
+    assert Config().code_assist_positions_per_file is None
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("code_assistant = 3", "code_assistant must be a table"),
+    ("[code_assistant]\nfiles = 3", "unknown key 'files'"),
+    ("[code_assistant]\nfiles_per_pass = 0", "files_per_pass must be a whole number"),
+    ("[code_assistant]\npositions_per_file = 2.5", "positions_per_file must be a whole number"),
+])
+def test_bad_code_assistant_config_is_one_clear_line(tmp_path: Path, text: str,
+                                                     fragment: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), env={})
+    assert fragment in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
 def test_the_readmes_config_block_is_a_valid_config(tmp_path: Path) -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("### Configuration"):]
@@ -181,3 +203,4 @@ def test_the_readmes_config_block_is_a_valid_config(tmp_path: Path) -> None:
     block = section[start:section.index("\n```", start)]
     config = load_config(write(tmp_path, block), env={})
     assert config.security_per_path_skips == (("migrations/**", ("B608",)),)
+    assert (config.code_assist_files_per_pass, config.code_assist_positions_per_file) == (5, 3)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from analyzers.common.workerpool import WorkerPool
+from analyzers.common.workerpool import WorkerPool, worker_label
 
 
 def _make_handler(argument: str) -> Callable[[str], str]:
@@ -70,3 +70,16 @@ def test_workers_end_with_the_pool() -> None:
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_a_worker_s_command_line_names_its_pool_s_initializer() -> None:
+    import psutil
+
+    pool = WorkerPool(make_handler, "w", processes=1, timeout_s=5.0)
+    try:
+        list(pool.run(["a"]))
+        (pid,) = pool.pids()
+        command = psutil.Process(pid).cmdline()
+    finally:
+        pool.close()
+    assert command[-1] == worker_label(make_handler) == f"{__name__}:make_handler"

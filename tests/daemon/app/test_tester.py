@@ -111,6 +111,26 @@ def test_session_analyzers_give_the_scanner_the_configured_per_path_skips(
     assert [(f.path, f.rule) for f in result.findings] == [("tests/test_a.py", "B101")]
 
 
+def test_session_analyzers_give_code_assistance_its_configured_sample(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    project = tmp_path / "proj"
+    project.mkdir()
+    for n in range(3):
+        (project / f"mod_{n}.py").write_text(f"VALUE = {n}\nTEXT = str(VALUE).upper()\n")
+    config = Config(code_assist_files_per_pass=2, code_assist_positions_per_file=1)
+    analyzers = session_analyzers(project, tmp_path / "log.db", config)
+    [assistant] = [a for a in analyzers if a.name == "code_assistant"]
+    try:
+        result = assistant.analyze(project, FULL_PASS)
+    finally:
+        for analyzer in analyzers:
+            getattr(analyzer, "close", lambda: None)()
+    assert result.data["files"] == 2
+    # One position of each kind per file: VALUE (definition, references) and .upper.
+    assert result.data["requests"] == {"definition": 2, "references": 2, "completion": 2}
+
+
 def test_the_spec_import_and_its_limits() -> None:
     import daemon
 

@@ -122,6 +122,35 @@ def test_once_prints_the_activity_line_and_the_report(tmp_path: Path, project: P
     assert done.stderr == ""
 
 
+def test_once_asks_jedi_and_reports_code_assistance(tmp_path: Path, project: Path) -> None:
+    (project / "pkg" / "__init__.py").write_text("")
+    (project / "pkg" / "app.py").write_text(
+        "from pkg.core import add\n\n\ndef main(items):\n"
+        "    items.append(add(1, 2))\n    return ' '.join(items).upper()\n")
+    db = tmp_path / "log.db"
+    done = realworld(tmp_path, "run", "--project", str(project), "--once", "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    [line] = [line for line in done.stdout.splitlines() if "] Code assistance: " in line]
+    assert re.fullmatch(r"\[Test-test_\d{8}_\d{6}\] Code assistance: \d+ms, 3 capabilities, "
+                        r"\d+ requests, \d+% right", line), line
+    conn = sqlite3.connect(db)
+    try:
+        [(success, data)] = conn.execute("SELECT success, result_data FROM activities "
+                                          "WHERE capability = 'code_assistant'").fetchall()
+    finally:
+        conn.close()
+    figures = json.loads(data)
+    assert success == 1 and figures["agreement"]["definition"] == 1.0
+    assert 0.0 <= figures["accuracy"] <= 1.0
+    report = realworld(tmp_path, "report", "--db", str(db), "--format", "json")
+    assert report.returncode == 0, report.stderr
+    rows = json.loads(report.stdout)["activities_by_capability"]
+    assert [r["calls"] for r in rows if r["capability"] == "code_assistant"] == [1]
+    # Nothing was written in the workspace: jedi's caches went beside the index.
+    assert sorted(p.name for p in project.rglob("*")) == [
+        "README.md", "__init__.py", "app.py", "core.py", "pkg"]
+
+
 def test_a_timed_run_prints_numbered_update_blocks(tmp_path: Path, project: Path,
                                                    config: Path) -> None:
     # --config names the file explicitly (the XDG one is the same here).
@@ -346,7 +375,7 @@ def test_a_run_that_ends_in_error_exits_1(tmp_path: Path, project: Path) -> None
 def test_a_file_past_the_per_file_bound_is_named_in_an_issue_and_the_run_finishes(
         tmp_path: Path, project: Path) -> None:
     # Real work the bound cuts short: 15,000 statements (under the 1 MB file limit) for
-    # bandit's rules and for radon.
+    # bandit's rules, for radon, and for jedi (asked to complete after its dots).
     huge = "".join(f"value_{i} = subprocess.call('x', shell=True)\n" for i in range(15_000))
     (project / "pkg" / "generated.py").write_text("import subprocess\n" + huge)
     bounded = tmp_path / "bounded.toml"
@@ -362,7 +391,8 @@ def test_a_file_past_the_per_file_bound_is_named_in_an_issue_and_the_run_finishe
         findings = {path for (path,) in conn.execute("SELECT path FROM findings")}
     finally:
         conn.close()
-    assert {capability for capability, _ in issues} == {"security_scanner", "pattern_probe"}
+    assert {capability for capability, _ in issues} == {"security_scanner", "pattern_probe",
+                                                         "code_assistant"}
     assert all(description.startswith("pkg/generated.py: ") and "timed out after 0.05s"
                in description for _, description in issues)
     assert "pkg/generated.py" not in findings  # skipped, not half-scanned
