@@ -29,7 +29,7 @@ from daemon.log.database import Database
 from daemon.log.events import ActivityRecorded
 from daemon.log.write_errors import describe_write_error
 from daemon.read.analysis.gates import FAIL_ON_CONFIDENCES, FAIL_ON_LEVELS, gate, parse_score
-from daemon.read.queries import open_findings
+from daemon.read.queries import baseline_problems, open_findings
 from daemon.read.render.console import CapabilityCount, UpdateView, activity_line, update_block
 from daemon.read.reporting import analysis_dict
 from daemon.service.wakeup import WOKEN, Wakeup
@@ -203,6 +203,14 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
             write_report(options.save_report, text)
             out.write(f"Report saved to {options.save_report}\n")
     exit_code = EXIT_OK if status in ("completed", "stopped") else EXIT_FAILED
+    problems, notices = baseline_problems(Database.open(options.db_path), session_id)
+    for notice in notices:
+        sys.stderr.write(f"realworld: baseline: {notice}\n")
+    for problem in problems:
+        # A baseline that hides nothing it should is a check that failed, not a detail.
+        sys.stderr.write(f"realworld: FAIL: baseline: {problem}\n")
+    if problems and not args.exit_zero:
+        exit_code = EXIT_FAILED
     if args.fail_under is not None or args.fail_on is not None:
         db = Database.open(options.db_path)
         passed, reasons = gate(analysis_dict(db, session_id), args.fail_under, args.fail_on,

@@ -214,17 +214,22 @@ def response_times(db: Database, ids: Sequence[str]) -> list[tuple[str, float]]:
     return [(str(capability), float(ms)) for capability, ms in rows]
 
 
-def recorded_salt_id(db: Database, capability: str) -> str | None:
-    """The salt id the latest call of ``capability`` recorded in its result, if any."""
+def baseline_problems(db: Database, session_id: str) -> tuple[list[str], list[str]]:
+    """What the security scanner's latest call in the session said of the baseline:
+    (problems: the baseline is not applied or matched nothing; notices)."""
     with _reading(db) as conn:
         try:
             row = conn.execute(
-                "SELECT json_extract(result_data, '$.salt_id') FROM activities "
-                "WHERE capability = ? AND json_extract(result_data, '$.salt_id') IS NOT NULL "
-                "ORDER BY timestamp DESC LIMIT 1", (capability,)).fetchone()
+                "SELECT json_extract(result_data, '$.baseline.problem'), "
+                "json_extract(result_data, '$.baseline.notice') FROM activities "
+                "WHERE session_id = ? AND capability = 'security_scanner' "
+                "AND json_extract(result_data, '$.baseline') IS NOT NULL "
+                "ORDER BY timestamp DESC LIMIT 1", (session_id,)).fetchone()
         except sqlite3.OperationalError:
-            return None
-    return str(row[0]) if row and row[0] else None
+            return [], []
+    if row is None:
+        return [], []
+    return [str(row[0])] if row[0] else [], [str(row[1])] if row[1] else []
 
 
 def session_records(db: Database, session_id: str) -> SessionRecords | None:

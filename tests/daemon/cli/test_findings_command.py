@@ -186,15 +186,16 @@ def test_update_baseline_then_the_scanner_stops_reporting(
     again = findings_cli(db, "s-1", "--update-baseline", str(baseline))
     assert again == f"baseline {baseline}: 6 accepted findings (0 new)\n"
     document = json.loads(baseline.read_text())
+    assert document["version"] == 2 and len(document["findings"]) == 6
     assert_no_secret(baseline.read_text(), "the baseline")
-    accepted = {e["fingerprint"] for e in document["findings"]}
-    scanner = SecurityScanner(salt=SALT, processes=1)
+    # Another salt (another machine): the same findings are accepted.
+    scanner = SecurityScanner(salt=b"another-machine-" * 2, processes=1)
     try:
         result = scanner.analyze(root, ())
     finally:
         scanner.close()
-    assert not accepted & {f.fingerprint for f in result.findings}
-    assert result.data["baselined"] == 6
+    assert result.findings == ()
+    assert result.data["baselined"] == 6 and result.data["baseline"]["matched"] == 6
 
 
 def test_the_database_and_every_output_hold_no_secret(scanned: tuple[Database, Path]) -> None:
@@ -269,3 +270,59 @@ def test_odd_file_names_print_on_one_line_and_stay_valid(
     assert uri["uri"].startswith("new%0Aline-")  # percent-encoded: a valid URI reference
     validator = sarif_validator()
     assert list(validator.iter_errors(log)) == []  # type: ignore[attr-defined]
+
+
+def test_a_baseline_made_under_one_home_accepts_exactly_its_findings_under_another(
+        tmp_path: Path) -> None:
+    """Two users (two HOMEs, so two salts) sharing a committed baseline, as real processes."""
+    root = tmp_path / "ws"
+    plant(root)
+    baseline = root / ".realworld-baseline.json"
+    for home in ("alice", "bob", "carol"):
+        (tmp_path / home).mkdir()
+
+    def realworld(home: str, *argv: str, extra: dict[str, str] | None = None
+                  ) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("XDG_", "REALWORLD_"))}
+        env.update(PYTHONPATH=str(REPO), HOME=str(tmp_path / home), **(extra or {}))
+        return subprocess.run([sys.executable, "-m", "daemon", *argv], capture_output=True,
+                              text=True, env=env, cwd=tmp_path, timeout=300, check=False)
+
+    def run_once(home: str, extra: dict[str, str] | None = None
+                 ) -> subprocess.CompletedProcess[str]:
+        return realworld(home, "run", "--project", str(root), "--once", "--quiet",
+                         "--no-report", "--db", str(tmp_path / home / "log.db"), extra=extra)
+
+    def open_rules(home: str) -> list[tuple[str, str]]:
+        listed = realworld(home, "findings", "--db", str(tmp_path / home / "log.db"),
+                           "--format", "json", "latest")
+        assert listed.returncode == 0, listed.stderr
+        return sorted((f["path"], f["rule"]) for f in json.loads(listed.stdout)["findings"])
+
+    first = run_once("alice")
+    assert first.returncode == 0, first.stderr
+    everything = open_rules("alice")
+    accepted = realworld("alice", "findings", "--db", str(tmp_path / "alice" / "log.db"),
+                         "latest", "--update-baseline", str(baseline))
+    assert accepted.returncode == 0, accepted.stderr
+    assert accepted.stdout == (f"baseline {baseline}: {len(everything)} accepted findings "
+                               f"({len(everything)} new)\n")
+    assert_no_secret(baseline.read_text(), "the baseline")
+    # After the baseline: a new secret, and every accepted line of app.py moved down.
+    (root / "deploy.env").write_text("AWS_ACCESS_KEY_ID=AKIAQ4RT7ZW2XM5NPK3D\n")
+    app = root / "pkg" / "app.py"
+    app.write_text('"""The app."""\n\n# Configuration.\n' + app.read_text())
+    second = run_once("bob")
+    assert second.returncode == 0, second.stderr
+    salts = [(tmp_path / home / ".local/state/realworld/fingerprint.salt").read_text()
+             for home in ("alice", "bob")]
+    assert salts[0] != salts[1]  # two machines, as far as fingerprints go
+    assert open_rules("bob") == [("deploy.env", "aws-access-key-id")]
+    # A baseline that matches nothing fails the run, saying so.
+    stray = tmp_path / "stray.json"
+    stray.write_text(json.dumps({"tool": "realworld", "version": 2, "findings": [
+        {"hash": "0" * 32, "rule": "B602", "path": "pkg/gone.py", "line": 1}]}))
+    unmatched = run_once("carol", {"REALWORLD_SECURITY_BASELINE": str(stray)})
+    assert unmatched.returncode == 1
+    assert f"FAIL: baseline: none of the 1 entries of {stray} matched" in unmatched.stderr
