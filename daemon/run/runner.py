@@ -462,7 +462,8 @@ class Runner:
             activity_type=analyzer.activity_type, measurement=measurement, outcome=outcome,
             paths=call.paths if call is not None else (),
             attempts=call.attempts if call is not None else 1,
-            retry_errors=call.retry_errors if call is not None else ())
+            retry_errors=call.retry_errors if call is not None else (),
+            full_pass=call is not None and not call.paths)
         if observed is not None:
             events[1:1] = self._finding_changes(analyzer.name, observed,
                                                 full_pass=call is not None and not call.paths)
