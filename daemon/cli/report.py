@@ -23,7 +23,7 @@ from analyzers.common.private_files import make_private_dirs
 from daemon.cli.common import EXIT_OK, UsageError, fresh, open_db
 from daemon.log.database import Database
 from daemon.read.analysis.api import to_api_dict
-from daemon.read.queries import latest_session_id, open_findings
+from daemon.read.queries import latest_session_id, load_findings, open_findings
 from daemon.read.render.html import render_html
 from daemon.read.render.sarif import to_sarif
 from daemon.read.reporting import RENDERERS, UnknownSession, load_analysis, load_series
@@ -54,7 +54,8 @@ def render_session_report(db: Database, session_id: str, fmt: str = "text") -> s
     try:
         analysis = load_analysis(db, session_id)
         if fmt == "html":
-            return render_html(analysis, load_series(db, session_id))
+            return render_html(analysis, load_series(db, session_id),
+                               load_findings(db, session_id))
     except UnknownSession as exc:
         raise ReportUsageError(f"{exc} in {db.path}") from None
     if fmt == "sarif":

@@ -22,6 +22,7 @@ import pytest
 
 from analyzers.security.scanner import SecurityScanner
 from daemon.cli.findings import register
+from daemon.cli.report import render_session_report
 from daemon.log.database import Database
 from daemon.log.events import Envelope, SessionStarted
 from daemon.log.store import EventStore
@@ -210,6 +211,15 @@ def test_the_database_and_every_output_hold_no_secret(scanned: tuple[Database, P
         assert_no_secret(render_report(db, "s-1", fmt), f"{fmt} report")
     for file in db.path.parent.glob(db.path.name + "*"):
         assert_no_secret(file.read_bytes(), file.name)
+
+
+def test_the_html_report_lists_the_sessions_open_findings_masked(
+        scanned: tuple[Database, Path]) -> None:
+    db, _ = scanned
+    document = render_session_report(db, "s-1", "html")
+    assert document.count('<tr class="finding">') == 6  # s-1's open findings
+    assert "Open Findings (6)" in document and "pkg/app.py:8" in document
+    assert_no_secret(document, "the HTML report")
 
 
 def test_end_to_end_run_once_keeps_secrets_out_of_db_logs_and_output(tmp_path: Path) -> None:
