@@ -7,6 +7,7 @@ the spec's defaults.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
@@ -287,11 +288,23 @@ def load_config(path: str | Path | None = None,
     return replace(parse_config(values, str(path)), source=path)
 
 
-def default_state_db(env: Mapping[str, str] | None = None) -> Path:
-    """Where the daemon keeps its log: ``$XDG_STATE_HOME/realworld/realworld.db``."""
+def state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_STATE_HOME/realworld`` (``~/.local/state/realworld``)."""
     env = os.environ if env is None else env
     base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "realworld" / "realworld.db"
+    return Path(base) / "realworld"
+
+
+def default_state_db(env: Mapping[str, str] | None = None) -> Path:
+    """Where the daemon keeps its log: ``$XDG_STATE_HOME/realworld/realworld.db``."""
+    return state_dir(env) / "realworld.db"
+
+
+def hook_db(workspace: Path, env: Mapping[str, str] | None = None) -> Path:
+    """Where a pre-commit hook keeps a repository's log: one file per workspace, in the
+    state directory, so nothing is written into the repository being committed to."""
+    name = hashlib.sha256(os.fsencode(workspace)).hexdigest()[:16]
+    return state_dir(env) / "hooks" / f"{name}.db"
 
 
 def resolve_db_path(cli_db: str | None, config: Config,

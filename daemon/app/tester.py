@@ -22,6 +22,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from analyzers.base import Analyzer
+from analyzers.common.batch_paths import is_workspace_relative
 from analyzers.common.percentiles import percentile
 from analyzers.registry import discover
 from daemon.app.archive import archive
@@ -156,11 +157,12 @@ class RealWorldTester:
     # --- the spec's API -------------------------------------------------------------
 
     def start_test_session(self, project_path: str | Path, duration_minutes: float | None = None,
-                           *, mode: str | None = None) -> str:
+                           *, mode: str | None = None, files: Sequence[str] = ()) -> str:
         """Start a session in the background and return its id at once.
 
         Without ``duration_minutes``: ``$REALWORLD_TESTING_DURATION``, else the config's
-        ``default_duration`` (5 minutes).
+        ``default_duration`` (5 minutes). ``files`` (workspace-relative, ``/``-separated;
+        mode ``once`` only) limits the pass to them, as a pre-commit hook does.
         """
         if duration_minutes is None:
             duration_minutes = _env_number(ENV_DURATION, parse_minutes,
@@ -178,10 +180,16 @@ class RealWorldTester:
             # Checked here: past this the end cannot be scheduled, and a session that fails
             # in start() would be left registered and 'running'.
             raise ValueError("duration_minutes must be at most 10 years")
-        return self._launch(project.resolve(), float(duration_minutes), mode, None)
+        if files and mode != "once":
+            raise ValueError("files are for a single pass (mode 'once')")
+        outside = [f for f in files if not is_workspace_relative(f)]
+        if outside:
+            raise ValueError(f"not a path inside the project: {outside[0]!r}")
+        return self._launch(project.resolve(), float(duration_minutes), mode, None,
+                            tuple(files))
 
     def _launch(self, project: Path, duration_minutes: float, mode: str,
-                resume_id: str | None) -> str:
+                resume_id: str | None, files: tuple[str, ...] = ()) -> str:
         try:
             limits = ResourceLimits.from_mapping(self.resource_limits, "resource_limits")
         except ConfigError as exc:
@@ -201,7 +209,7 @@ class RealWorldTester:
                 database_paths=(self.db.path,), ignore_globs=self.config.ignore,
                 max_pending=self.config.max_pending,
                 max_file_bytes=self.config.max_file_bytes or LARGEST_ANALYZER_CAP,
-                probe_interval=self.config.probe_interval)
+                probe_interval=self.config.probe_interval, files=files)
             session = Session(spec, db=self.db, writer=self._writer, scheduler=self._scheduler,
                               analyzers=self._analyzers(project), on_activity=self._activity,
                               on_end=self._session_ended)

@@ -19,6 +19,7 @@ from daemon.cli import (
     backup,
     compare,
     findings,
+    hook,
     query,
     rebuild,
     report,
@@ -42,7 +43,7 @@ Command = Callable[[argparse.Namespace, TextIO], int]
 
 #: In the order ``realworld --help`` lists them.
 COMMANDS = (run, service, status, sessions, query, rebuild, verify, report, compare, search,
-            findings, scenario, backup, archive)
+            findings, hook, scenario, backup, archive)
 
 
 def build_parser() -> argparse.ArgumentParser:

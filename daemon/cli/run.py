@@ -54,6 +54,7 @@ class RunOptions:
     report: bool
     save_report: Path | None
     report_format: str
+    files: tuple[str, ...] = ()  # with mode "once": only these (workspace-relative)
 
 
 def resolve_options(*, project: str, duration: str | None, monitor_interval: str | None,
@@ -157,7 +158,7 @@ def run_foreground(options: RunOptions, config: Config, out: TextIO) -> RunOutco
             if not options.quiet:
                 tester.add_activity_listener(console.activity)
             session_id = tester.start_test_session(options.project, options.minutes,
-                                                   mode=options.mode)
+                                                   mode=options.mode, files=options.files)
             console.session_id = session_id
             session = tester.session(session_id)
             assert session is not None
@@ -203,13 +204,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
             write_report(options.save_report, text)
             out.write(f"Report saved to {options.save_report}\n")
     exit_code = EXIT_OK if status in ("completed", "stopped") else EXIT_FAILED
-    problems, notices = baseline_problems(Database.open(options.db_path), session_id)
-    for notice in notices:
-        sys.stderr.write(f"realworld: baseline: {notice}\n")
-    for problem in problems:
-        # A baseline that hides nothing it should is a check that failed, not a detail.
-        sys.stderr.write(f"realworld: FAIL: baseline: {problem}\n")
-    if problems and not args.exit_zero:
+    if baseline_failed(Database.open(options.db_path), session_id) and not args.exit_zero:
         exit_code = EXIT_FAILED
     if args.fail_under is not None or args.fail_on is not None:
         db = Database.open(options.db_path)
@@ -220,6 +215,17 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         if not passed and not args.exit_zero:
             exit_code = EXIT_FAILED
     return exit_code
+
+
+def baseline_failed(db: Database, session_id: str) -> bool:
+    """Say on stderr what the scanner said of the baseline; True if it is not applied or
+    matched nothing (a baseline that hides nothing it should is a failed check)."""
+    problems, notices = baseline_problems(db, session_id)
+    for notice in notices:
+        sys.stderr.write(f"realworld: baseline: {notice}\n")
+    for problem in problems:
+        sys.stderr.write(f"realworld: FAIL: baseline: {problem}\n")
+    return bool(problems)
 
 
 def register(subparsers: argparse._SubParsersAction[Any],

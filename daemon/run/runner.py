@@ -235,9 +235,10 @@ class Runner:
 
     # --- batches --------------------------------------------------------------
 
-    def run_batch(self, paths: Sequence[str]) -> list[ActivityRecorded]:
-        """Call each analyzer that applies to any of ``paths`` (relative, ``/``-separated)
-        with the paths it applies to."""
+    def run_batch(self, paths: Sequence[str],
+                  only: Collection[str] | None = None) -> list[ActivityRecorded]:
+        """Call each analyzer (or those named in ``only``) that applies to any of ``paths``
+        (relative, ``/``-separated) with the paths it applies to."""
         # An empty path would read as a full pass to the analyzer; a repeat adds nothing.
         batch = tuple(dict.fromkeys(p for p in paths if p))
         if not batch:
@@ -245,6 +246,8 @@ class Runner:
         calls: list[_Call] = []
         refused: list[tuple[Analyzer, BaseException]] = []
         for analyzer in self._analyzers:
+            if only is not None and analyzer.name not in only:
+                continue
             try:
                 matching = tuple(p for p in batch if analyzer.applies_to(p))
             except Exception as exc:
