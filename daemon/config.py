@@ -133,6 +133,9 @@ class Config:
     # [security.per_path_skips]: gitignore-style pattern -> rule ids the scanner does not
     # report there; None: not configured, so the scanner's default (B101 in tests) applies.
     security_per_path_skips: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    # [metrics] textfile: where the daemon writes node_exporter's textfile-collector
+    # format after each projection refresh; None writes nothing.
+    metrics_textfile: str | None = None
     source: Path | None = None  # the file these values came from, if any
     db_path_from_file: bool = False
 
@@ -179,6 +182,22 @@ def _strings(value: Any, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _metrics(table: Any, where: str) -> str | None:
+    """``[metrics]``: ``textfile``, the path of the Prometheus textfile."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    for key in table:
+        if key != "textfile":
+            raise ConfigError(f"{where}: unknown key {key!r} (known: textfile)")
+    path = table.get("textfile")
+    if path is None:
+        return None
+    if not isinstance(path, str) or not path.endswith(".prom"):
+        # node_exporter's textfile collector reads *.prom files only.
+        raise ConfigError(f"{where}: textfile must be a path ending in .prom, not {path!r}")
+    return path
+
+
 def _security(table: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
     """``[security]``: for now its ``per_path_skips`` table (pattern -> rule ids)."""
     from analyzers.security.skips import compile_path_skips
@@ -208,7 +227,7 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
     known = {"db_path", "default_duration", "monitor_interval", "resource_limits", "durability",
              "workspaces", "ignore", "settle_ms", "analyzer_timeout", "max_pending",
              "probe_interval", "max_file_bytes", "file_timeout", "retention", "session_rotation",
-             "security"}
+             "security", "metrics"}
     for key in values:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -258,6 +277,9 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
     if "security" in values:
         config = replace(config, security_per_path_skips=_security(values["security"],
                                                                    f"{where}: security"))
+    if "metrics" in values:
+        config = replace(config, metrics_textfile=_metrics(values["metrics"],
+                                                           f"{where}: metrics"))
     if "durability" in values:
         if values["durability"] not in DURABILITY_LEVELS:
             raise ConfigError(f"{where}: durability must be one of {', '.join(DURABILITY_LEVELS)}")

@@ -141,6 +141,8 @@ class RealWorldTester:
         self._lock = threading.RLock()
         self._sessions: dict[str, Session] = {}
         self._listeners: list[Callable[[ActivityRecorded], None]] = []
+        self._refresh_listeners: list[Callable[[], object]] = []
+        self._refreshed = threading.Event()  # the projections moved since listeners heard
         self._store = EventStore(self.db)
         self._writer = EventWriter(self._store)
         self._projector = Projector(self.db)
@@ -390,7 +392,16 @@ class RealWorldTester:
         with self._projector_lock:
             if self._closed:
                 return 0
-            return self._projector.catch_up().applied
+            applied = self._projector.catch_up().applied
+        if applied:
+            self._refreshed.set()
+        return applied
+
+    def add_refresh_listener(self, listener: Callable[[], object]) -> None:
+        """Call ``listener`` (on the scheduler's thread) after each scheduled projection
+        refresh that follows new events, whoever caught them up."""
+        with self._lock:
+            self._refresh_listeners.append(listener)
 
     def close(self) -> None:
         """Stop every running session, write what is queued, release the database."""
@@ -457,6 +468,15 @@ class RealWorldTester:
             self._catch_up_failed(exc)
         else:
             self._catch_up_failure = ""
+        if self._refreshed.is_set():
+            self._refreshed.clear()
+            with self._lock:
+                listeners = list(self._refresh_listeners)
+            for listener in listeners:
+                try:
+                    listener()
+                except Exception:  # a listener's failure must not stop the refreshes
+                    log.exception("refresh_listener_failed")
 
     def _apply_retention(self, retention: timedelta) -> None:
         """The scheduler's retention job: a failure is one log line, and the log is as it

@@ -56,6 +56,25 @@ class SeriesRecords:
     metrics: tuple[dict[str, Any], ...]
 
 
+@dataclass(frozen=True)
+class CapabilityCounts:
+    """One capability's calls over the whole log, as the metrics textfile counts them."""
+
+    capability: str
+    calls: int
+    errors: int
+    timed: int  # calls with a response time
+    total_ms: float
+    at_most: tuple[int, ...]  # timed calls within each bound asked for (cumulative)
+
+
+@dataclass(frozen=True)
+class MetricsCounts:
+    capabilities: tuple[CapabilityCounts, ...]
+    open_findings: dict[str, int]  # severity -> count
+    last_score: float | None  # of the latest ended session that was scored
+
+
 @contextmanager
 def _reading(db: Database) -> Iterator[sqlite3.Connection]:
     with closing(db.connect_readonly()) as conn:
@@ -230,6 +249,33 @@ def baseline_problems(db: Database, session_id: str) -> tuple[list[str], list[st
     if row is None:
         return [], []
     return [str(row[0])] if row[0] else [], [str(row[1])] if row[1] else []
+
+
+def metrics_counts(db: Database, bounds_ms: Sequence[float]) -> MetricsCounts:
+    """Calls, errors and response times per capability (how many within each of
+    ``bounds_ms``), open findings per severity and the last session's score."""
+    within = "".join(", SUM(CASE WHEN response_time_ms <= ? THEN 1 ELSE 0 END)"
+                     for _ in bounds_ms)
+    with _reading(db) as conn:
+        rows = conn.execute(
+            "SELECT capability, COUNT(*), SUM(CASE WHEN success = 0 OR (success IS NULL AND "
+            "error_message IS NOT NULL) THEN 1 ELSE 0 END), COUNT(response_time_ms), "
+            f"COALESCE(SUM(response_time_ms), 0){within} FROM activities "
+            "GROUP BY capability ORDER BY capability", tuple(bounds_ms)).fetchall()
+        try:
+            severities = dict(conn.execute("SELECT severity, COUNT(*) FROM findings "
+                                           "WHERE resolved_at IS NULL GROUP BY severity"))
+        except sqlite3.OperationalError:
+            severities = {}  # a database from before the findings table
+        scored = conn.execute("SELECT overall_score FROM test_sessions WHERE end_time IS NOT "
+                              "NULL AND overall_score IS NOT NULL "
+                              "ORDER BY end_time DESC LIMIT 1").fetchone()
+    return MetricsCounts(
+        capabilities=tuple(CapabilityCounts(str(r[0]), int(r[1]), int(r[2] or 0), int(r[3]),
+                                            float(r[4]), tuple(int(n or 0) for n in r[5:]))
+                           for r in rows),
+        open_findings={str(k): int(v) for k, v in severities.items()},
+        last_score=float(scored[0]) if scored is not None else None)
 
 
 def session_records(db: Database, session_id: str) -> SessionRecords | None:

@@ -26,6 +26,7 @@ from analyzers.common.private_files import make_private_dirs
 from daemon.app.tester import RealWorldTester
 from daemon.config import Config, default_state_db, format_period, load_config, resolve_db_path
 from daemon.log.events import utc_now
+from daemon.service.metrics_file import MetricsFile
 from daemon.service.sdnotify import Notifier
 from daemon.service.wakeup import Wakeup
 
@@ -96,6 +97,10 @@ class Daemon:
     def _serve(self) -> int:
         tester = RealWorldTester(self.db_path, config=self._config)
         self._tester = tester
+        if self._config.metrics_textfile:
+            metrics = MetricsFile(Path(self._config.metrics_textfile).expanduser())
+            tester.add_refresh_listener(lambda: metrics.write(tester.db))
+            metrics.write(tester.db)  # at once: the collector sees the daemon before work
         try:
             for workspace in self._workspaces:
                 if self._stopping:
