@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from analyzers.base import LearnedPattern
 from daemon.log.database import Database
+from daemon.read.metric_counts import CapabilityCounts, MetricsCounts
 from daemon.types import SEVERITIES, path_to_sql
 
 #: The columns of ``test_sessions`` that session listings and the API's figures show.
@@ -54,25 +55,6 @@ class SeriesRecords:
     session: dict[str, Any]
     activities: tuple[dict[str, Any], ...]
     metrics: tuple[dict[str, Any], ...]
-
-
-@dataclass(frozen=True)
-class CapabilityCounts:
-    """One capability's calls over the whole log, as the metrics textfile counts them."""
-
-    capability: str
-    calls: int
-    errors: int
-    timed: int  # calls with a response time
-    total_ms: float
-    at_most: tuple[int, ...]  # timed calls within each bound asked for (cumulative)
-
-
-@dataclass(frozen=True)
-class MetricsCounts:
-    capabilities: tuple[CapabilityCounts, ...]
-    open_findings: dict[str, int]  # severity -> count
-    last_score: float | None  # of the latest ended session that was scored
 
 
 @contextmanager

@@ -31,7 +31,7 @@ from prometheus_client.core import (
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from daemon.read.queries import MetricsCounts
+from daemon.read.metric_counts import MetricsCounts
 from daemon.types import SEVERITIES
 
 #: Upper bounds of the response-time buckets: from an index lookup to a first pass.
