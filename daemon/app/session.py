@@ -313,6 +313,10 @@ class Session:
     # --- the session's thread -------------------------------------------------------
 
     def _main(self) -> None:
+        # Every line logged on this thread, and on the analyzer calls it starts, names the
+        # session (structlog's merge_contextvars, daemon.logsetup); a new thread starts with
+        # an empty context, so nothing leaks into another session's thread.
+        structlog.contextvars.bind_contextvars(session_id=self.session_id)
         try:
             # Learned fixes are events: a new session starts out knowing them; so are
             # quarantined files, which stay skipped until their content changes.

@@ -27,6 +27,7 @@ Why a thread per call rather than a ``ThreadPoolExecutor`` or processes:
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import queue
 import threading
@@ -378,7 +379,10 @@ class Runner:
             if self._stopping.is_set():
                 return False
             self._running.append(call)
-        thread = threading.Thread(target=self._work, args=(call, outbox), daemon=True,
+        # The call runs in a copy of this thread's context, so what is bound there (the
+        # session's id, for every log line) is bound in the analyzer's lines too.
+        thread = threading.Thread(target=contextvars.copy_context().run,
+                                  args=(self._work, call, outbox), daemon=True,
                                   name=f"realworld-{call.analyzer.name}")
         thread.start()
         return True
