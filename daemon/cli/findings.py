@@ -30,7 +30,7 @@ from analyzers.common.printable import printable
 from analyzers.security.baseline import SALTED_VERSION, load_baseline, write_baseline
 from analyzers.security.baseline_update import Wanted, accept
 from analyzers.security.fingerprint import SaltError, load_salt, salt_id
-from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError, fresh, open_db
+from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError, examples, fresh, open_db
 from daemon.log.database import Database
 from daemon.read.analysis.gates import (
     FAIL_ON_CONFIDENCES,
@@ -61,7 +61,10 @@ def register(subparsers: argparse._SubParsersAction[Any],
              common: argparse.ArgumentParser) -> None:
     """Add ``findings`` to the ``realworld`` subcommands."""
     parser = subparsers.add_parser(
-        "findings", parents=[common], help="security and pattern findings, redacted")
+        "findings", parents=[common], help="security and pattern findings, redacted",
+        **examples("realworld findings latest --fail-on high",
+                   "realworld findings latest --update-baseline .realworld-baseline.json",
+                   "realworld findings --all --format sarif"))
     parser.add_argument("session", nargs="?", default=None, metavar="SESSION",
                         help="a session id or 'latest' (default: every session)")
     parser.add_argument("--format", choices=FORMATS, default="text",

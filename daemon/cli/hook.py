@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Final, TextIO
 
 from analyzers.common.private_files import make_private_dirs
-from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError
+from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError, examples
 from daemon.cli.run import RunOptions, baseline_failed, run_foreground
 from daemon.config import hook_db, load_config, resolve_db_path
 from daemon.log.database import Database
@@ -34,11 +34,6 @@ from daemon.read.analysis.gates import (
 from daemon.read.queries import open_findings
 
 DEFAULT_FAIL_ON: Final = "high"
-EPILOG: Final = """\
-examples:
-  realworld hook pkg/app.py settings.ini      what pre-commit runs for two staged files
-  realworld hook --fail-on medium $(git diff --cached --name-only)
-"""
 
 
 class HookUsageError(UsageError):
@@ -97,9 +92,10 @@ def register(subparsers: argparse._SubParsersAction[Any],
              common: argparse.ArgumentParser) -> None:
     """Add ``hook`` to the ``realworld`` subcommands."""
     parser = subparsers.add_parser(
-        "hook", parents=[common], epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        help="the pre-commit hook: one pass over the named files, failing on findings")
+        "hook", parents=[common],
+        help="the pre-commit hook: one pass over the named files, failing on findings",
+        **examples("realworld hook pkg/app.py settings.ini   # pre-commit, two files staged",
+                   "realworld hook --fail-on medium --fail-on-confidence high pkg/app.py"))
     parser.add_argument("files", nargs="*", metavar="FILE",
                         help="files to check (pre-commit passes the staged ones)")
     parser.add_argument("--project", default=".", metavar="P",

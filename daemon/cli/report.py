@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from analyzers.common.private_files import make_private_dirs
-from daemon.cli.common import EXIT_OK, UsageError, fresh, open_db
+from daemon.cli.common import EXIT_OK, UsageError, examples, fresh, open_db
 from daemon.log.database import Database
 from daemon.read.analysis.api import to_api_dict
 from daemon.read.queries import latest_session_id, load_findings, open_findings
@@ -102,7 +102,9 @@ def register(subparsers: argparse._SubParsersAction[Any],
              common: argparse.ArgumentParser) -> None:
     """Add ``report`` to the ``realworld`` subcommands."""
     parser = subparsers.add_parser(
-        "report", parents=[common], help="the improvement report of a session")
+        "report", parents=[common], help="the improvement report of a session",
+        **examples("realworld report latest --format html --output report.html",
+                   "realworld report latest --format sarif --output realworld.sarif"))
     parser.add_argument("session", nargs="?", default=LATEST, metavar="SESSION",
                         help="a session id, or 'latest' (the default)")
     parser.add_argument("--format", choices=FORMATS, default="text",

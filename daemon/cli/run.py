@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import structlog
 
 from daemon.app.tester import RealWorldTester
-from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError
+from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError, examples
 from daemon.cli.report import FORMATS as REPORT_FORMATS
 from daemon.cli.report import render_session_report, write_report
 from daemon.config import ENV_DURATION, ENV_INTERVAL, Config, load_config, resolve_db_path
@@ -233,7 +233,10 @@ def register(subparsers: argparse._SubParsersAction[Any],
     """Add ``run`` to the ``realworld`` subcommands."""
     parser = subparsers.add_parser(
         "run", parents=[common],
-        help="one test session in the foreground: watch, analyze, measure, then report")
+        help="one test session in the foreground: watch, analyze, measure, then report",
+        **examples("realworld run --project ~/src/app --duration 10",
+                   "realworld run --once --quiet --fail-on high     # CI: one pass, a verdict",
+                   "realworld run --continuous --save-report report.html --format html"))
     parser.add_argument("--project", default=".", metavar="P",
                         help="workspace to watch (default: the current directory)")
     parser.add_argument("--duration", metavar="D",

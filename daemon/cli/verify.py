@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from daemon.cli.common import EXIT_FAILED, EXIT_OK, open_db
+from daemon.cli.common import EXIT_FAILED, EXIT_OK, examples, open_db
 from daemon.projections.verify import ArchiveCheck, verify
 
 
@@ -61,5 +61,6 @@ def register(subparsers: argparse._SubParsersAction[Any],
     """Add ``verify`` to the ``realworld`` subcommands."""
     parser = subparsers.add_parser(
         "verify", parents=[common],
-        help="check the hash chain and that the projections equal a replay (exit 1 if not)")
+        help="check the hash chain and that the projections equal a replay (exit 1 if not)",
+        **examples("realworld verify --db ~/.local/state/realworld/realworld.db"))
     parser.set_defaults(run=cmd_verify)
