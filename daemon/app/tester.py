@@ -28,6 +28,7 @@ from analyzers.registry import discover
 from daemon.app.archive import archive
 from daemon.app.liveness import process_alive
 from daemon.app.session import LARGEST_ANALYZER_CAP, Session, SessionSpec
+from daemon.app.shapes import CapabilityActivity, CapabilityTimes, Metrics, Monitor
 from daemon.config import (
     ENV_DURATION,
     ENV_INTERVAL,
@@ -221,7 +222,7 @@ class RealWorldTester:
         self.catch_up()
         return session_id
 
-    def monitor_activities(self) -> dict[str, Any]:
+    def monitor_activities(self) -> Monitor:
         """What this tester's sessions are doing now."""
         self.catch_up()
         with self._lock:
@@ -241,7 +242,7 @@ class RealWorldTester:
             "recent_activities": recent,
         }
 
-    def collect_metrics(self) -> dict[str, Any]:
+    def collect_metrics(self) -> Metrics:
         """A fresh resource sample and response-time figures per capability."""
         self.catch_up()
         sample = self._sampler.sample()
@@ -250,7 +251,7 @@ class RealWorldTester:
         times: dict[str, list[float]] = {}
         for capability, ms in response_times(self.db, ids):
             times.setdefault(capability, []).append(ms)
-        capabilities: dict[str, dict[str, float]] = {
+        capabilities: dict[str, CapabilityTimes] = {
             capability: {
                 "calls": len(values),
                 "avg_response_ms": sum(values) / len(values),
@@ -529,7 +530,7 @@ class RealWorldTester:
             suffix += 1
         return f"{base}_{suffix}"
 
-    def _capabilities(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def _capabilities(self, ids: Sequence[str]) -> dict[str, CapabilityActivity]:
         return {
             row["capability"]: {
                 "calls": row["calls"],
