@@ -8,6 +8,7 @@ line on stderr and never a traceback. Each command is a module of this package.
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
@@ -57,6 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def complete(parser: argparse.ArgumentParser) -> None:
+    """Shell completion (``eval "$(register-python-argcomplete realworld)"``): when the
+    shell asks, argcomplete answers and exits; otherwise nothing is imported."""
+    if "_ARGCOMPLETE" not in os.environ:
+        return
+    try:
+        import argcomplete
+    except ImportError:
+        return  # optional: pip install 'realworld[completion]'
+    argcomplete.autocomplete(parser)
+
+
 def entry() -> NoReturn:
     """The ``realworld`` command (and ``python -m daemon``): :func:`main` in a process
     whose umask lets no one else read what it or its libraries write."""
@@ -69,7 +82,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        complete(parser)
+        args = parser.parse_args(argv)
         # The daemon's log is its output (journald); elsewhere only problems, on stderr.
         if args.command == "daemon":
             configure_logging(level=args.log_level)

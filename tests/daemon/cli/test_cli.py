@@ -209,3 +209,23 @@ def test_help_shows_examples_that_parse(command: str) -> None:
         argv = shlex.split(line, comments=True)
         args = build_parser().parse_args(argv[1:])
         assert args.command == command
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("realworld fi", ["findings "]),
+    ("realworld report --format ", ["text", "markdown", "json", "html", "sarif"]),
+    ("realworld hook --fail-on c", ["critical "]),
+])
+def test_the_shell_is_answered_completions(tmp_path: Path, line: str,
+                                           expected: list[str]) -> None:
+    """As bash asks through register-python-argcomplete's function: argcomplete's variables
+    set, the answer in the file it names."""
+    pytest.importorskip("argcomplete")
+    answer = tmp_path / "completions"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "_ARGCOMPLETE": "1",
+           "_ARGCOMPLETE_IFS": "\n", "COMP_LINE": line, "COMP_POINT": str(len(line)),
+           "_ARGCOMPLETE_STDOUT_FILENAME": str(answer)}
+    done = subprocess.run([sys.executable, "-m", "daemon"], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert answer.read_text().split("\n") == expected
