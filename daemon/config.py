@@ -8,6 +8,7 @@ the spec's defaults.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import sys
@@ -28,6 +29,8 @@ DEFAULT_MAX_PENDING = 10_000
 ENV_DB = "REALWORLD_TESTING_DB"
 ENV_DURATION = "REALWORLD_TESTING_DURATION"
 ENV_INTERVAL = "REALWORLD_TESTING_INTERVAL"
+ENV_FLEET_URL = "REALWORLD_FLEET_URL"
+DEFAULT_SHIP_INTERVAL = 10.0
 DURABILITY_LEVELS = ("normal", "full")
 
 
@@ -136,8 +139,22 @@ class Config:
     # [metrics] textfile: where the daemon writes node_exporter's textfile-collector
     # format after each projection refresh; None writes nothing.
     metrics_textfile: str | None = None
+    # [fleet]: the central PostgreSQL every machine ships its log to (a libpq URL or DSN;
+    # $REALWORLD_FLEET_URL wins), the name this machine ships as (default: its host name),
+    # and the seconds between the daemon's shipments.
+    fleet_url: str | None = None
+    fleet_machine: str | None = None
+    ship_interval: float = DEFAULT_SHIP_INTERVAL
+    # [compare]: the regression rule's threshold (percent), floor (ms) and significance
+    # level; None: the built-in ones (daemon.read.analysis.regression).
+    compare_threshold_pct: float | None = None
+    compare_min_delta_ms: float | None = None
+    compare_alpha: float | None = None
     source: Path | None = None  # the file these values came from, if any
     db_path_from_file: bool = False
+    # `realworld run` has its own built-in default (the spec's quick 2-minute test) and
+    # takes default_duration only when a file says it.
+    default_duration_from_file: bool = False
 
 
 def default_config_path(env: Mapping[str, str]) -> Path:
@@ -221,13 +238,59 @@ def _security(table: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]
     return parsed
 
 
+def _fleet(config: Config, table: Any, where: str) -> Config:
+    """``[fleet]``: ``url``, ``machine``, ``ship_interval``."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    known = ("url", "machine", "ship_interval")
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(known)})")
+    for key in ("url", "machine"):
+        if key in table and (not isinstance(table[key], str) or not table[key].strip()):
+            raise ConfigError(f"{where}: {key} must be a non-empty string")
+    return replace(
+        config, fleet_url=table.get("url", config.fleet_url),
+        fleet_machine=table.get("machine", config.fleet_machine),
+        ship_interval=_positive(table["ship_interval"], f"{where}: ship_interval")
+        if "ship_interval" in table else config.ship_interval)
+
+
+def resolve_fleet_url(cli_url: str | None, config: Config,
+                      env: Mapping[str, str] | None = None) -> str | None:
+    """``--fleet``, then ``REALWORLD_FLEET_URL``, then the config file's ``[fleet] url``."""
+    env = os.environ if env is None else env
+    for candidate in (cli_url, env.get(ENV_FLEET_URL), config.fleet_url):
+        if candidate:
+            return candidate
+    return None
+_COMPARE_KEYS = ("threshold", "min_delta_ms", "alpha")
+
+
+def _compare(config: Config, table: Any, where: str) -> Config:
+    """``[compare]``: ``threshold`` (percent), ``min_delta_ms``, ``alpha``."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    for key in table:
+        if key not in _COMPARE_KEYS:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(_COMPARE_KEYS)})")
+    values = {key: _number(table[key], f"{where}: {key}") for key in table}
+    for key, value in values.items():
+        if not math.isfinite(value) or value < 0 or (key == "alpha" and not 0 < value <= 1):
+            bound = "in (0, 1]" if key == "alpha" else ">= 0"
+            raise ConfigError(f"{where}: {key} must be {bound}, not {value!r}")
+    return replace(config, compare_threshold_pct=values.get("threshold"),
+                   compare_min_delta_ms=values.get("min_delta_ms"),
+                   compare_alpha=values.get("alpha"))
+
+
 def parse_config(values: Mapping[str, Any], where: str) -> Config:
     """Validate a parsed TOML document; pure."""
     config = Config()
     known = {"db_path", "default_duration", "monitor_interval", "resource_limits", "durability",
              "workspaces", "ignore", "settle_ms", "analyzer_timeout", "max_pending",
              "probe_interval", "max_file_bytes", "file_timeout", "retention", "session_rotation",
-             "security", "metrics"}
+             "security", "metrics", "fleet", "compare"}
     for key in values:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -237,7 +300,8 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
         config = replace(config, db_path=values["db_path"], db_path_from_file=True)
     if "default_duration" in values:
         config = replace(config, default_duration=_positive(values["default_duration"],
-                                                            f"{where}: default_duration"))
+                                                            f"{where}: default_duration"),
+                         default_duration_from_file=True)
     if "monitor_interval" in values:
         config = replace(config, monitor_interval=_positive(values["monitor_interval"],
                                                             f"{where}: monitor_interval"))
@@ -280,6 +344,10 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
     if "metrics" in values:
         config = replace(config, metrics_textfile=_metrics(values["metrics"],
                                                            f"{where}: metrics"))
+    if "fleet" in values:
+        config = _fleet(config, values["fleet"], f"{where}: fleet")
+    if "compare" in values:
+        config = _compare(config, values["compare"], f"{where}: compare")
     if "durability" in values:
         if values["durability"] not in DURABILITY_LEVELS:
             raise ConfigError(f"{where}: durability must be one of {', '.join(DURABILITY_LEVELS)}")

@@ -353,3 +353,10 @@ def activity_log(path: Path, n: int, *, note_chars: int = 0) -> Database:
                     *activity_events(n, note_chars=note_chars)])
     catch_up(db)
     return db
+
+
+# --- a real PostgreSQL for the fleet's tests (started on first use) ------------------------
+
+from postgres_server import fleet_url, postgres_server  # noqa: E402
+
+__all__ = ["fleet_url", "postgres_server"]

@@ -7,11 +7,12 @@ fails, one that is slow, one that fails until a file is fixed) through the
 tester's ``analyzers`` factory, since the spec's behaviour on failure and slowness
 must be shown with something that fails or is slow.
 
-Run as the spec does::
+Run as the spec does, from the repository root::
 
     python -m unittest tests.test_realworld.TestRealWorldTester.test_01_initialization
+    python tests/test_realworld.py
 
-(with the project on ``PYTHONPATH``), or with pytest.
+or with pytest.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import os
 import re
 import sqlite3
+import sys
 import tempfile
 import time
 import unittest
@@ -33,6 +35,11 @@ from analyzers.base import AnalysisResult
 from analyzers.workspace.analyzer import WorkspaceAnalyzer
 from daemon import RealWorldTester
 from daemon.log.schema import PROJECTION_DDL
+
+# The helpers beside this file are top-level modules (pytest puts tests/ on sys.path); the
+# spec's `python -m unittest tests.test_realworld...` from the repository root does not.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from testanalyzers import BrokenAnalyzer, SleepingAnalyzer
 from waiting import wait_for
@@ -164,7 +171,8 @@ class TestRealWorldTester(unittest.TestCase):
         self.tmp = Path(tmp.name)
         # No config file, code index or REALWORLD_* variable from the machine running us.
         env = mock.patch.dict(os.environ, {"XDG_CONFIG_HOME": str(self.tmp / "xdg-config"),
-                                           "XDG_CACHE_HOME": str(self.tmp / "xdg-cache")})
+                                           "XDG_CACHE_HOME": str(self.tmp / "xdg-cache"),
+                                           "XDG_STATE_HOME": str(self.tmp / "xdg-state")})
         env.start()
         self.addCleanup(env.stop)
         for name in ("REALWORLD_TESTING_DB", "REALWORLD_TESTING_DURATION",

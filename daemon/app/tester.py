@@ -29,6 +29,7 @@ from daemon.app.archive import archive
 from daemon.app.liveness import process_alive
 from daemon.app.session import LARGEST_ANALYZER_CAP, Session, SessionSpec
 from daemon.app.shapes import CapabilityActivity, CapabilityTimes, Metrics, Monitor
+from daemon.app.shipping import ShippingJob
 from daemon.config import (
     ENV_DURATION,
     ENV_INTERVAL,
@@ -37,8 +38,10 @@ from daemon.config import (
     ResourceLimits,
     load_config,
     resolve_db_path,
+    resolve_fleet_url,
 )
 from daemon.durations import MAX_MINUTES, parse_minutes, parse_seconds
+from daemon.fleet.shipper import ship
 from daemon.log.database import Database, Durability
 from daemon.log.events import ActivityRecorded, Envelope, SessionEnded, utc_now
 from daemon.log.store import EventStore
@@ -366,6 +369,31 @@ class RealWorldTester:
             id="retention", max_instances=1, coalesce=True,
             next_run_time=datetime.now(timezone.utc)
             + timedelta(seconds=min(every, RETENTION_FIRST_AFTER_S)))
+
+    def schedule_shipping(self, url: str | None, machine: str | None = None,
+                          interval: float = 10.0) -> None:
+        """Ship the log to the fleet at ``url`` every ``interval`` seconds (``realworld
+        ship``), backing off while the server is away; None stops shipping."""
+        with contextlib.suppress(JobLookupError):
+            self._scheduler.remove_job("ship")
+        if url is None:
+            return
+        job = ShippingJob(self.db, url, machine, interval)
+        self._scheduler.add_job(job.run, "interval", seconds=interval, id="ship",
+                                max_instances=1, coalesce=True,
+                                next_run_time=datetime.now(timezone.utc))
+
+    def ship(self, url: str | None = None, machine: str | None = None) -> dict[str, Any]:
+        """Ship the log to the fleet now (``realworld ship``): ``url`` or ``[fleet] url``;
+        raises :class:`~daemon.fleet.connection.FleetError` (one line) when it cannot."""
+        target = resolve_fleet_url(url, self.config)
+        if target is None:
+            raise ValueError("no fleet URL: pass one, set REALWORLD_FLEET_URL, or set [fleet] url")
+        self._writer.flush(10.0)
+        result = ship(self.db, target, machine or self.config.fleet_machine)
+        return {"fleet": result.fleet, "machine": result.machine, "shipped": result.shipped,
+                "position": result.position, "behind": result.behind,
+                "applied": result.applied}
 
     def apply_retention(self, retention: timedelta) -> None:
         """One retention pass now (what the schedule runs)."""

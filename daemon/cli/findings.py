@@ -30,7 +30,9 @@ from analyzers.common.printable import printable
 from analyzers.security.baseline import SALTED_VERSION, load_baseline, write_baseline
 from analyzers.security.baseline_update import Wanted, accept
 from analyzers.security.fingerprint import SaltError, load_salt, salt_id
-from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError, examples, fresh, open_db
+from daemon.cli import fleet
+from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError, examples
+from daemon.fleet.connection import masked
 from daemon.log.database import Database
 from daemon.read.analysis.gates import (
     FAIL_ON_CONFIDENCES,
@@ -82,20 +84,32 @@ def register(subparsers: argparse._SubParsersAction[Any],
                         help="with --fail-on: count only findings at least this sure")
     parser.add_argument("--exit-zero", action="store_true",
                         help="print what --fail-on found but exit 0")
+    fleet.add_fleet_option(parser)
     parser.set_defaults(run=cmd_findings, state="open")
 
 
 def cmd_findings(args: argparse.Namespace, out: TextIO) -> int:
-    db = fresh(open_db(args))
-    session_id = resolve_session(db, args.session)
-    rows = load_findings(db, session_id, include_resolved=args.state == "all")
-    if args.update_baseline:
-        out.write(update_baseline(db, Path(args.update_baseline), rows, session_id) + "\n")
-        return EXIT_OK
-    # Only SARIF names where the files are; the other formats need not look it up.
-    root = project_path(db, session_id) if args.format == "sarif" and session_id else None
-    out.write(render(rows, args.format, db_path=db.path, session_id=session_id,
-                     state=args.state, project_root=root))
+    url = fleet.fleet_url(args)
+    if url is not None and args.session is None:
+        if args.update_baseline or args.format == "sarif":
+            raise FindingsUsageError("with --fleet, --update-baseline and --format sarif need "
+                                     "a SESSION (MACHINE:SESSION, or latest)")
+        rows = fleet.fleet_findings(url, include_resolved=args.state == "all")
+        out.write(render(rows, args.format, db_path=Path(masked(url)), session_id=None,
+                         state=args.state))
+    else:
+        with fleet.session_source(args, [args.session]) as (db, (ref,)):
+            session_id = resolve_session(db, ref)
+            rows = load_findings(db, session_id, include_resolved=args.state == "all")
+            if args.update_baseline:
+                out.write(update_baseline(db, Path(args.update_baseline), rows, session_id)
+                          + "\n")
+                return EXIT_OK
+            # Only SARIF names where the files are; the other formats need not look it up.
+            root = (project_path(db, session_id) if args.format == "sarif" and session_id
+                    else None)
+            out.write(render(rows, args.format, db_path=db.path, session_id=session_id,
+                             state=args.state, project_root=root))
     if args.fail_on is None:
         return EXIT_OK
     flagged = at_or_above([r for r in rows if not r.get("resolved_at")],
@@ -147,6 +161,8 @@ def render_text(rows: list[dict[str, Any]], *, state: str = "open",
     lines = []
     for row in rows:
         location = f"{printable(row['path'])}:{row['line']}"
+        if "machine" in row:
+            location = f"{printable(str(row['machine']))}: {location}"
         text = f"{location}: {row['severity']} [{printable(str(row['rule']))}] " \
                f"{printable(str(row['message'] or ''))}"
         if row["preview"]:

@@ -29,11 +29,13 @@ from daemon.cli import (
     search,
     service,
     sessions,
+    ship,
     status,
     verify,
 )
 from daemon.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser, UsageError, common_options
 from daemon.config import ConfigError
+from daemon.fleet.connection import FleetError, FleetUsageError
 from daemon.log.database import DatabaseError
 from daemon.log.write_errors import cause, describe_write_error
 from daemon.logsetup import configure_logging
@@ -44,7 +46,7 @@ Command = Callable[[argparse.Namespace, TextIO], int]
 
 #: In the order ``realworld --help`` lists them.
 COMMANDS = (run, service, status, sessions, query, rebuild, verify, report, compare, search,
-            findings, hook, scenario, backup, archive)
+            findings, hook, scenario, backup, archive, ship)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,9 +94,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
             configure_logging(level="warning", stream=err)
         command: Command = args.run
         return command(args, out)
-    except (UsageError, ConfigError, DatabaseError, QueryError) as exc:
+    except (UsageError, ConfigError, DatabaseError, QueryError, FleetUsageError) as exc:
         err.write(f"realworld: error: {exc}\n")
         return EXIT_USAGE
+    except FleetError as exc:
+        # The server down or slow, the network cut, a check that failed: nothing local lost.
+        err.write(f"realworld: error: {exc}\n")
+        return EXIT_FAILED
     except (sqlite3.Error, OSError) as exc:
         if cause(exc) is None:
             raise

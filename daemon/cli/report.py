@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from analyzers.common.private_files import make_private_dirs
-from daemon.cli.common import EXIT_OK, UsageError, examples, fresh, open_db
+from daemon.cli import fleet
+from daemon.cli.common import EXIT_OK, UsageError, examples
 from daemon.log.database import Database
 from daemon.read.analysis.api import to_api_dict
 from daemon.read.queries import latest_session_id, load_findings, open_findings
@@ -87,9 +88,9 @@ def write_report(path: Path, text: str) -> None:
 
 
 def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
-    db = fresh(open_db(args))
-    session_id = resolve_session(db, args.session)
-    text = render_session_report(db, session_id, args.format)
+    with fleet.session_source(args, [args.session]) as (db, (ref,)):
+        session_id = resolve_session(db, ref)
+        text = render_session_report(db, session_id, args.format)
     if args.output:
         write_report(Path(args.output), text)
         out.write(f"Report saved to {args.output}\n")
@@ -111,4 +112,5 @@ def register(subparsers: argparse._SubParsersAction[Any],
                         help="report format (default: text)")
     parser.add_argument("--output", "-o", metavar="F",
                         help="write the report to F instead of standard output")
+    fleet.add_fleet_option(parser)
     parser.set_defaults(run=cmd_report)

@@ -4,7 +4,6 @@ then its report and, with ``--fail-under``/``--fail-on``, its verdict as the exi
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import signal
 import sqlite3
@@ -30,13 +29,21 @@ from daemon.log.events import ActivityRecorded
 from daemon.log.write_errors import describe_write_error
 from daemon.read.analysis.gates import FAIL_ON_CONFIDENCES, FAIL_ON_LEVELS, gate, parse_score
 from daemon.read.queries import baseline_problems, open_findings
-from daemon.read.render.console import CapabilityCount, UpdateView, activity_line, update_block
+from daemon.read.render.console import (
+    CapabilityCount,
+    UpdateView,
+    activity_line,
+    update_block,
+    update_count,
+)
 from daemon.read.reporting import analysis_dict
 from daemon.service.wakeup import WOKEN, Wakeup
 
 log = structlog.get_logger("realworld.run")
 
 DEFAULT_RUN_MINUTES = 2.0  # the spec's "Quick 2-minute test"
+#: In ``--save-report F``, replaced by the session's id (the id is made at the start).
+SESSION_PLACEHOLDER = "{session}"
 
 
 class RunUsageError(UsageError):
@@ -61,9 +68,11 @@ def resolve_options(*, project: str, duration: str | None, monitor_interval: str
                     continuous: bool, once: bool, quiet: bool, no_report: bool,
                     save_report: str | None, report_format: str, db_path: Path,
                     env: Mapping[str, str] | None = None,
-                    config_interval: float = 30.0) -> RunOptions:
+                    config_interval: float = 30.0,
+                    config_minutes: float | None = None) -> RunOptions:
     """Flags, then ``REALWORLD_TESTING_*``, then the config file's ``monitor_interval``
-    (``config_interval``), then the spec's defaults; raises RunUsageError."""
+    (``config_interval``) and ``default_duration`` (``config_minutes``, None when the file
+    does not set it), then the spec's defaults; raises RunUsageError."""
     env = os.environ if env is None else env
     if continuous and once:
         raise RunUsageError("--continuous and --once exclude each other")
@@ -72,7 +81,8 @@ def resolve_options(*, project: str, duration: str | None, monitor_interval: str
         raise RunUsageError(f"project path does not exist or is not a directory: {project}")
     try:
         duration_text = duration or env.get(ENV_DURATION)
-        minutes = parse_minutes(duration_text) if duration_text else DEFAULT_RUN_MINUTES
+        minutes = (parse_minutes(duration_text) if duration_text
+                   else config_minutes or DEFAULT_RUN_MINUTES)
         interval_text = monitor_interval or env.get(ENV_INTERVAL)
         interval = parse_seconds(interval_text) if interval_text else config_interval
     except ValueError as exc:
@@ -91,6 +101,7 @@ class _Console:
         self._out = out
         self.session_id = ""  # known once the session has started
         self._options = options
+        self.total = update_count(options.minutes * 60, options.monitor_interval)
         self._lock = threading.Lock()
 
     def activity(self, event: ActivityRecorded) -> None:
@@ -118,7 +129,7 @@ class _Console:
         total_s = self._options.minutes * 60
         view = UpdateView(
             number=number,
-            total=math.ceil(total_s / self._options.monitor_interval) if total_s else None,
+            total=self.total or None,
             clock=datetime.now(),
             session_id=self.session_id,
             elapsed_s=elapsed,
@@ -166,22 +177,34 @@ def run_foreground(options: RunOptions, config: Config, out: TextIO) -> RunOutco
             started = time.monotonic()
             updates = 0
             next_update = started + options.monitor_interval
+            interrupted = False
             while session.running:
                 arrived = wakeup.wait(max(0.0, next_update - time.monotonic()))
                 if any(number != WOKEN for number in arrived):
                     out.write("\nInterrupted: stopping the session and writing the report...\n")
                     out.flush()
                     tester.stop_session(session_id)
+                    interrupted = True
                     break
                 if session.running and time.monotonic() >= next_update:
                     next_update += options.monitor_interval
                     if not options.quiet:
                         updates += 1
                         console.update(tester, updates, started)
+            if (not options.quiet and not interrupted and session.status == "completed"
+                    and options.mode == "timed" and updates < console.total):
+                # The update due at the very end (a duration that is a multiple of the
+                # interval) races the session's end; it is printed once the session is over.
+                console.update(tester, updates + 1, started)
             # The session's own word: on a full disk its end is not in the projections.
             return RunOutcome(session_id, session.status, session.end_reason)
         finally:
             tester.close()
+
+
+def report_path(template: Path, session_id: str) -> Path:
+    """``--save-report`` with ``{session}`` replaced by the session's id."""
+    return Path(str(template).replace(SESSION_PLACEHOLDER, session_id))
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
@@ -190,7 +213,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         project=args.project, duration=args.duration, monitor_interval=args.monitor_interval,
         continuous=args.continuous, once=args.once, quiet=args.quiet,
         no_report=args.no_report, save_report=args.save_report, report_format=args.format,
-        db_path=resolve_db_path(args.db, config), config_interval=config.monitor_interval)
+        db_path=resolve_db_path(args.db, config), config_interval=config.monitor_interval,
+        config_minutes=config.default_duration if config.default_duration_from_file else None)
     outcome = run_foreground(options, config, out)
     session_id, status = outcome.session_id, outcome.status
     if status == "error":
@@ -201,8 +225,9 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         if options.report:
             out.write("\n" + text)
         if options.save_report:
-            write_report(options.save_report, text)
-            out.write(f"Report saved to {options.save_report}\n")
+            target = report_path(options.save_report, session_id)
+            write_report(target, text)
+            out.write(f"Report saved to {target}\n")
     exit_code = EXIT_OK if status in ("completed", "stopped") else EXIT_FAILED
     if baseline_failed(Database.open(options.db_path), session_id) and not args.exit_zero:
         exit_code = EXIT_FAILED
@@ -241,7 +266,7 @@ def register(subparsers: argparse._SubParsersAction[Any],
                         help="workspace to watch (default: the current directory)")
     parser.add_argument("--duration", metavar="D",
                         help="minutes, or 30s/5m/1h (default: $REALWORLD_TESTING_DURATION, "
-                             "else 2)")
+                             "else the config file's default_duration, else 2)")
     parser.add_argument("--monitor-interval", metavar="S",
                         help="seconds between resource samples and console updates "
                              "(default: $REALWORLD_TESTING_INTERVAL, else 30)")
@@ -252,7 +277,9 @@ def register(subparsers: argparse._SubParsersAction[Any],
                         help="one full pass of every analyzer, then the report (CI, hooks)")
     parser.add_argument("--quiet", action="store_true", help="no live output, only the report")
     parser.add_argument("--no-report", action="store_true", help="do not print the report")
-    parser.add_argument("--save-report", metavar="F", help="also write the report to F")
+    parser.add_argument("--save-report", metavar="F",
+                        help="also write the report to F; {session} in F becomes the "
+                             "session's id")
     parser.add_argument("--format", choices=REPORT_FORMATS, default="text",
                         help="report format (default: text)")
     parser.add_argument("--fail-under", type=parse_score, metavar="SCORE", default=None,

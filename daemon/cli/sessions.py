@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any, TextIO
 
+from daemon.cli import fleet
 from daemon.cli.common import EXIT_OK, examples, fresh, open_db
 from daemon.read.queries import list_sessions
 from daemon.read.user_sql import QueryResult, render_table
@@ -15,6 +16,9 @@ COLUMNS = ("session_id", "status", "start_time", "project_path", "total_activiti
 
 
 def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
+    url = fleet.fleet_url(args)
+    if url is not None:
+        return fleet.cmd_sessions(url, args.limit, args.json, out)
     db = fresh(open_db(args))
     sessions = list_sessions(db, limit=args.limit)
     if args.json:
@@ -37,4 +41,5 @@ def register(subparsers: argparse._SubParsersAction[Any],
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="show the newest N sessions")
+    fleet.add_fleet_option(parser)
     parser.set_defaults(run=cmd_sessions)

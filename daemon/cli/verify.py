@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
+from daemon.cli import fleet
 from daemon.cli.common import EXIT_FAILED, EXIT_OK, examples, open_db
 from daemon.projections.verify import ArchiveCheck, verify
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
+    url = fleet.fleet_url(args)
+    if url is not None:
+        return fleet.cmd_verify(url, args.machine or (), out)
     db = open_db(args)
     report = verify(db)
     if report.chain_break is None:
@@ -63,4 +67,7 @@ def register(subparsers: argparse._SubParsersAction[Any],
         "verify", parents=[common],
         help="check the hash chain and that the projections equal a replay (exit 1 if not)",
         **examples("realworld verify --db ~/.local/state/realworld/realworld.db"))
+    fleet.add_fleet_option(parser)
+    parser.add_argument("--machine", metavar="NAME", action="append", default=None,
+                        help="with --fleet: check only this machine (repeatable)")
     parser.set_defaults(run=cmd_verify)

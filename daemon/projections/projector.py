@@ -10,7 +10,6 @@ at its end, which is what makes a replay of 100,000 events cheap.
 from __future__ import annotations
 
 import functools
-import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import closing
@@ -70,8 +69,8 @@ class _Run:
 class UnitOfWork:
     """The projections' :class:`State` during one batch: reads see earlier changes in it."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn  # SQLite's here; a subclass's own (the fleet's PostgreSQL)
         self._rows: dict[tuple[str, Key], Mapping[str, Any] | None] = {}
         self._dirty: dict[tuple[str, Key], Mapping[str, Any] | None] = {}
         self._appends: dict[str, list[Mapping[str, Any]]] = {}
@@ -88,12 +87,14 @@ class UnitOfWork:
             return self._rows[slot]
         except KeyError:
             pass
+        row = self._rows[slot] = self._fetch(table, key)
+        return row
+
+    def _fetch(self, table: str, key: Key) -> Mapping[str, Any] | None:
         cursor = self._conn.execute(_select_sql(table), key)
         found = cursor.fetchone()
-        row = None if found is None else dict(
+        return None if found is None else dict(
             zip([d[0] for d in cursor.description], found, strict=True))
-        self._rows[slot] = row
-        return row
 
     def defer(self, projection: Projection, event_type: type[Event], fold: Fold,
               recorded: Recorded) -> None:
@@ -143,13 +144,16 @@ class UnitOfWork:
                 puts.setdefault(table, []).append(row)
         for table in PROJECTION_TABLES:
             if table in deletes:
-                self._conn.executemany(_delete_sql(table), deletes[table])
+                self._delete(table, deletes[table])
             if table in puts:
                 self._write(table, puts[table], upsert_on=PRIMARY_KEYS[table])
             if table in self._appends:
                 self._write(table, self._appends[table], upsert_on=None)
         self._dirty.clear()
         self._appends.clear()
+
+    def _delete(self, table: str, keys: Sequence[Key]) -> None:
+        self._conn.executemany(_delete_sql(table), keys)
 
     def _write(self, table: str, rows: Sequence[Mapping[str, Any]],
                upsert_on: tuple[str, ...] | None) -> None:
@@ -230,20 +234,6 @@ class Projector:
         known = dict(rows.fetchall())
         return {p.name: int(known.get(p.name, 0)) for p in self._projections}
 
-    def _handlers(self, event_type: type[Event]) -> tuple[Route, ...]:
-        """The projections that handle ``event_type``, in order, each with its handler and
-        fold (``None`` when it has none)."""
-        found: list[Route] = []
-        for projection in self._projections:
-            if type(projection).apply is not Projection.apply:
-                # It dispatches itself.
-                found.append((projection, projection.apply, None))
-            else:
-                handler = projection.handlers.get(event_type)
-                if handler is not None:
-                    found.append((projection, handler, projection.folds.get(event_type)))
-        return tuple(found)
-
     def _from_anchor(self, positions: dict[str, int]) -> dict[str, int]:
         """A log that was archived starts after its anchor: a projection that has not
         reached the anchor (a replay, a projection new to this log) starts from the
@@ -280,48 +270,64 @@ class Projector:
         work = UnitOfWork(conn)
         # Rows stream from the cursor: a large batch is never all in memory at once.
         with closing(select_rows(conn, start, self._batch_size)) as rows:
-            count, last = self._project(rows, positions, start, work)
+            count, last = project(rows, self._projections, positions, start, work)
         if count == 0:
             return 0, start
         work.flush()
         self._advance([projection.name for projection in self._projections], last)
         return count, last
 
-    def _project(self, rows: Iterable[StoredRow], positions: Mapping[str, int], start: int,
-                 work: UnitOfWork) -> tuple[int, int]:
-        """Project ``rows`` into ``work``; return how many were read and the last position."""
-        apply = work.apply
-        decode = Decoder()
-        # Usually every projection stands at ``start``; then each row is new to all.
-        lagging = any(position != start for position in positions.values())
-        dispatch: dict[type[Event], tuple[Route, ...]] = {}
-        count, last = 0, start
-        for row in rows:
-            count += 1
-            last = row[0]
-            try:
-                recorded = decode(row)
-            except UnknownEventType:
-                # Types written by another tool stay in the log, unprojected.
-                if decode.knows(row[3]):
-                    raise  # a known type we cannot read: projecting on would be wrong
-                continue
-            event_type = type(recorded.event)
-            handlers = dispatch.get(event_type)
-            if handlers is None:
-                handlers = dispatch[event_type] = self._handlers(event_type)
-            if lagging:
-                for projection, handler, _ in handlers:
-                    if positions[projection.name] < last:
-                        apply(handler(recorded, work))
-            else:
-                for projection, handler, fold in handlers:
-                    if fold is not None:
-                        work.defer(projection, event_type, fold, recorded)
-                    else:
-                        work.settle(projection.name)  # its run came first
-                        apply(handler(recorded, work))
-        return count, last
+def routes(projections: Sequence[Projection], event_type: type[Event]) -> tuple[Route, ...]:
+    """The projections that handle ``event_type``, in order, each with its handler and
+    fold (``None`` when it has none)."""
+    found: list[Route] = []
+    for projection in projections:
+        if type(projection).apply is not Projection.apply:
+            # It dispatches itself.
+            found.append((projection, projection.apply, None))
+        else:
+            handler = projection.handlers.get(event_type)
+            if handler is not None:
+                found.append((projection, handler, projection.folds.get(event_type)))
+    return tuple(found)
+
+
+def project(rows: Iterable[StoredRow], projections: Sequence[Projection],
+            positions: Mapping[str, int], start: int, work: UnitOfWork) -> tuple[int, int]:
+    """Project ``rows`` into ``work``; return how many were read and the last position.
+    ``positions`` is where each projection stands, ``start`` the lowest of them."""
+    apply = work.apply
+    decode = Decoder()
+    # Usually every projection stands at ``start``; then each row is new to all.
+    lagging = any(position != start for position in positions.values())
+    dispatch: dict[type[Event], tuple[Route, ...]] = {}
+    count, last = 0, start
+    for row in rows:
+        count += 1
+        last = row[0]
+        try:
+            recorded = decode(row)
+        except UnknownEventType:
+            # Types written by another tool stay in the log, unprojected.
+            if decode.knows(row[3]):
+                raise  # a known type we cannot read: projecting on would be wrong
+            continue
+        event_type = type(recorded.event)
+        handlers = dispatch.get(event_type)
+        if handlers is None:
+            handlers = dispatch[event_type] = routes(projections, event_type)
+        if lagging:
+            for projection, handler, _ in handlers:
+                if positions[projection.name] < last:
+                    apply(handler(recorded, work))
+        else:
+            for projection, handler, fold in handlers:
+                if fold is not None:
+                    work.defer(projection, event_type, fold, recorded)
+                else:
+                    work.settle(projection.name)  # its run came first
+                    apply(handler(recorded, work))
+    return count, last
 
 
 def catch_up(db: Database) -> CatchUp:

@@ -167,6 +167,16 @@ def running_processes(db: Database) -> list[dict[str, Any]]:
             "JOIN session_stats AS x USING (session_id) WHERE s.status = 'running'")
 
 
+def unshipped_by_workspace(db: Database, position: int) -> list[dict[str, Any]]:
+    """Per workspace, the events after ``position`` (what a fleet has not received yet)."""
+    with _reading(db) as conn:
+        return _dicts(
+            conn,
+            "SELECT COALESCE(s.project_path, '(no session)') AS workspace, COUNT(*) AS events, "
+            "MIN(e.ts) AS oldest FROM events AS e LEFT JOIN test_sessions AS s "
+            "USING (session_id) WHERE e.seq > ? GROUP BY 1 ORDER BY 1", (position,))
+
+
 def started_session_ids(db: Database, prefix: str) -> set[str]:
     """Ids of sessions started with this prefix, read from the log itself: an id must be
     new even when its start is not projected yet."""

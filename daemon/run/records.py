@@ -206,7 +206,9 @@ def recovery_activity(*, session_id: str, action: str, analyzer: str, paths: Seq
             "quarantine": "quarantined", "release": "released"}.get(action, action)
     subject = listed[0] if len(paths) == 1 else f"{len(paths)} files"
     outcome = "recovered" if recovered else "not recovered"
-    description = (f"Error recovery: {analyzer} {what} {subject}"
+    # "Error recovery: 89ms, ...", the time first like every other capability's line.
+    description = (f"{capability_label(RECOVERY_CAPABILITY)}: {time_to_recover_ms:.0f}ms, "
+                   f"{analyzer} {what} {subject}"
                    f"{f' after {attempts} attempts' if attempts > 1 else ''}: {outcome}")
     if detail:
         description += f" ({safe_text(detail)})"

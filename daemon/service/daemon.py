@@ -24,7 +24,14 @@ import structlog
 
 from analyzers.common.private_files import make_private_dirs
 from daemon.app.tester import RealWorldTester
-from daemon.config import Config, default_state_db, format_period, load_config, resolve_db_path
+from daemon.config import (
+    Config,
+    default_state_db,
+    format_period,
+    load_config,
+    resolve_db_path,
+    resolve_fleet_url,
+)
 from daemon.log.events import utc_now
 from daemon.service.metrics_file import MetricsFile
 from daemon.service.sdnotify import Notifier
@@ -108,6 +115,7 @@ class Daemon:
                 self._start(tester, workspace)
             self._wait_for_first_scans(tester)
             tester.schedule_retention(self._config.retention)
+            self._schedule_shipping(tester, self._config)
             if not self._stopping:
                 self._notifier.ready(self._status_line(tester))
                 log.info("ready", workspaces=[str(w) for w in self._workspaces],
@@ -205,6 +213,11 @@ class Daemon:
                 del self._ended_at[workspace]
                 self._start(tester, workspace)
 
+    @staticmethod
+    def _schedule_shipping(tester: RealWorldTester, config: Config) -> None:
+        tester.schedule_shipping(resolve_fleet_url(None, config), config.fleet_machine,
+                                 config.ship_interval)
+
     def _apply_reload(self, tester: RealWorldTester) -> None:
         try:
             config = load_config(self._options.config_path)
@@ -214,6 +227,7 @@ class Daemon:
             return
         self._config = config
         tester.schedule_retention(config.retention)
+        self._schedule_shipping(tester, config)
         tester.resource_limits = config.resource_limits.as_dict()
         tester.monitor_interval = config.monitor_interval
         for workspace in [w for w in self._sessions if w not in workspaces]:

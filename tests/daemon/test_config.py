@@ -47,6 +47,7 @@ consecutive_errors_max = 3
 """)
     config = load_config(path, env={})
     assert (config.db_path, config.default_duration, config.monitor_interval) == ("ci.db", 10, 60)
+    assert config.default_duration_from_file and not Config().default_duration_from_file
     assert config.durability == "full"
     assert config.resource_limits == ResourceLimits(cpu_percent_max=80.0,
                                                     consecutive_errors_max=3)
@@ -70,6 +71,12 @@ def test_xdg_config_file_is_found(tmp_path: Path) -> None:
     ("[resource_limits]\ngpu_percent_max = 50", "unknown resource limit"),
     ("resource_limits = 3", "resource_limits must be a table"),
     ("db_path = [", "not valid TOML"),
+    ("compare = 5", "compare must be a table"),
+    ("[compare]\nfloor = 5", "unknown key 'floor' (known: threshold, min_delta_ms, alpha)"),
+    ("[compare]\nmin_delta_ms = -1", "min_delta_ms must be >= 0"),
+    ("[compare]\nthreshold = nan", "threshold must be >= 0"),
+    ("[compare]\nalpha = 0", "alpha must be in (0, 1]"),
+    ("[compare]\nalpha = 'low'", "alpha must be a number"),
 ])
 def test_bad_config_is_one_clear_line(tmp_path: Path, text: str, fragment: str) -> None:
     with pytest.raises(ConfigError) as caught:
@@ -102,6 +109,15 @@ def test_hook_logs_live_in_the_state_directory_one_per_workspace() -> None:
     one, two = hook_db(Path("/repo/one"), env), hook_db(Path("/repo/two"), env)
     assert one.parent == Path("/state/realworld/hooks") and one.suffix == ".db"
     assert one != two and one == hook_db(Path("/repo/one"), env)
+
+
+def test_the_compare_table(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[compare]\nthreshold = 10\nmin_delta_ms = 2.5\n"
+                                         "alpha = 0.05\n"), env={})
+    assert (config.compare_threshold_pct, config.compare_min_delta_ms,
+            config.compare_alpha) == (10.0, 2.5, 0.05)
+    unset = load_config(write(tmp_path, "[compare]\nalpha = 0.05\n"), env={})
+    assert (unset.compare_threshold_pct, unset.compare_min_delta_ms) == (None, None)
 
 
 def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:

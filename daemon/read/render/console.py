@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,15 @@ class UpdateView:
     cpu_percent: float
     memory_percent: float
     capabilities: Mapping[str, CapabilityCount]
+
+
+def update_count(duration_s: float, interval_s: float) -> int:
+    """How many updates a timed session prints: one every ``interval_s`` up to and including
+    its end (the spec's 5 minutes at 30 s: ``[Update 1/10]`` .. ``10/10``; 25 s at 10 s: 2)."""
+    if duration_s <= 0 or interval_s <= 0:
+        return 0
+    # A hair of slack: 0.3 s / 0.1 s is 2.9999999999999996 in floating point.
+    return math.floor(duration_s / interval_s + 1e-9)
 
 
 def activity_line(session_id: str, description: str) -> str:

@@ -155,6 +155,29 @@ def test_a_timed_run_prints_numbered_update_blocks(tmp_path: Path, project: Path
     assert BANNER not in out
 
 
+def test_update_numbers_count_the_updates_that_come(tmp_path: Path, project: Path,
+                                                    config: Path) -> None:
+    # 2.5 s at 1 s: updates at 1 s and 2 s, then the end; 2 s at 1 s: the second update is
+    # due at the very end and still comes.
+    for duration, total in (("2.5s", 2), ("2s", 2)):
+        done = realworld(tmp_path, "run", "--project", str(project), "--duration", duration,
+                         "--monitor-interval", "1", "--db", str(tmp_path / "log.db"),
+                         "--config", str(config), "--no-report")
+        assert done.returncode == 0, done.stderr
+        heads = [line.split("] ")[0] + "]" for line in done.stdout.splitlines()
+                 if line.startswith("[Update ")]
+        assert heads == [f"[Update {n}/{total}]" for n in range(1, total + 1)], duration
+
+
+def test_the_config_files_default_duration_applies(tmp_path: Path, project: Path) -> None:
+    config = tmp_path / "short.toml"
+    config.write_text("default_duration = 0.02\n" + RELAXED)  # 1.2 s
+    done = realworld(tmp_path, "run", "--project", str(project), "--monitor-interval", "0.5",
+                     "--config", str(config), "--db", str(tmp_path / "log.db"), "--no-report")
+    assert done.returncode == 0, done.stderr
+    assert "[Update 1/2] " in done.stdout and "[Update 2/2] " in done.stdout
+
+
 def test_the_environment_sets_duration_and_interval(tmp_path: Path, project: Path) -> None:
     done = realworld(tmp_path, "run", "--project", str(project), "--db",
                      str(tmp_path / "log.db"), "--no-report",
@@ -181,10 +204,25 @@ def test_flags_then_environment_then_config_then_defaults(project: Path) -> None
     assert (options.minutes, options.monitor_interval) == (10.0, 45.0)
     options = resolve("30s", "5", env=env)
     assert (options.minutes, options.monitor_interval) == (0.5, 5.0)
+    # default_duration from the config file sits between the environment and the default.
+    assert resolve(config_minutes=7.0).minutes == 7.0
+    assert resolve(env=env, config_minutes=7.0).minutes == 10.0
+    assert resolve("3", env=env, config_minutes=7.0).minutes == 3.0
     assert resolve(continuous=True).minutes == 0.0
     assert resolve(once=True).mode == "once"
     with pytest.raises(RunUsageError, match="exclude each other"):
         resolve(once=True, continuous=True)
+
+
+def test_save_report_names_the_file_after_the_session(tmp_path: Path, project: Path) -> None:
+    done = realworld(tmp_path, "run", "--project", str(project), "--once", "--quiet",
+                     "--save-report", "out/report_{session}.txt", "--db", str(tmp_path / "log.db"))
+    assert done.returncode == 0, done.stderr
+    [saved] = list((tmp_path / "out").iterdir())
+    session_id = saved.name[len("report_"):-len(".txt")]
+    assert re.fullmatch(r"test_\d{8}_\d{6}", session_id)
+    assert f"Session ID: {session_id}" in saved.read_text()
+    assert done.stdout.endswith(f"Report saved to out/{saved.name}\n")
 
 
 def test_quiet_prints_only_the_report_and_save_report_writes_it(tmp_path: Path,

@@ -238,7 +238,8 @@ def test_a_recovery_activity_names_what_happened() -> None:
                                  attempts=2, errors=("BlockingIOError: again",))
     assert activity.capability == "error_recovery" and activity.success
     assert activity.response_time_ms == 12.5
-    assert activity.description == ("Error recovery: code_indexer retried a.py after 2 "
+    # The spec's console line, "Error recovery: 89ms", then what happened.
+    assert activity.description == ("Error recovery: 12ms, code_indexer retried a.py after 2 "
                                     "attempts: recovered")
     assert activity.result_data is not None and activity.result_data["attempts"] == 2
 
@@ -260,7 +261,7 @@ def test_a_quarantined_file_is_an_event_and_a_medium_issue() -> None:
 def test_a_release_updates_the_same_issue_to_info() -> None:
     activity, released, update = release_events("s1", "/ws", ITEM, "its content changed")
     assert isinstance(activity, ActivityRecorded) and activity.success
-    assert activity.description == ("Error recovery: pattern_probe released src/deep.py: "
+    assert activity.description == ("Error recovery: 0ms, pattern_probe released src/deep.py: "
                                     "recovered (its content changed)")
     assert isinstance(released, FileReleased) and released.reason == "its content changed"
     assert isinstance(update, IssueUpdated) and update.severity == "info"

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from daemon.read.render.console import (
     RULE,
     CapabilityCount,
     UpdateView,
     activity_line,
     update_block,
+    update_count,
 )
 
 # Copied from the spec's "Console Report" section.
@@ -102,3 +106,19 @@ def test_numbers_are_rounded_like_the_spec() -> None:
     text = update_block(view)
     assert "  System: CPU 3.1%, Memory 100.0%" in text
     assert "  Running: 0:00:30 / Remaining: 0:04:30" in text
+
+
+def test_update_count_is_the_updates_a_timed_session_prints() -> None:
+    assert update_count(300, 30) == 10  # the spec's [Update 1/10] for 5 minutes
+    assert update_count(25, 10) == 2  # updates at 10 s and 20 s; the session ends at 25
+    assert update_count(0.3, 0.1) == 3  # not 2 (0.3 / 0.1 < 3 in floating point)
+    assert update_count(5, 10) == 0
+    assert update_count(0, 10) == 0
+
+
+@given(st.integers(min_value=1, max_value=10_000), st.integers(min_value=1, max_value=10_000))
+def test_update_count_fits_the_interval_into_the_duration(duration_ds: int,
+                                                          interval_ds: int) -> None:
+    # Tenths of seconds: durations people type, without float rounding in the oracle.
+    count = update_count(duration_ds / 10, interval_ds / 10)
+    assert count * interval_ds <= duration_ds < (count + 1) * interval_ds
