@@ -145,7 +145,7 @@ class RealWorldTester:
         self._lock = threading.RLock()
         self._sessions: dict[str, Session] = {}
         self._listeners: list[Callable[[ActivityRecorded], None]] = []
-        self._refresh_listeners: list[Callable[[], object]] = []
+        self._refresh_listeners: list[Callable[[bool], object]] = []
         self._refreshed = threading.Event()  # the projections moved since listeners heard
         self._store = EventStore(self.db)
         self._writer = EventWriter(self._store)
@@ -426,9 +426,10 @@ class RealWorldTester:
             self._refreshed.set()
         return applied
 
-    def add_refresh_listener(self, listener: Callable[[], object]) -> None:
+    def add_refresh_listener(self, listener: Callable[[bool], object]) -> None:
         """Call ``listener`` (on the scheduler's thread) after each scheduled projection
-        refresh that follows new events, whoever caught them up."""
+        refresh, with whether the projections moved since its previous call (whoever
+        caught them up)."""
         with self._lock:
             self._refresh_listeners.append(listener)
 
@@ -497,15 +498,15 @@ class RealWorldTester:
             self._catch_up_failed(exc)
         else:
             self._catch_up_failure = ""
-        if self._refreshed.is_set():
-            self._refreshed.clear()
-            with self._lock:
-                listeners = list(self._refresh_listeners)
-            for listener in listeners:
-                try:
-                    listener()
-                except Exception:  # a listener's failure must not stop the refreshes
-                    log.exception("refresh_listener_failed")
+        moved = self._refreshed.is_set()
+        self._refreshed.clear()
+        with self._lock:
+            listeners = list(self._refresh_listeners)
+        for listener in listeners:
+            try:
+                listener(moved)
+            except Exception:  # a listener's failure must not stop the refreshes
+                log.exception("refresh_listener_failed")
 
     def _apply_retention(self, retention: timedelta) -> None:
         """The scheduler's retention job: a failure is one log line, and the log is as it

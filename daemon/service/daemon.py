@@ -106,7 +106,7 @@ class Daemon:
         self._tester = tester
         if self._config.metrics_textfile:
             metrics = MetricsFile(Path(self._config.metrics_textfile).expanduser())
-            tester.add_refresh_listener(lambda: metrics.write(tester.db))
+            tester.add_refresh_listener(lambda moved: metrics.refreshed(tester.db, moved))
             metrics.write(tester.db)  # at once: the collector sees the daemon before work
         try:
             for workspace in self._workspaces:

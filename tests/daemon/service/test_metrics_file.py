@@ -42,3 +42,30 @@ def test_a_file_that_cannot_be_written_is_one_warning(tmp_path: Path) -> None:
     assert [e["event"] for e in logs] == ["metrics_not_written"]
     (tmp_path / "missing-dir").mkdir()
     assert metrics.write(db)
+
+
+def test_refreshes_write_at_most_once_an_interval_and_only_after_a_change(
+        tmp_path: Path) -> None:
+    db = spec_session_log(tmp_path / "log.db")
+    now = [100.0]
+    metrics = MetricsFile(tmp_path / "realworld.prom", min_interval_s=10.0,
+                          clock=lambda: now[0])
+
+    def inode() -> int | None:
+        return metrics.path.stat().st_ino if metrics.path.exists() else None
+
+    metrics.refreshed(db, moved=False)
+    assert inode() is None  # nothing moved: nothing to write
+    metrics.refreshed(db, moved=True)
+    first = inode()
+    assert first is not None  # each write is a new file renamed over the old one
+    now[0] += 3.0
+    metrics.refreshed(db, moved=True)
+    assert inode() == first  # within the interval: later
+    now[0] += 8.0
+    metrics.refreshed(db, moved=False)  # the change 8 s ago is written now
+    second = inode()
+    assert second not in (None, first)
+    now[0] += 30.0
+    metrics.refreshed(db, moved=False)
+    assert inode() == second  # nothing changed since
