@@ -7,6 +7,7 @@ the spec's defaults.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -136,6 +137,9 @@ class Config:
     # [security.per_path_skips]: gitignore-style pattern -> rule ids the scanner does not
     # report there; None: not configured, so the scanner's default (B101 in tests) applies.
     security_per_path_skips: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    # [metrics] textfile: where the daemon writes node_exporter's textfile-collector
+    # format after each projection refresh; None writes nothing.
+    metrics_textfile: str | None = None
     # [fleet]: the central PostgreSQL every machine ships its log to (a libpq URL or DSN;
     # $REALWORLD_FLEET_URL wins), the name this machine ships as (default: its host name),
     # and the seconds between the daemon's shipments.
@@ -198,6 +202,22 @@ def _strings(value: Any, what: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(i, str) and i for i in value):
         raise ConfigError(f"{what} must be a list of non-empty strings")
     return tuple(value)
+
+
+def _metrics(table: Any, where: str) -> str | None:
+    """``[metrics]``: ``textfile``, the path of the Prometheus textfile."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    for key in table:
+        if key != "textfile":
+            raise ConfigError(f"{where}: unknown key {key!r} (known: textfile)")
+    path = table.get("textfile")
+    if path is None:
+        return None
+    if not isinstance(path, str) or not path.endswith(".prom"):
+        # node_exporter's textfile collector reads *.prom files only.
+        raise ConfigError(f"{where}: textfile must be a path ending in .prom, not {path!r}")
+    return path
 
 
 def _security(table: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
@@ -290,7 +310,7 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
     known = {"db_path", "default_duration", "monitor_interval", "resource_limits", "durability",
              "workspaces", "ignore", "settle_ms", "analyzer_timeout", "max_pending",
              "probe_interval", "max_file_bytes", "file_timeout", "retention", "session_rotation",
-             "security", "fleet", "compare", "code_assistant"}
+             "security", "metrics", "fleet", "compare", "code_assistant"}
     for key in values:
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -341,6 +361,9 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
     if "security" in values:
         config = replace(config, security_per_path_skips=_security(values["security"],
                                                                    f"{where}: security"))
+    if "metrics" in values:
+        config = replace(config, metrics_textfile=_metrics(values["metrics"],
+                                                           f"{where}: metrics"))
     if "fleet" in values:
         config = _fleet(config, values["fleet"], f"{where}: fleet")
     if "compare" in values:
@@ -377,11 +400,23 @@ def load_config(path: str | Path | None = None,
     return replace(parse_config(values, str(path)), source=path)
 
 
-def default_state_db(env: Mapping[str, str] | None = None) -> Path:
-    """Where the daemon keeps its log: ``$XDG_STATE_HOME/realworld/realworld.db``."""
+def state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_STATE_HOME/realworld`` (``~/.local/state/realworld``)."""
     env = os.environ if env is None else env
     base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "realworld" / "realworld.db"
+    return Path(base) / "realworld"
+
+
+def default_state_db(env: Mapping[str, str] | None = None) -> Path:
+    """Where the daemon keeps its log: ``$XDG_STATE_HOME/realworld/realworld.db``."""
+    return state_dir(env) / "realworld.db"
+
+
+def hook_db(workspace: Path, env: Mapping[str, str] | None = None) -> Path:
+    """Where a pre-commit hook keeps a repository's log: one file per workspace, in the
+    state directory, so nothing is written into the repository being committed to."""
+    name = hashlib.sha256(os.fsencode(workspace)).hexdigest()[:16]
+    return state_dir(env) / "hooks" / f"{name}.db"
 
 
 def resolve_db_path(cli_db: str | None, config: Config,

@@ -4,7 +4,9 @@ This runs inside a scan worker (:mod:`analyzers.common.workerpool`), which reads
 file itself (so the daemon never holds a batch's contents at once) and reports
 the hash of the bytes it scanned. Secrets are found and fingerprinted here, and
 only masked findings travel back to the daemon, so a secret's value never
-crosses a process boundary, let alone reaches the log.
+crosses a process boundary, let alone reaches the log. The committed baseline's
+unsalted keys (:func:`~analyzers.security.baseline.baseline_key`) are compared here
+too, for the same reason: the daemon learns which salted fingerprints they accept.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from analyzers.common.secrets.find import SecretHit, decode_text, find_secrets
 from analyzers.common.secrets.redact import mask, redact_bandit_message
 from analyzers.common.secrets.rules import RULE_TITLES
 from analyzers.common.sourcefile import Skip, read_source
+from analyzers.security.baseline import baseline_key
 from analyzers.security.fingerprint import fingerprint
 
 if TYPE_CHECKING:
@@ -51,6 +54,8 @@ class FileTask:
     # SHA-1s of the secrets the workspace's detect-secrets baseline records for this file:
     # only a worker holds a secret's value, so only a worker can compare it.
     accepted_secrets: frozenset[str] = frozenset()
+    # Keys the realworld baseline (version 2) records for this file.
+    baseline_keys: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class FileReport:
     rule_errors: int = 0
     python_scanned: bool = False
     accepted: tuple[str, ...] = ()  # fingerprints of findings the detect-secrets baseline has
+    baselined: tuple[str, ...] = ()  # fingerprints of findings the realworld baseline has
 
 
 @dataclass(frozen=True)
@@ -93,9 +99,26 @@ class FileScanner:
 
     def scan(self, task: FileTask, data: bytes, digest: str = "") -> FileReport:
         """The findings in ``data``, taken as the content of ``task.path``."""
+        keyed, hits, problems, rule_errors, python_scanned = self._keyed(task, data)
+        findings = tuple(finding for finding, _ in keyed)
+        secrets = keyed[len(keyed) - len(hits):]
+        accepted = tuple(finding.fingerprint
+                         for (finding, _), hit in zip(secrets, hits, strict=True)
+                         if task.accepted_secrets and _sha1(hit.value) in task.accepted_secrets)
+        baselined = tuple(finding.fingerprint for finding, key in keyed
+                          if key in task.baseline_keys)
+        return FileReport(findings, digest, None, tuple(problems), rule_errors,
+                          python_scanned, accepted, baselined)
+
+    def keyed(self, task: FileTask, data: bytes) -> list[tuple[Finding, str]]:
+        """Each finding in ``data`` with its baseline key (what a baseline update writes)."""
+        return self._keyed(task, data)[0]
+
+    def _keyed(self, task: FileTask, data: bytes
+               ) -> tuple[list[tuple[Finding, str]], list[SecretHit], list[str], int, bool]:
         text = decode_text(data)
         lines = text.splitlines()
-        findings: list[Finding] = []
+        keyed: list[tuple[Finding, str]] = []
         problems: list[str] = []
         rule_errors = 0
         python_scanned = False
@@ -111,17 +134,13 @@ class FileScanner:
             else:
                 python_scanned = True
                 rule_errors = scan.rule_errors
-                findings += self._python_findings(task.path, scan.issues, lines)
+                keyed += self._python_findings(task.path, scan.issues, lines)
         hits = find_secrets(text)
-        secrets = self._secret_findings(task.path, hits)
-        accepted = tuple(finding.fingerprint for finding, hit in zip(secrets, hits, strict=True)
-                         if task.accepted_secrets and _sha1(hit.value) in task.accepted_secrets)
-        findings += secrets
-        return FileReport(tuple(findings), digest, None, tuple(problems), rule_errors,
-                          python_scanned, accepted)
+        keyed += self._secret_findings(task.path, hits)
+        return keyed, hits, problems, rule_errors, python_scanned
 
     def _python_findings(self, path: str, issues: tuple[PyIssue, ...],
-                         lines: list[str]) -> list[Finding]:
+                         lines: list[str]) -> list[tuple[Finding, str]]:
         seen: Counter[tuple[str, str]] = Counter()
         out = []
         for issue in sorted(issues, key=lambda i: (i.line, i.col, i.test_id)):
@@ -131,29 +150,31 @@ class FileScanner:
             key = (issue.test_id, code)
             occurrence = seen[key]
             seen[key] += 1
-            out.append(Finding(
+            out.append((Finding(
                 fingerprint=fingerprint(self._salt, "bandit", issue.test_id, path, code,
                                         occurrence),
                 rule=issue.test_id, path=path, line=issue.line,
                 severity=BANDIT_SEVERITY.get(issue.severity, "info"),
                 confidence=BANDIT_CONFIDENCE.get(issue.confidence, "low"),
-                message=f"{issue.test_name}: {redact_bandit_message(issue.test_id, issue.text)}"))
+                message=f"{issue.test_name}: {redact_bandit_message(issue.test_id, issue.text)}"),
+                baseline_key("bandit", issue.test_id, path, code, occurrence)))
         return out
 
-    def _secret_findings(self, path: str, hits: list[SecretHit]) -> list[Finding]:
+    def _secret_findings(self, path: str, hits: list[SecretHit]) -> list[tuple[Finding, str]]:
         seen: Counter[tuple[str, str]] = Counter()
         out = []
         for hit in hits:
             key = (hit.rule, hit.value)
             occurrence = seen[key]
             seen[key] += 1
-            out.append(Finding(
+            out.append((Finding(
                 fingerprint=fingerprint(self._salt, "secret", hit.rule, path, hit.value,
                                         occurrence),
                 rule=hit.rule, path=path, line=hit.line, severity=hit.severity,
                 confidence=hit.confidence,
                 message=f"{RULE_TITLES.get(hit.rule, hit.rule)} in the source",
-                preview=mask(hit.value)))
+                preview=mask(hit.value)),
+                baseline_key("secret", hit.rule, path, hit.value, occurrence)))
         return out
 
 

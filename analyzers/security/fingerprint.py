@@ -13,11 +13,11 @@ Where the salt lives, and why there:
   per user, beside the default database but never inside it or the log, created
   on first use with mode 0600.
 * Per user rather than per database because an analyzer does not know which
-  database its findings go to, and because one salt per user keeps fingerprints
-  (and so a baseline) the same across sessions, databases and restarts.
-* A team or CI that shares a baseline shares the salt file too, through the
-  variable (a CI secret, say); a baseline records :func:`salt_id` so one made
-  with another salt is reported as such instead of silently matching nothing.
+  database its findings go to, and because one salt per user keeps fingerprints the
+  same across sessions, databases and restarts.
+* A committed baseline does not depend on it: its entries are unsalted keys
+  (:mod:`analyzers.security.baseline`), so a team or CI shares the baseline file and
+  nothing else. (Version-1 baselines held these fingerprints and :func:`salt_id`.)
 """
 
 from __future__ import annotations

@@ -11,7 +11,11 @@ What a call returns: every finding of the files it looked at (a finding seen
 again only refreshes its row in the ``findings`` projection), and in
 ``resolved`` the fingerprints reported earlier that those files no longer have,
 including every finding of a deleted file. A finding accepted in the baseline
-(:mod:`analyzers.security.baseline`) is not reported, and is resolved if it had been.
+(:mod:`analyzers.security.baseline`) is not reported, and is resolved if it had been;
+the workers compare the baseline's unsalted keys (a file is scanned again when its
+entries change), so the daemon only learns which fingerprints they accept. A baseline
+that matches none of the findings on a full pass is a ``problem`` in the data, not a
+silent no-op.
 
 Secrets never leave the workers in clear (:mod:`analyzers.security.file_scan`): the
 log gets a salted fingerprint and a masked preview.
@@ -70,7 +74,13 @@ from analyzers.common.result_cache import (
 from analyzers.common.sourcefile import Skip, read_source
 from analyzers.common.walk import IgnoreRule, default_ignore, list_workspace
 from analyzers.common.workerpool import Outcome, WorkerPool, default_processes
-from analyzers.security.baseline import EMPTY, Baseline, baseline_path, load_baseline
+from analyzers.security.baseline import (
+    EMPTY,
+    UPDATE_HINT,
+    Baseline,
+    baseline_path,
+    load_baseline,
+)
 from analyzers.security.file_scan import (
     FileReport,
     FileTask,
@@ -117,6 +127,7 @@ class _Known:
     findings: tuple[Finding, ...]
     accepted: frozenset[str] = frozenset()  # fingerprints the detect-secrets baseline has
     scan_key: str = ""  # what the findings depend on beside the bytes (see _scan_key)
+    baselined: frozenset[str] = frozenset()  # fingerprints the realworld baseline has
 
 
 class SecurityScanner:
@@ -168,6 +179,7 @@ class SecurityScanner:
         self._pending: dict[str, None] = {}  # paths left over by the budget, in order
         self._baseline: Baseline = EMPTY
         self._baseline_stamp: tuple[int, int] | None = None
+        self._baseline_warned = ""
         self._bandit = BanditSettings()
         self._detect = DetectSecretsBaseline()
         self._skips: SkipRules = skip_rules(self._bandit, self._per_path)
@@ -246,8 +258,9 @@ class SecurityScanner:
                 continue
             known = self._known.get(path)
             accepted = self._detect.for_path(path)
+            keys = self._baseline.keys_for(path)
             if (known is not None and known.digest == source.content_hash
-                    and known.scan_key == self._scan_key(accepted)):
+                    and known.scan_key == self._scan_key(accepted, keys)):
                 cached += 1
                 touched.append(path)
             elif full and self._failed.get(path) == source.content_hash:
@@ -257,7 +270,7 @@ class SecurityScanner:
             else:
                 tasks.append(FileTask(path, os.fspath(root / path),
                                       is_python(path, source.data[:256]), self._max_file_bytes,
-                                      accepted))
+                                      accepted, keys))
                 digests.append(source.content_hash)
                 sizes.append(source.size)
             del source
@@ -276,7 +289,8 @@ class SecurityScanner:
                             scanned=scanned, cached=cached,
                             skipped=skipped, errors=errors, problems=problems,
                             deferred=deferred_count, python_files=python_files,
-                            rule_errors=rule_errors, salt=salt, failures=failures)
+                            rule_errors=rule_errors, salt=salt, failures=failures,
+                            unmatched=full and not deferred_count)
 
     def close(self) -> None:
         """Stop the worker processes (they also end with the daemon) and write the cache."""
@@ -326,6 +340,8 @@ class SecurityScanner:
                 payload["accepted"] = sorted(known.accepted)
             if known.scan_key:
                 payload["scan_key"] = known.scan_key
+            if known.baselined:
+                payload["baselined"] = sorted(known.baselined)
         if reported:
             payload["reported"] = sorted(reported)
         if failed is not None:
@@ -344,10 +360,18 @@ class SecurityScanner:
         if stamp == self._baseline_stamp and self._baseline.path == path:
             return False
         self._baseline_stamp = stamp
-        before = self._baseline.fingerprints
+        before = self._baseline
         self._baseline = (load_baseline(path, salt_id(salt)) if stamp is not None
                           else Baseline(path=path))
-        return self._baseline.fingerprints != before
+        for problem in (self._baseline.problem, self._baseline.notice):
+            if problem and problem not in (before.problem, before.notice):
+                log.warning("baseline_not_applied" if problem == self._baseline.problem
+                            else "baseline_outdated", problem=problem)
+        # Keys are compared in the workers: files whose entries changed are scanned again.
+        changed = {p for p in {*before.by_path, *self._baseline.by_path}
+                   if before.keys_for(p) != self._baseline.keys_for(p)}
+        self._pending.update(dict.fromkeys(p for p in changed if p in self._known))
+        return self._baseline.salted != before.salted
 
     def _refresh_conventions(self, root: Path) -> bool:
         """Read the workspace's bandit config and detect-secrets baseline again when one of
@@ -386,13 +410,14 @@ class SecurityScanner:
         return [{"path": problem.split(" ", 1)[0], "problem": problem}
                 for problem in named if problem]
 
-    def _scan_key(self, accepted: frozenset[str]) -> str:
-        """What a file's findings depend on beside its bytes: bandit's plugin options and
-        the secrets the detect-secrets baseline accepts in it; empty for neither."""
+    def _scan_key(self, accepted: frozenset[str], keys: frozenset[str] = frozenset()) -> str:
+        """What a file's findings depend on beside its bytes: bandit's plugin options, the
+        secrets the detect-secrets baseline accepts in it and our baseline's keys for it;
+        empty for none."""
         options = self._bandit.plugin_options
-        if not options and not accepted:
+        if not options and not accepted and not keys:
             return ""
-        text = "\0".join([options, *sorted(accepted)])
+        text = "\0".join([options, *sorted(accepted), "", *sorted(keys)])
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     def _hidden(self, finding: Finding, known: _Known) -> Hidden | None:
@@ -445,7 +470,9 @@ class SecurityScanner:
             elif outcome.ok and isinstance(report, FileReport):
                 self._known[task.path] = _Known(
                     report.digest, report.findings, frozenset(report.accepted),
-                    self._scan_key(self._detect.for_path(task.path)))
+                    self._scan_key(self._detect.for_path(task.path),
+                                   self._baseline.keys_for(task.path)),
+                    frozenset(report.baselined))
                 self._failed.pop(task.path, None)
                 self._save(task.path)  # the checkpoint: a restart need not scan it again
                 touched.append(task.path)
@@ -490,7 +517,8 @@ class SecurityScanner:
                 why = self._hidden(finding, known)
                 if why is not None:
                     hidden[(finding.rule, why.source, why.detail)] += 1
-                elif finding.fingerprint in self._baseline:
+                elif (finding.fingerprint in known.baselined
+                      or finding.fingerprint in self._baseline.salted):
                     baselined += 1
                 else:
                     visible.append(finding)
@@ -513,7 +541,7 @@ class SecurityScanner:
                 cached: int, skipped: Counter[str], errors: list[dict[str, str]],
                 problems: list[dict[str, str]], deferred: int, python_files: int,
                 rule_errors: int, salt: bytes,
-                failures: Sequence[FileFailure]) -> AnalysisResult:
+                failures: Sequence[FileFailure], unmatched: bool) -> AnalysisResult:
         by_severity = Counter(f.severity for f in findings)
         timeouts = sum(1 for e in errors if e["kind"] == "timeout")
         count = len(findings)
@@ -557,17 +585,36 @@ class SecurityScanner:
             "salt_id": salt_id(salt),
             "result_cache": os.fspath(self._cache.path) if self._cache is not None else None,
         }
-        if self._baseline.path is not None and (self._baseline.fingerprints
-                                                or self._baseline.problem):
-            data["baseline"] = {"path": str(self._baseline.path),
-                                "entries": len(self._baseline.fingerprints),
-                                "problem": self._baseline.problem}
+        baseline = self._baseline
+        if baseline.path is not None and (baseline.entries or baseline.problem):
+            matched = self._baseline_matched()
+            problem = baseline.problem
+            if not problem and unmatched and baseline.entries and not matched and findings:
+                # On a full pass nothing is left unlooked-at: every entry had its chance.
+                problem = (f"none of the {len(baseline.entries)} entries of {baseline.path} "
+                           f"matched any of the {count} findings: it was made for other "
+                           "files (another workspace?), or by an older realworld; "
+                           f"{UPDATE_HINT}")
+                if self._baseline_warned != problem:
+                    log.warning("baseline_unmatched", problem=problem)
+                self._baseline_warned = problem
+            data["baseline"] = {"path": str(baseline.path), "version": baseline.version,
+                                "entries": len(baseline.entries), "matched": matched,
+                                "problem": problem, "notice": baseline.notice}
         conventions = self._conventions_data()
         if conventions:
             data["workspace_config"] = conventions
         return AnalysisResult(summary=summary, data=data, findings=tuple(findings),
                               resolved=tuple(resolved), failures=tuple(failures),
                               remaining=deferred)
+
+    def _baseline_matched(self) -> int:
+        """Entries that match a finding of the workspace as last scanned (one each: a key
+        includes the finding's occurrence among equal ones)."""
+        salted = self._baseline.salted
+        return sum(len(known.baselined) + (sum(1 for f in known.findings
+                                               if f.fingerprint in salted) if salted else 0)
+                   for known in self._known.values())
 
     def _conventions_data(self) -> dict[str, Any]:
         """Which of the workspace's files are applied, and what of them was not."""
@@ -611,10 +658,11 @@ def _restore(entry: Entry) -> tuple[_Known | None, frozenset[str], str | None] |
         if findings is None:
             return None
         accepted = strings_from_data(payload.get("accepted", []))
+        baselined = strings_from_data(payload.get("baselined", []))
         scan_key = payload.get("scan_key", "")
-        if accepted is None or not isinstance(scan_key, str):
+        if accepted is None or baselined is None or not isinstance(scan_key, str):
             return None
-        known = _Known(entry.digest, findings, accepted, scan_key)
+        known = _Known(entry.digest, findings, accepted, scan_key, baselined)
     reported = strings_from_data(payload.get("reported", []))
     failed = payload.get("failed")
     if reported is None or not (failed is None or isinstance(failed, str)):

@@ -85,6 +85,9 @@ class SessionSpec:
     max_pending: int = DEFAULT_MAX_PENDING  # paths settling at once before an overflow rescan
     probe_interval: float = 300.0  # seconds between periodic full passes
     max_file_bytes: int = LARGEST_ANALYZER_CAP  # a bigger changed file is an issue
+    # With mode "once": only these files (workspace-relative, "/"-separated), as a
+    # pre-commit hook passes the staged ones; empty for the whole workspace.
+    files: tuple[str, ...] = ()
 
 
 def quarantined_files(db: Database, workspace: str) -> Quarantine:
@@ -310,6 +313,10 @@ class Session:
     # --- the session's thread -------------------------------------------------------
 
     def _main(self) -> None:
+        # Every line logged on this thread, and on the analyzer calls it starts, names the
+        # session (structlog's merge_contextvars, daemon.logsetup); a new thread starts with
+        # an empty context, so nothing leaks into another session's thread.
+        structlog.contextvars.bind_contextvars(session_id=self.session_id)
         try:
             # Learned fixes are events: a new session starts out knowing them; so are
             # quarantined files, which stay skipped until their content changes.
@@ -320,17 +327,7 @@ class Session:
             self._runner.ledger = FindingLedger.from_rows(
                 open_finding_rows(self._db, str(self.spec.project)))
             if self.spec.mode == "once":
-                # No watcher rescan here to see sizes, so one listing finds what is too big.
-                self._report_oversized_files(self._workspace_sizes())
-                self._runner.run_full_pass()
-                # "One full pass" means every file: analyzers working to a time budget
-                # are called until they have none left.
-                while self._runner.unfinished and not self._stop.is_set():
-                    self._runner.run_full_pass(only=self._runner.unfinished)
-                self._writer.flush(10.0)
-                self._first_scan_done()
-                self._check_errors()
-                self.end("completed", "single pass finished")
+                self._single_pass()
                 return
             self._watch()
         except WriterClosed as exc:
@@ -345,6 +342,28 @@ class Session:
             self.end("error", f"{type(exc).__name__}: {exc}")
         finally:
             self._first_scan_done()  # nobody waits forever for a scan that will not come
+
+    def _single_pass(self) -> None:
+        """One pass of every analyzer, over the whole workspace or the spec's files."""
+        files = self.spec.files
+        if files:
+            self._runner.run_batch(files)
+        else:
+            # No watcher rescan here to see sizes, so one listing finds what is too big.
+            self._report_oversized_files(self._workspace_sizes())
+            self._runner.run_full_pass()
+        # "One pass" means every file: analyzers working to a time budget are called
+        # until they have none left.
+        while self._runner.unfinished and not self._stop.is_set():
+            if files:
+                self._runner.run_batch(files, only=self._runner.unfinished)
+            else:
+                self._runner.run_full_pass(only=self._runner.unfinished)
+        self._writer.flush(10.0)
+        self._first_scan_done()
+        self._check_errors()
+        self.end("completed", f"pass over {len(files)} files finished" if files
+                 else "single pass finished")
 
     def _watch(self) -> None:
         spec = self.spec

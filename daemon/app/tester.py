@@ -22,11 +22,13 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from analyzers.base import Analyzer
+from analyzers.common.batch_paths import is_workspace_relative
 from analyzers.common.percentiles import percentile
 from analyzers.registry import discover
 from daemon.app.archive import archive
 from daemon.app.liveness import process_alive
 from daemon.app.session import LARGEST_ANALYZER_CAP, Session, SessionSpec
+from daemon.app.shapes import CapabilityActivity, CapabilityTimes, Metrics, Monitor
 from daemon.app.shipping import ShippingJob
 from daemon.config import (
     ENV_DURATION,
@@ -147,6 +149,8 @@ class RealWorldTester:
         self._lock = threading.RLock()
         self._sessions: dict[str, Session] = {}
         self._listeners: list[Callable[[ActivityRecorded], None]] = []
+        self._refresh_listeners: list[Callable[[bool], object]] = []
+        self._refreshed = threading.Event()  # the projections moved since listeners heard
         self._store = EventStore(self.db)
         self._writer = EventWriter(self._store)
         self._projector = Projector(self.db)
@@ -163,11 +167,12 @@ class RealWorldTester:
     # --- the spec's API -------------------------------------------------------------
 
     def start_test_session(self, project_path: str | Path, duration_minutes: float | None = None,
-                           *, mode: str | None = None) -> str:
+                           *, mode: str | None = None, files: Sequence[str] = ()) -> str:
         """Start a session in the background and return its id at once.
 
         Without ``duration_minutes``: ``$REALWORLD_TESTING_DURATION``, else the config's
-        ``default_duration`` (5 minutes).
+        ``default_duration`` (5 minutes). ``files`` (workspace-relative, ``/``-separated;
+        mode ``once`` only) limits the pass to them, as a pre-commit hook does.
         """
         if duration_minutes is None:
             duration_minutes = _env_number(ENV_DURATION, parse_minutes,
@@ -185,10 +190,16 @@ class RealWorldTester:
             # Checked here: past this the end cannot be scheduled, and a session that fails
             # in start() would be left registered and 'running'.
             raise ValueError("duration_minutes must be at most 10 years")
-        return self._launch(project.resolve(), float(duration_minutes), mode, None)
+        if files and mode != "once":
+            raise ValueError("files are for a single pass (mode 'once')")
+        outside = [f for f in files if not is_workspace_relative(f)]
+        if outside:
+            raise ValueError(f"not a path inside the project: {outside[0]!r}")
+        return self._launch(project.resolve(), float(duration_minutes), mode, None,
+                            tuple(files))
 
     def _launch(self, project: Path, duration_minutes: float, mode: str,
-                resume_id: str | None) -> str:
+                resume_id: str | None, files: tuple[str, ...] = ()) -> str:
         try:
             limits = ResourceLimits.from_mapping(self.resource_limits, "resource_limits")
         except ConfigError as exc:
@@ -208,7 +219,7 @@ class RealWorldTester:
                 database_paths=(self.db.path,), ignore_globs=self.config.ignore,
                 max_pending=self.config.max_pending,
                 max_file_bytes=self.config.max_file_bytes or LARGEST_ANALYZER_CAP,
-                probe_interval=self.config.probe_interval)
+                probe_interval=self.config.probe_interval, files=files)
             session = Session(spec, db=self.db, writer=self._writer, scheduler=self._scheduler,
                               analyzers=self._analyzers(project), on_activity=self._activity,
                               on_end=self._session_ended)
@@ -218,7 +229,7 @@ class RealWorldTester:
         self.catch_up()
         return session_id
 
-    def monitor_activities(self) -> dict[str, Any]:
+    def monitor_activities(self) -> Monitor:
         """What this tester's sessions are doing now."""
         self.catch_up()
         with self._lock:
@@ -238,7 +249,7 @@ class RealWorldTester:
             "recent_activities": recent,
         }
 
-    def collect_metrics(self) -> dict[str, Any]:
+    def collect_metrics(self) -> Metrics:
         """A fresh resource sample and response-time figures per capability."""
         self.catch_up()
         sample = self._sampler.sample()
@@ -247,7 +258,7 @@ class RealWorldTester:
         times: dict[str, list[float]] = {}
         for capability, ms in response_times(self.db, ids):
             times.setdefault(capability, []).append(ms)
-        capabilities: dict[str, dict[str, float]] = {
+        capabilities: dict[str, CapabilityTimes] = {
             capability: {
                 "calls": len(values),
                 "avg_response_ms": sum(values) / len(values),
@@ -414,7 +425,17 @@ class RealWorldTester:
         with self._projector_lock:
             if self._closed:
                 return 0
-            return self._projector.catch_up().applied
+            applied = self._projector.catch_up().applied
+        if applied:
+            self._refreshed.set()
+        return applied
+
+    def add_refresh_listener(self, listener: Callable[[bool], object]) -> None:
+        """Call ``listener`` (on the scheduler's thread) after each scheduled projection
+        refresh, with whether the projections moved since its previous call (whoever
+        caught them up)."""
+        with self._lock:
+            self._refresh_listeners.append(listener)
 
     def close(self) -> None:
         """Stop every running session, write what is queued, release the database."""
@@ -481,6 +502,15 @@ class RealWorldTester:
             self._catch_up_failed(exc)
         else:
             self._catch_up_failure = ""
+        moved = self._refreshed.is_set()
+        self._refreshed.clear()
+        with self._lock:
+            listeners = list(self._refresh_listeners)
+        for listener in listeners:
+            try:
+                listener(moved)
+            except Exception:  # a listener's failure must not stop the refreshes
+                log.exception("refresh_listener_failed")
 
     def _apply_retention(self, retention: timedelta) -> None:
         """The scheduler's retention job: a failure is one log line, and the log is as it
@@ -533,7 +563,7 @@ class RealWorldTester:
             suffix += 1
         return f"{base}_{suffix}"
 
-    def _capabilities(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def _capabilities(self, ids: Sequence[str]) -> dict[str, CapabilityActivity]:
         return {
             row["capability"]: {
                 "calls": row["calls"],

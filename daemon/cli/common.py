@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
-from typing import Final, NoReturn
+from typing import Any, Final, NoReturn
 
 from daemon.config import load_config, resolve_db_path
 from daemon.log.database import Database, Durability
@@ -33,6 +33,16 @@ class Parser(argparse.ArgumentParser):
     # argparse prints the whole usage block before its message; we promise one line.
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+
+def examples(*commands: str) -> dict[str, Any]:
+    """``add_parser`` keywords giving a command's ``--help`` an epilog of example commands,
+    one per line as written (tests/daemon/cli/test_cli.py parses each one)."""
+    lines = "\n".join(f"  {command}" for command in commands)
+    # Raw: examples are lines to copy; the commands using this have no long description
+    # that would need wrapping.
+    return {"epilog": f"examples:\n{lines}",
+            "formatter_class": argparse.RawDescriptionHelpFormatter}
 
 
 def common_options() -> Parser:

@@ -10,9 +10,10 @@ Every row already holds only a salted fingerprint and a masked preview
   ones (in SARIF as ``pass`` results with ``baselineState: absent``).
 * ``--fail-on LEVEL`` (with ``--fail-on-confidence``) exits 1 when a listed open finding
   is at LEVEL or worse, naming them in one line on stderr; ``--exit-zero`` keeps 0.
-* ``--update-baseline FILE`` accepts the listed open security findings: their
-  fingerprints are added to the baseline FILE (:mod:`analyzers.security.baseline`) that
-  the scanner reads, so they stop being reported.
+* ``--update-baseline FILE`` accepts the listed open security findings: their files
+  are scanned again and the findings' unsalted keys added to the baseline FILE
+  (:mod:`analyzers.security.baseline`, version 2) that the scanner reads, so they stop
+  being reported, on this machine and any other. A version-1 FILE is rewritten.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from typing import Any, Final, TextIO
 
 from analyzers.base import safe_text
 from analyzers.common.printable import printable
-from analyzers.security.baseline import BaselineEntry, load_baseline, write_baseline
+from analyzers.security.baseline import SALTED_VERSION, load_baseline, write_baseline
+from analyzers.security.baseline_update import Wanted, accept
 from analyzers.security.fingerprint import SaltError, load_salt, salt_id
 from daemon.cli import fleet
-from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError
+from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError, examples
 from daemon.fleet.connection import masked
 from daemon.log.database import Database
 from daemon.read.analysis.gates import (
@@ -42,7 +44,6 @@ from daemon.read.queries import (
     latest_session_id,
     load_findings,
     project_path,
-    recorded_salt_id,
     session_known,
 )
 from daemon.read.render.sarif import to_sarif
@@ -62,7 +63,10 @@ def register(subparsers: argparse._SubParsersAction[Any],
              common: argparse.ArgumentParser) -> None:
     """Add ``findings`` to the ``realworld`` subcommands."""
     parser = subparsers.add_parser(
-        "findings", parents=[common], help="security and pattern findings, redacted")
+        "findings", parents=[common], help="security and pattern findings, redacted",
+        **examples("realworld findings latest --fail-on high",
+                   "realworld findings latest --update-baseline .realworld-baseline.json",
+                   "realworld findings --all --format sarif"))
     parser.add_argument("session", nargs="?", default=None, metavar="SESSION",
                         help="a session id or 'latest' (default: every session)")
     parser.add_argument("--format", choices=FORMATS, default="text",
@@ -98,7 +102,8 @@ def cmd_findings(args: argparse.Namespace, out: TextIO) -> int:
             session_id = resolve_session(db, ref)
             rows = load_findings(db, session_id, include_resolved=args.state == "all")
             if args.update_baseline:
-                out.write(update_baseline(db, Path(args.update_baseline), rows) + "\n")
+                out.write(update_baseline(db, Path(args.update_baseline), rows, session_id)
+                          + "\n")
                 return EXIT_OK
             # Only SARIF names where the files are; the other formats need not look it up.
             root = (project_path(db, session_id) if args.format == "sarif" and session_id
@@ -200,31 +205,32 @@ def _json_row(row: dict[str, Any]) -> dict[str, Any]:
 # --- the baseline ---------------------------------------------------------------------
 
 
-def scanner_salt_id(db: Database) -> str:
-    """The salt the scanner used, as it recorded it; else this user's salt."""
-    recorded = recorded_salt_id(db, SECURITY_CAPABILITY)
-    if recorded is not None:
-        return recorded
+def update_baseline(db: Database, path: Path, rows: list[dict[str, Any]],
+                    session_id: str | None) -> str:
+    """Accept the open security findings of ``rows`` into the baseline at ``path``."""
+    wanted = [Wanted(str(r["rule"]), str(r["path"]), int(r["line"] or 0)) for r in rows
+              if r["capability"] == SECURITY_CAPABILITY and not r["resolved_at"]]
+    ref = session_id or latest_session_id(db)
+    root = project_path(db, ref) if ref else None
+    if root is None:
+        raise FindingsUsageError(f"no session in {db.path} names a workspace to scan")
     try:
-        return salt_id(load_salt(create=False))
-    except SaltError as exc:
-        raise FindingsUsageError(f"cannot tell which salt made the fingerprints: {exc}") from None
-
-
-def update_baseline(db: Database, path: Path, rows: list[dict[str, Any]]) -> str:
-    accepted = [BaselineEntry(fingerprint=str(r["fingerprint"]), rule=str(r["rule"]),
-                              path=str(r["path"]), line=int(r["line"] or 0))
-                for r in rows
-                if r["capability"] == SECURITY_CAPABILITY and not r["resolved_at"]]
-    salt = scanner_salt_id(db)
-    existing = load_baseline(path, salt)
+        salt: bytes | None = load_salt(create=False)
+    except SaltError:
+        salt = None  # needed only to carry over a version-1 file
+    existing = load_baseline(path, salt_id(salt) if salt is not None else None)
     if existing.problem:
         raise FindingsUsageError(f"not updating the baseline: {existing.problem}")
-    known = {e.fingerprint for e in existing.entries}
-    merged = [*existing.entries, *(e for e in accepted if e.fingerprint not in known)]
+    update = accept(Path(root), wanted, existing, salt)
     try:
-        write_baseline(path, merged, salt)
+        write_baseline(path, update.entries)
     except OSError as exc:
         raise FindingsUsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    added = len(merged) - len(existing.entries)
-    return f"baseline {path}: {len(merged)} accepted findings ({added} new)"
+    told = f"baseline {path}: {len(update.entries)} accepted findings ({update.added} new)"
+    if existing.version == SALTED_VERSION and existing.entries:
+        told += (f"; rewritten from version 1: {update.carried} entries carried over, "
+                 f"{update.dropped} whose findings are gone dropped")
+    if update.missing:
+        told += (f"; {update.missing} listed not found in their files as they are now "
+                 "(changed since the scan?), not accepted")
+    return told

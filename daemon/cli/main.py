@@ -8,6 +8,7 @@ line on stderr and never a traceback. Each command is a module of this package.
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from daemon.cli import (
     backup,
     compare,
     findings,
+    hook,
     query,
     rebuild,
     report,
@@ -44,7 +46,7 @@ Command = Callable[[argparse.Namespace, TextIO], int]
 
 #: In the order ``realworld --help`` lists them.
 COMMANDS = (run, service, status, sessions, query, rebuild, verify, report, compare, search,
-            findings, scenario, backup, archive, ship)
+            findings, hook, scenario, backup, archive, ship)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     for command in COMMANDS:
         command.register(commands, common)
     return parser
+
+
+def complete(parser: argparse.ArgumentParser) -> None:
+    """Shell completion (``eval "$(register-python-argcomplete realworld)"``): when the
+    shell asks, argcomplete answers and exits; otherwise nothing is imported."""
+    if "_ARGCOMPLETE" not in os.environ:
+        return
+    try:
+        import argcomplete
+    except ImportError:
+        return  # optional: pip install 'realworld[completion]'
+    argcomplete.autocomplete(parser)
 
 
 def entry() -> NoReturn:
@@ -70,7 +84,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        complete(parser)
+        args = parser.parse_args(argv)
         # The daemon's log is its output (journald); elsewhere only problems, on stderr.
         if args.command == "daemon":
             configure_logging(level=args.log_level)

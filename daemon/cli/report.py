@@ -21,10 +21,10 @@ from typing import Any, Final, TextIO
 
 from analyzers.common.private_files import make_private_dirs
 from daemon.cli import fleet
-from daemon.cli.common import EXIT_OK, UsageError
+from daemon.cli.common import EXIT_OK, UsageError, examples
 from daemon.log.database import Database
 from daemon.read.analysis.api import to_api_dict
-from daemon.read.queries import latest_session_id, open_findings
+from daemon.read.queries import latest_session_id, load_findings, open_findings
 from daemon.read.render.html import render_html
 from daemon.read.render.sarif import to_sarif
 from daemon.read.reporting import RENDERERS, UnknownSession, load_analysis, load_series
@@ -55,7 +55,8 @@ def render_session_report(db: Database, session_id: str, fmt: str = "text") -> s
     try:
         analysis = load_analysis(db, session_id)
         if fmt == "html":
-            return render_html(analysis, load_series(db, session_id))
+            return render_html(analysis, load_series(db, session_id),
+                               load_findings(db, session_id))
     except UnknownSession as exc:
         raise ReportUsageError(f"{exc} in {db.path}") from None
     if fmt == "sarif":
@@ -102,7 +103,9 @@ def register(subparsers: argparse._SubParsersAction[Any],
              common: argparse.ArgumentParser) -> None:
     """Add ``report`` to the ``realworld`` subcommands."""
     parser = subparsers.add_parser(
-        "report", parents=[common], help="the improvement report of a session")
+        "report", parents=[common], help="the improvement report of a session",
+        **examples("realworld report latest --format html --output report.html",
+                   "realworld report latest --format sarif --output realworld.sarif"))
     parser.add_argument("session", nargs="?", default=LATEST, metavar="SESSION",
                         help="a session id, or 'latest' (the default)")
     parser.add_argument("--format", choices=FORMATS, default="text",

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 import structlog
 
 from daemon.app.tester import RealWorldTester
-from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError
+from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError, examples
 from daemon.cli.report import FORMATS as REPORT_FORMATS
 from daemon.cli.report import render_session_report, write_report
 from daemon.config import ENV_DURATION, ENV_INTERVAL, Config, load_config, resolve_db_path
@@ -28,7 +28,7 @@ from daemon.log.database import Database
 from daemon.log.events import ActivityRecorded
 from daemon.log.write_errors import describe_write_error
 from daemon.read.analysis.gates import FAIL_ON_CONFIDENCES, FAIL_ON_LEVELS, gate, parse_score
-from daemon.read.queries import open_findings
+from daemon.read.queries import baseline_problems, open_findings
 from daemon.read.render.console import (
     CapabilityCount,
     UpdateView,
@@ -61,6 +61,7 @@ class RunOptions:
     report: bool
     save_report: Path | None
     report_format: str
+    files: tuple[str, ...] = ()  # with mode "once": only these (workspace-relative)
 
 
 def resolve_options(*, project: str, duration: str | None, monitor_interval: str | None,
@@ -168,7 +169,7 @@ def run_foreground(options: RunOptions, config: Config, out: TextIO) -> RunOutco
             if not options.quiet:
                 tester.add_activity_listener(console.activity)
             session_id = tester.start_test_session(options.project, options.minutes,
-                                                   mode=options.mode)
+                                                   mode=options.mode, files=options.files)
             console.session_id = session_id
             session = tester.session(session_id)
             assert session is not None
@@ -228,6 +229,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
             write_report(target, text)
             out.write(f"Report saved to {target}\n")
     exit_code = EXIT_OK if status in ("completed", "stopped") else EXIT_FAILED
+    if baseline_failed(Database.open(options.db_path), session_id) and not args.exit_zero:
+        exit_code = EXIT_FAILED
     if args.fail_under is not None or args.fail_on is not None:
         db = Database.open(options.db_path)
         passed, reasons = gate(analysis_dict(db, session_id), args.fail_under, args.fail_on,
@@ -239,12 +242,26 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     return exit_code
 
 
+def baseline_failed(db: Database, session_id: str) -> bool:
+    """Say on stderr what the scanner said of the baseline; True if it is not applied or
+    matched nothing (a baseline that hides nothing it should is a failed check)."""
+    problems, notices = baseline_problems(db, session_id)
+    for notice in notices:
+        sys.stderr.write(f"realworld: baseline: {notice}\n")
+    for problem in problems:
+        sys.stderr.write(f"realworld: FAIL: baseline: {problem}\n")
+    return bool(problems)
+
+
 def register(subparsers: argparse._SubParsersAction[Any],
              common: argparse.ArgumentParser) -> None:
     """Add ``run`` to the ``realworld`` subcommands."""
     parser = subparsers.add_parser(
         "run", parents=[common],
-        help="one test session in the foreground: watch, analyze, measure, then report")
+        help="one test session in the foreground: watch, analyze, measure, then report",
+        **examples("realworld run --project ~/src/app --duration 10",
+                   "realworld run --once --quiet --fail-on high     # CI: one pass, a verdict",
+                   "realworld run --continuous --save-report report.html --format html"))
     parser.add_argument("--project", default=".", metavar="P",
                         help="workspace to watch (default: the current directory)")
     parser.add_argument("--duration", metavar="D",

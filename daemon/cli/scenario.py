@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from analyzers.common.private_files import make_private_dirs
-from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError
+from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError, examples
 from daemon.config import load_config, resolve_db_path
 from daemon.durations import parse_minutes
 from daemon.scenarios import SCENARIOS
@@ -114,7 +114,9 @@ def register(subparsers: argparse._SubParsersAction[Any],
     """Add ``scenario`` to the ``realworld`` subcommands."""
     parser = subparsers.add_parser(
         "scenario", parents=[common],
-        help="one of the spec's test scenarios on a copy of a project, with a verdict")
+        help="one of the spec's test scenarios on a copy of a project, with a verdict",
+        **examples("realworld scenario load --project ~/src/app",
+                   "realworld scenario continuous --project . --duration 10m --json"))
     parser.add_argument("name", choices=tuple(SCENARIOS), metavar="NAME",
                         help=f"one of: {', '.join(SCENARIOS)}")
     parser.add_argument("--project", default=".", metavar="P",

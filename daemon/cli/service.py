@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from daemon.cli.common import UsageError
+from daemon.cli.common import UsageError, examples
 from daemon.service.daemon import DaemonUsageError, run_daemon
 
 
@@ -23,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction[Any],
     ``--log-level`` when it sets up logging)."""
     parser = subparsers.add_parser(
         "daemon", parents=[common],
-        help="the systemd service: continuous sessions for the configured workspaces")
+        help="the systemd service: continuous sessions for the configured workspaces",
+        **examples("realworld daemon --workspace ~/src/app --log-level debug",
+                   "systemctl --user enable --now realworld   # the unit runs: realworld daemon"))
     parser.add_argument("--workspace", action="append", metavar="PATH",
                         help="watch PATH (repeatable; default: the config's workspaces)")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),

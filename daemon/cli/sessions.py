@@ -7,7 +7,7 @@ import json
 from typing import Any, TextIO
 
 from daemon.cli import fleet
-from daemon.cli.common import EXIT_OK, fresh, open_db
+from daemon.cli.common import EXIT_OK, examples, fresh, open_db
 from daemon.read.queries import list_sessions
 from daemon.read.user_sql import QueryResult, render_table
 
@@ -35,7 +35,9 @@ def cmd_sessions(args: argparse.Namespace, out: TextIO) -> int:
 def register(subparsers: argparse._SubParsersAction[Any],
              common: argparse.ArgumentParser) -> None:
     """Add ``sessions`` to the ``realworld`` subcommands."""
-    parser = subparsers.add_parser("sessions", parents=[common], help="past and running sessions")
+    parser = subparsers.add_parser("sessions", parents=[common], help="past and running sessions",
+                                   **examples("realworld sessions --limit 5",
+                                              "realworld sessions --json"))
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="show the newest N sessions")

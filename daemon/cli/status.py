@@ -7,7 +7,7 @@ import json
 from typing import Any, TextIO
 
 from daemon.app.liveness import process_alive
-from daemon.cli.common import EXIT_OK, fresh, open_db
+from daemon.cli.common import EXIT_OK, examples, fresh, open_db
 from daemon.fleet.shipper import shipments
 from daemon.read.queries import running_sessions, unshipped_by_workspace
 from daemon.read.user_sql import QueryResult, render_table
@@ -59,6 +59,9 @@ def fleet_line(fleet: dict[str, Any]) -> str:
 def register(subparsers: argparse._SubParsersAction[Any],
              common: argparse.ArgumentParser) -> None:
     """Add ``status`` to the ``realworld`` subcommands."""
-    parser = subparsers.add_parser("status", parents=[common], help="sessions running now")
+    parser = subparsers.add_parser("status", parents=[common], help="sessions running now",
+                                   **examples("realworld status",
+                                              "realworld status --json --db ~/.local/state/"
+                                              "realworld/realworld.db"))
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(run=cmd_status)

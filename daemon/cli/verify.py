@@ -6,7 +6,7 @@ import argparse
 from typing import Any, TextIO
 
 from daemon.cli import fleet
-from daemon.cli.common import EXIT_FAILED, EXIT_OK, open_db
+from daemon.cli.common import EXIT_FAILED, EXIT_OK, examples, open_db
 from daemon.projections.verify import ArchiveCheck, verify
 
 
@@ -65,7 +65,8 @@ def register(subparsers: argparse._SubParsersAction[Any],
     """Add ``verify`` to the ``realworld`` subcommands."""
     parser = subparsers.add_parser(
         "verify", parents=[common],
-        help="check the hash chain and that the projections equal a replay (exit 1 if not)")
+        help="check the hash chain and that the projections equal a replay (exit 1 if not)",
+        **examples("realworld verify --db ~/.local/state/realworld/realworld.db"))
     fleet.add_fleet_option(parser)
     parser.add_argument("--machine", metavar="NAME", action="append", default=None,
                         help="with --fleet: check only this machine (repeatable)")

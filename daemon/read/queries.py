@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from analyzers.base import LearnedPattern
 from daemon.log.database import Database
+from daemon.read.metric_counts import CapabilityCounts, MetricsCounts
 from daemon.types import SEVERITIES, path_to_sql
 
 #: The columns of ``test_sessions`` that session listings and the API's figures show.
@@ -224,17 +225,49 @@ def response_times(db: Database, ids: Sequence[str]) -> list[tuple[str, float]]:
     return [(str(capability), float(ms)) for capability, ms in rows]
 
 
-def recorded_salt_id(db: Database, capability: str) -> str | None:
-    """The salt id the latest call of ``capability`` recorded in its result, if any."""
+def baseline_problems(db: Database, session_id: str) -> tuple[list[str], list[str]]:
+    """What the security scanner's latest call in the session said of the baseline:
+    (problems: the baseline is not applied or matched nothing; notices)."""
     with _reading(db) as conn:
         try:
             row = conn.execute(
-                "SELECT json_extract(result_data, '$.salt_id') FROM activities "
-                "WHERE capability = ? AND json_extract(result_data, '$.salt_id') IS NOT NULL "
-                "ORDER BY timestamp DESC LIMIT 1", (capability,)).fetchone()
+                "SELECT json_extract(result_data, '$.baseline.problem'), "
+                "json_extract(result_data, '$.baseline.notice') FROM activities "
+                "WHERE session_id = ? AND capability = 'security_scanner' "
+                "AND json_extract(result_data, '$.baseline') IS NOT NULL "
+                "ORDER BY timestamp DESC LIMIT 1", (session_id,)).fetchone()
         except sqlite3.OperationalError:
-            return None
-    return str(row[0]) if row and row[0] else None
+            return [], []
+    if row is None:
+        return [], []
+    return [str(row[0])] if row[0] else [], [str(row[1])] if row[1] else []
+
+
+def metrics_counts(db: Database, bounds_ms: Sequence[float]) -> MetricsCounts:
+    """Calls, errors and response times per capability (how many within each of
+    ``bounds_ms``), open findings per severity and the last session's score."""
+    within = "".join(", SUM(CASE WHEN response_time_ms <= ? THEN 1 ELSE 0 END)"
+                     for _ in bounds_ms)
+    with _reading(db) as conn:
+        rows = conn.execute(
+            "SELECT capability, COUNT(*), SUM(CASE WHEN success = 0 OR (success IS NULL AND "
+            "error_message IS NOT NULL) THEN 1 ELSE 0 END), COUNT(response_time_ms), "
+            f"COALESCE(SUM(response_time_ms), 0){within} FROM activities "
+            "GROUP BY capability ORDER BY capability", tuple(bounds_ms)).fetchall()
+        try:
+            severities = dict(conn.execute("SELECT severity, COUNT(*) FROM findings "
+                                           "WHERE resolved_at IS NULL GROUP BY severity"))
+        except sqlite3.OperationalError:
+            severities = {}  # a database from before the findings table
+        scored = conn.execute("SELECT overall_score FROM test_sessions WHERE end_time IS NOT "
+                              "NULL AND overall_score IS NOT NULL "
+                              "ORDER BY end_time DESC LIMIT 1").fetchone()
+    return MetricsCounts(
+        capabilities=tuple(CapabilityCounts(str(r[0]), int(r[1]), int(r[2] or 0), int(r[3]),
+                                            float(r[4]), tuple(int(n or 0) for n in r[5:]))
+                           for r in rows),
+        open_findings={str(k): int(v) for k, v in severities.items()},
+        last_score=float(scored[0]) if scored is not None else None)
 
 
 def session_records(db: Database, session_id: str) -> SessionRecords | None:

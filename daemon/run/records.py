@@ -111,9 +111,9 @@ def describe(capability: str, measurement: Measurement | None, outcome: Outcome)
 
 def activity_event(*, session_id: str, capability: str, activity_type: str,
                    measurement: Measurement | None, outcome: Outcome,
-                   activity_id: str | None = None) -> ActivityRecorded:
+                   activity_id: str | None = None, full_pass: bool = False) -> ActivityRecorded:
     """The ``activities`` row-to-be for one call (``measurement`` is ``None`` for a call
-    that never ran)."""
+    that never ran; ``full_pass`` for a call over the whole workspace)."""
     if isinstance(outcome, AnalysisResult):
         success, message = True, None
         data = to_json(outcome.data)
@@ -121,6 +121,10 @@ def activity_event(*, session_id: str, capability: str, activity_type: str,
             # One name for every analyzer's "files left for the next call", so a user (or
             # a scenario) can tell from the log whether a first pass is still going.
             data.setdefault("remaining", outcome.remaining)
+        if full_pass and isinstance(data, dict):
+            # Likewise one name for "this call looked at the whole workspace": its time
+            # grows with the workspace, so the analysis does not judge it as a response.
+            data.setdefault("full_pass", True)
     elif isinstance(outcome, BaseException):
         success, message = False, error_message(outcome)
         data = to_json(error_details(outcome))
@@ -171,12 +175,13 @@ def finding_events(session_id: str, capability: str, result: AnalysisResult) -> 
 def call_events(*, session_id: str, capability: str, activity_type: str,
                 measurement: Measurement | None, outcome: Outcome,
                 paths: Sequence[str] = (), attempts: int = 1,
-                retry_errors: Sequence[str] = ()) -> tuple[ActivityRecorded, list[Event]]:
+                retry_errors: Sequence[str] = (),
+                full_pass: bool = False) -> tuple[ActivityRecorded, list[Event]]:
     """The call's activity, and every event it records, activity first: its result's
     findings, and the retries of transient failures it took (``retry_errors``), if any."""
     activity = activity_event(session_id=session_id, capability=capability,
                               activity_type=activity_type, measurement=measurement,
-                              outcome=outcome)
+                              outcome=outcome, full_pass=full_pass)
     events: list[Event] = [activity]
     if isinstance(outcome, AnalysisResult):
         events += finding_events(session_id, capability, outcome)

@@ -27,6 +27,7 @@ Why a thread per call rather than a ``ThreadPoolExecutor`` or processes:
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import queue
 import threading
@@ -235,9 +236,10 @@ class Runner:
 
     # --- batches --------------------------------------------------------------
 
-    def run_batch(self, paths: Sequence[str]) -> list[ActivityRecorded]:
-        """Call each analyzer that applies to any of ``paths`` (relative, ``/``-separated)
-        with the paths it applies to."""
+    def run_batch(self, paths: Sequence[str],
+                  only: Collection[str] | None = None) -> list[ActivityRecorded]:
+        """Call each analyzer (or those named in ``only``) that applies to any of ``paths``
+        (relative, ``/``-separated) with the paths it applies to."""
         # An empty path would read as a full pass to the analyzer; a repeat adds nothing.
         batch = tuple(dict.fromkeys(p for p in paths if p))
         if not batch:
@@ -245,6 +247,8 @@ class Runner:
         calls: list[_Call] = []
         refused: list[tuple[Analyzer, BaseException]] = []
         for analyzer in self._analyzers:
+            if only is not None and analyzer.name not in only:
+                continue
             try:
                 matching = tuple(p for p in batch if analyzer.applies_to(p))
             except Exception as exc:
@@ -375,7 +379,10 @@ class Runner:
             if self._stopping.is_set():
                 return False
             self._running.append(call)
-        thread = threading.Thread(target=self._work, args=(call, outbox), daemon=True,
+        # The call runs in a copy of this thread's context, so what is bound there (the
+        # session's id, for every log line) is bound in the analyzer's lines too.
+        thread = threading.Thread(target=contextvars.copy_context().run,
+                                  args=(self._work, call, outbox), daemon=True,
                                   name=f"realworld-{call.analyzer.name}")
         thread.start()
         return True
@@ -462,7 +469,8 @@ class Runner:
             activity_type=analyzer.activity_type, measurement=measurement, outcome=outcome,
             paths=call.paths if call is not None else (),
             attempts=call.attempts if call is not None else 1,
-            retry_errors=call.retry_errors if call is not None else ())
+            retry_errors=call.retry_errors if call is not None else (),
+            full_pass=call is not None and not call.paths)
         if observed is not None:
             events[1:1] = self._finding_changes(analyzer.name, observed,
                                                 full_pass=call is not None and not call.paths)

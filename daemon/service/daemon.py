@@ -33,6 +33,7 @@ from daemon.config import (
     resolve_fleet_url,
 )
 from daemon.log.events import utc_now
+from daemon.service.metrics_file import MetricsFile
 from daemon.service.sdnotify import Notifier
 from daemon.service.wakeup import Wakeup
 
@@ -103,6 +104,10 @@ class Daemon:
     def _serve(self) -> int:
         tester = RealWorldTester(self.db_path, config=self._config)
         self._tester = tester
+        if self._config.metrics_textfile:
+            metrics = MetricsFile(Path(self._config.metrics_textfile).expanduser())
+            tester.add_refresh_listener(lambda moved: metrics.refreshed(tester.db, moved))
+            metrics.write(tester.db)  # at once: the collector sees the daemon before work
         try:
             for workspace in self._workspaces:
                 if self._stopping:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from daemon.config import (
     Config,
     ConfigError,
     ResourceLimits,
+    hook_db,
     load_config,
     resolve_db_path,
 )
@@ -82,6 +84,31 @@ def test_bad_config_is_one_clear_line(tmp_path: Path, text: str, fragment: str) 
     message = str(caught.value)
     assert fragment in message
     assert "\n" not in message
+
+
+def test_metrics_textfile(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[metrics]\ntextfile = "/var/lib/node/rw.prom"\n'),
+                         env={})
+    assert config.metrics_textfile == "/var/lib/node/rw.prom"
+    assert load_config(write(tmp_path, "[metrics]\n"), env={}).metrics_textfile is None
+    assert Config().metrics_textfile is None
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("metrics = 3", "metrics must be a table"),
+    ("[metrics]\ntext_file = 'a.prom'", "unknown key 'text_file' (known: textfile)"),
+    ("[metrics]\ntextfile = 'metrics.txt'", "textfile must be a path ending in .prom"),
+])
+def test_bad_metrics_table_is_one_clear_line(tmp_path: Path, text: str, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        load_config(write(tmp_path, text), env={})
+
+
+def test_hook_logs_live_in_the_state_directory_one_per_workspace() -> None:
+    env = {"XDG_STATE_HOME": "/state"}
+    one, two = hook_db(Path("/repo/one"), env), hook_db(Path("/repo/two"), env)
+    assert one.parent == Path("/state/realworld/hooks") and one.suffix == ".db"
+    assert one != two and one == hook_db(Path("/repo/one"), env)
 
 
 def test_the_compare_table(tmp_path: Path) -> None:

@@ -19,7 +19,9 @@ from daemon.read.analysis.suggestions import all_suggestions
 # Working values of the rules rather than results (the median decides whether a slow
 # capability is reproducibly slow, the messages are quoted in issues); the JSON report
 # prints this dict, so a new key would change every report.
-CAPABILITY_HIDDEN: Final = ("timed_calls", "median_response", "error_messages")
+CAPABILITY_HIDDEN: Final = ("timed_calls", "median_response", "error_messages",
+                             "judged_calls", "judged_avg_response", "judged_p95_response",
+                             "judged_median_response")
 
 
 def _capability_dict(stat: CapabilityStats) -> dict[str, Any]:

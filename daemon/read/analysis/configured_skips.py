@@ -8,12 +8,11 @@ says what is hidden now; an incremental call counts only the files it looked at.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from daemon.read.analysis.rows import Row, in_time_order
+from daemon.read.analysis.rows import Row, in_time_order, result_data
 
 SCANNER: Final = "security_scanner"
 
@@ -31,7 +30,7 @@ def configured_skips(activities: Sequence[Row]) -> tuple[ConfiguredSkip, ...]:
     for row in reversed(in_time_order(activities)):
         if row.get("capability") != SCANNER:
             continue
-        data = _data(row.get("result_data"))
+        data = result_data(row)
         if data is None or data.get("full_pass") is not True:
             continue
         entries = data.get("skipped_by_configuration")
@@ -39,18 +38,6 @@ def configured_skips(activities: Sequence[Row]) -> tuple[ConfiguredSkip, ...]:
             return ()
         return tuple(skip for skip in map(_skip, entries) if skip is not None)
     return ()
-
-
-def _data(text: Any) -> dict[str, Any] | None:
-    if isinstance(text, dict):
-        return text
-    if not isinstance(text, (str, bytes)):
-        return None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _skip(entry: Any) -> ConfiguredSkip | None:

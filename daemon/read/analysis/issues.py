@@ -7,7 +7,8 @@ issue_type                  raised when
 ==========================  ==========================================================
 ``low_success_rate``        success < 85%: medium; < 70%: high; < 50% with >= 3 calls:
                             critical
-``slow_response``           average > 2000 ms: high; > 5000 ms: critical
+``slow_response``           average > 2000 ms: high; > 5000 ms: critical (change
+                            batches only: a full pass's time is the workspace's size)
 ``performance_degradation`` degraded: medium; last/first >= 3x: high
 ``response_outliers``       any 3-sigma outlier: low
 ``memory_leak``             leak suspected: medium; >= 100 MB/hour: high
@@ -83,18 +84,21 @@ def _success_issue(stat: CapabilityStats) -> IssueSpec | None:
 
 
 def _slow_issue(stat: CapabilityStats) -> IssueSpec | None:
-    if stat.timed_calls == 0 or stat.avg_response <= SLOW_AVG_MS:
+    if stat.judged_calls == 0 or stat.judged_avg_response <= SLOW_AVG_MS:
         return None
+    over = (f" over {stat.judged_calls} change batches, {stat.full_pass_calls} full passes "
+            "not judged" if stat.full_pass_calls else "")
     return IssueSpec(
         issue_key=f"{stat.capability}:slow_response",
-        severity="critical" if stat.avg_response > VERY_SLOW_AVG_MS else "high",
+        severity="critical" if stat.judged_avg_response > VERY_SLOW_AVG_MS else "high",
         capability=stat.capability,
         issue_type="slow_response",
-        description=(f"Slow response times affecting UX (average {stat.avg_response:.0f}ms, "
-                     f"p95 {stat.p95_response:.0f}ms)"),
+        description=(f"Slow response times affecting UX (average "
+                     f"{stat.judged_avg_response:.0f}ms, p95 {stat.judged_p95_response:.0f}ms"
+                     f"{over})"),
         suggested_fix=f"Optimize the {stat.capability} algorithm or add caching",
         # Consistently slow, not one slow call dragging the average up.
-        reproducible=stat.median_response > SLOW_AVG_MS,
+        reproducible=stat.judged_median_response > SLOW_AVG_MS,
     )
 
 

@@ -37,6 +37,13 @@ class CapabilityStats:
     ms_per_file: float | None = None  # mean over calls that worked through files
     time_to_first_result_ms: float | None = None  # from the session's start
     accuracy: tuple[tuple[str, float], ...] = ()  # (what was measured, mean 0-1)
+    # Full passes take as long as the workspace is big, so the latency rules judge the
+    # other calls (change batches) only: their count, average, p95 and median.
+    full_pass_calls: int = 0
+    judged_calls: int = 0
+    judged_avg_response: float = 0.0
+    judged_p95_response: float = 0.0
+    judged_median_response: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,9 @@ class MemoryTrend:
     r_squared: float
     growth_mb: float  # fitted slope over the span
     leak_suspected: bool
+    # Enough samples over a long enough span for the slope to mean something; a slope
+    # from a few samples a second apart is shown as nothing rather than as MB/hour.
+    long_enough: bool = False
 
 
 @dataclass(frozen=True)

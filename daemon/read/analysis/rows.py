@@ -7,6 +7,7 @@ such a value counts as.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -62,6 +63,29 @@ def short_message(message: str, limit: int = 80) -> str:
     """An error message on one line of at most ``limit`` characters, for quoting it."""
     flat = " ".join(message.split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def result_data(row: Row) -> dict[str, Any] | None:
+    """An activity's ``result_data`` (stored as JSON text) as a dict; None if it is none."""
+    text = row.get("result_data")
+    if isinstance(text, dict):
+        return text
+    if not isinstance(text, (str, bytes)):
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_full_pass(row: Row) -> bool:
+    """Whether an activity was a call over the whole workspace (the runner marks those)."""
+    text = row.get("result_data")
+    if isinstance(text, str) and "full_pass" not in text:
+        return False  # most calls are change batches: no need to parse their data
+    data = result_data(row)
+    return data is not None and data.get("full_pass") is True
 
 
 def stored_bool(value: Any) -> bool | None:

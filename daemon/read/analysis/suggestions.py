@@ -50,13 +50,13 @@ def _capability_suggestions(stat: CapabilityStats) -> list[SuggestionSpec]:
             "reliability", priority, f"Fix error handling in {name}",
             f"Success rate is only {stat.success_rate:.1f}%",
             "Could improve success rate to 95%+"))
-    if stat.timed_calls and stat.avg_response > SLOW_AVG_MS:
+    if stat.judged_calls and stat.judged_avg_response > SLOW_AVG_MS:
         made.append(SuggestionSpec(
-            "performance", "high" if stat.avg_response > VERY_SLOW_AVG_MS else "medium",
+            "performance", "high" if stat.judged_avg_response > VERY_SLOW_AVG_MS else "medium",
             f"Optimize {name} - response time is too slow",
-            f"Average response time is {stat.avg_response:.0f}ms",
+            f"Average response time is {stat.judged_avg_response:.0f}ms",
             # The spec's estimate: halving the average is what optimization buys.
-            f"Could improve response time by {stat.avg_response / 2:.0f}ms"))
+            f"Could improve response time by {stat.judged_avg_response / 2:.0f}ms"))
     for message, count in stat.error_messages:
         if count >= RECURRING_ERROR_MIN:
             made.append(SuggestionSpec(

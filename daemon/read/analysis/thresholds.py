@@ -17,13 +17,20 @@ Grades and the UX quality score come from :mod:`daemon.read.analysis.grades` (bo
 * **Worked poorly**: success rate < 80% *or* average response > 2000 ms, the spec's
   "Low success rate (60.0%) or slow response (2134ms)". 2000 ms itself is not slow:
   the UX scale calls only ">2000ms" slow.
+* **Full passes are not judged for speed.** A call over the whole workspace (the runner
+  marks it ``full_pass`` in ``result_data``) takes as long as the workspace is big: a
+  first pass over 1,000 files taking 8 s says nothing about how fast a change is
+  answered. The latency bounds (slow, worked well/poorly, outliers, degradation) apply
+  to the other calls, the change batches; the tables still show every call's times.
 * **Memory leak**: least-squares slope of process RSS over time. Samples are the
   ``performance_metrics`` rows of capability ``realworld``, type ``memory_usage``, unit
   ``MB`` (periodic, so unbiased by bursts of work) when there are at least two, else the
   activities' ``memory_after_mb``. A leak is suspected when there are >= 5 samples
   spanning >= 5 minutes, the slope is >= 10 MB/hour, R² >= 0.8 (growth is steady, not
   one step such as an index being loaded) and the fitted growth over the span is
-  >= 20 MB (a few MB of warm-up is not worth an issue).
+  >= 20 MB (a few MB of warm-up is not worth an issue). Below 5 samples over 5 minutes
+  the trend is not shown as a rate at all (a slope over half a second, extrapolated to
+  an hour, is noise).
 * **Degradation**: per capability (mixing capabilities would confuse a change of
   workload with a slowdown), timed calls in time order, needing >= 9 (three per third).
   Degraded when the median of the last third is > 1.5x the median of the first third

@@ -9,8 +9,13 @@
   ``default-src 'none'`` makes the browser refuse any fetch should a value ever smuggle
   a URL in. No JavaScript: hover titles (``<title>`` in SVG) give each point's numbers.
 * **Same sections as the text report** (:func:`daemon.read.render.report.render_text`), in its
-  order, plus the overall score, the per-capability table, resources and three charts.
-  Lists are not cut at 10 items as in the 80-column text: a browser scrolls.
+  order, plus the overall score, the per-capability table, the open findings, resources and
+  three charts. Lists are not cut at 10 items as in the 80-column text: a browser scrolls
+  (findings stop at :data:`MAX_FINDINGS`, saying how many more there are).
+* **Findings** come as the rows of the ``findings`` projection (masked previews only,
+  invariant 4), passed in by the caller; a security rule links to its page (bandit's
+  documentation, or the CWE of hard-coded credentials), from
+  :mod:`analyzers.security.rule_docs` as SARIF has them.
 * **Every point is identifiable.** Each drawn point is a ``<circle class="point">``
   carrying ``data-series``, ``data-value``, ``data-unit``, ``data-t`` (ISO-8601, UTC) and
   ``data-ok``; response-time points also carry ``data-capability`` and ``data-ms``.
@@ -33,6 +38,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Final
 
+from analyzers.security.rule_docs import rule_doc
+from daemon.durations import format_clock
 from daemon.read.analysis.api import to_api_dict
 from daemon.read.analysis.model import SessionAnalysis
 from daemon.read.analysis.series import Point, Series, SessionSeries
@@ -50,6 +57,8 @@ from daemon.version import __version__
 Report = Mapping[str, Any]
 
 MAX_POINTS: Final = 2000  # per series; beyond this a series is thinned (module docstring)
+MAX_FINDINGS: Final = 1000  # rows of the findings table; the rest are counted
+SECURITY_CAPABILITY: Final = "security_scanner"  # whose rules have pages (rule_docs)
 
 WIDTH: Final = 960
 HEIGHT: Final = 300
@@ -505,10 +514,16 @@ def _resources(data: Report) -> str:
         ("Peak process memory", _opt(res.get("peak_process_memory_mb"), ".1f", " MB"), ""),
         ("Peak disk", _opt(res.get("peak_disk_percent"), ".1f", "%"), ""),
     ]
-    if trend.get("samples"):
+    samples = int(_number(trend.get("samples")))
+    span = format_clock(_number(trend.get("span_minutes")) * 60)
+    if samples and trend.get("long_enough"):
         leak = "leak suspected" if trend.get("leak_suspected") else "no leak suspected"
         rows.append(("Memory trend", _opt(trend.get("slope_mb_per_hour"), "+.1f", " MB/hour"),
-                     f"{leak} ({int(_number(trend.get('samples')))} samples)"))
+                     f"{leak} ({samples} samples over {span})"))
+    elif samples:
+        # A slope over a moment, extrapolated to an hour, would be a number from noise.
+        rows.append(("Memory trend", "n/a",
+                     f"too short to tell ({samples} samples over {span})"))
     body = "".join(f"<tr><td>{esc(a)}</td><td class=num>{esc(b)}</td><td>{esc(c)}</td></tr>"
                    for a, b, c in rows)
     source = res.get("cpu_source")
@@ -517,13 +532,48 @@ def _resources(data: Report) -> str:
             f'<th class=num>Value</th><th>Grade</th></tr>{body}</table>{note}</section>')
 
 
+def _rule_cell(finding: Mapping[str, Any]) -> str:
+    rule = str(finding.get("rule") or "")
+    if finding.get("capability") != SECURITY_CAPABILITY or not rule:
+        return f"<code>{esc(rule)}</code>"
+    doc = rule_doc(rule)
+    title = doc.description if doc.name == rule else f"{doc.name}: {doc.description}"
+    return (f'<a href="{esc(doc.help_uri)}" rel="noreferrer" title="{esc(title)}">'
+            f"<code>{esc(rule)}</code></a>")
+
+
+def _findings(findings: Sequence[Mapping[str, Any]]) -> str:
+    """The open findings, worst first: severity, rule (linked), place, masked snippet."""
+    if not findings:
+        return ('<section id="findings"><h2>Open Findings</h2>'
+                '<p class="none">None.</p></section>')
+    head = ("<tr><th>Severity</th><th>Rule</th><th>Where</th><th>What</th>"
+            "<th>Snippet (masked)</th></tr>")
+    rows = []
+    for finding in findings[:MAX_FINDINGS]:
+        preview = finding.get("preview")
+        rows.append(
+            f'<tr class="finding"><td>{_badge(finding.get("severity"))}</td>'
+            f"<td>{_rule_cell(finding)}</td>"
+            f"<td><code>{esc(finding.get('path', ''))}:{int(_number(finding.get('line')))}"
+            f"</code></td><td>{esc(finding.get('message') or '')}</td>"
+            f"<td>{f'<code>{esc(preview)}</code>' if preview else ''}</td></tr>")
+    more = len(findings) - MAX_FINDINGS
+    note = (f'<p class="note">{more} more; <code>realworld findings SESSION</code> lists '
+            "them all.</p>" if more > 0 else "")
+    return (f'<section id="findings"><h2>Open Findings ({len(findings)})</h2><table>{head}'
+            f'{"".join(rows)}</table>{note}</section>')
+
+
 # --- the document -------------------------------------------------------------
 
 
-def render_html(report: Report | SessionAnalysis, series: SessionSeries | None = None) -> str:
+def render_html(report: Report | SessionAnalysis, series: SessionSeries | None = None,
+                findings: Sequence[Mapping[str, Any]] = ()) -> str:
     """The whole report as one HTML document (see the module docstring), ending in a newline.
 
-    Without ``series`` the charts say that no data was recorded.
+    Without ``series`` the charts say that no data was recorded; ``findings`` are the
+    session's open findings, worst first (:func:`daemon.read.queries.load_findings`).
     """
     data = to_api_dict(report) if isinstance(report, SessionAnalysis) else report
     if series is None:
@@ -539,6 +589,7 @@ def render_html(report: Report | SessionAnalysis, series: SessionSeries | None =
         _verdicts(data, "worked_poorly", "What Worked Poorly", "worked-poorly"),
         _issues(data),
         _suggestions(data),
+        _findings(findings),
         _resources(data),
         f"<footer>Generated by realworld {esc(__version__)}</footer>",
     ))

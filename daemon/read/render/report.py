@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
+from daemon.durations import format_clock
 from daemon.read.analysis.api import to_api_dict
 from daemon.read.analysis.model import SessionAnalysis
 
@@ -76,7 +77,7 @@ def _minutes(value: float) -> str:
     if float(value).is_integer():
         whole = int(value)
         return f"{whole} minute{'' if whole == 1 else 's'}"
-    return f"{value:g} minutes"
+    return format_clock(value * 60)  # 0:00:50, not 0.833333 minutes
 
 
 def _elapsed_minutes(start: Any, end: Any) -> float | None:
@@ -96,10 +97,8 @@ def duration_text(session: Mapping[str, Any]) -> str:
         return _minutes(planned)
     if session.get("start_time") and session.get("end_time"):
         elapsed = _elapsed_minutes(session["start_time"], session["end_time"])
-        if elapsed is not None and elapsed < 1:
-            return f"{elapsed * 60:.1f} seconds (elapsed)"
         if elapsed is not None:
-            return f"{_minutes(round(elapsed, 1))} (elapsed)"
+            return f"{format_clock(elapsed * 60)} (elapsed)"
     return "continuous"
 
 

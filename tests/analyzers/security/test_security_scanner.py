@@ -24,7 +24,7 @@ import pytest
 import structlog
 
 from analyzers.base import FULL_PASS, AnalysisResult, Analyzer, FileFailure
-from analyzers.security.baseline import BaselineEntry, write_baseline
+from analyzers.security.baseline import BaselineEntry, baseline_key, write_baseline
 from analyzers.security.fingerprint import salt_id
 from analyzers.security.scanner import MAX_LISTED, MAX_LISTED_CHARS, SecurityScanner
 
@@ -175,32 +175,56 @@ def test_baseline_accepts_known_findings(workspace: Path,
     scanner = make_scanner()
     first = scanner.analyze(workspace, FULL_PASS)
     accepted = next(f for f in first.findings if f.rule == "aws-access-key-id")
-    write_baseline(workspace / ".realworld-baseline.json",
-                   [BaselineEntry(accepted.fingerprint, accepted.rule, accepted.path)],
-                   salt_id(SALT))
+    baseline = workspace / ".realworld-baseline.json"
+    key = baseline_key("secret", accepted.rule, accepted.path, AWS_ID, 0)
+    write_baseline(baseline, [BaselineEntry(key, accepted.rule, accepted.path, accepted.line)])
     # The baseline file changed: that is the batch the watcher delivers.
     after = scanner.analyze(workspace, [".realworld-baseline.json"])
     assert after.resolved == (accepted.fingerprint,)
-    assert after.data["baseline"] == {"path": str(workspace / ".realworld-baseline.json"),
-                                      "entries": 1, "problem": ""}
+    assert after.data["files_scanned"] == 1  # notes.md, whose entries changed
+    assert after.data["baseline"] == {"path": str(baseline), "version": 2, "entries": 1,
+                                      "matched": 1, "problem": "", "notice": ""}
     full = scanner.analyze(workspace, FULL_PASS)
     assert accepted.fingerprint not in {f.fingerprint for f in full.findings}
     assert full.data["baselined"] == 1
+    # Moved down: still the same finding, still accepted.
+    (workspace / "notes.md").write_text(f"# Notes\n\n\n\nMore.\n\nThe deploy key is {AWS_ID}.\n")
+    moved = scanner.analyze(workspace, ["notes.md"])
+    assert moved.findings == () and moved.data["baselined"] == 1
     # An edited secret is a new finding, baseline or not.
     (workspace / "notes.md").write_text(f"The deploy key is {AWS_ID[:-1]}Q for now.\n")
     edited = scanner.analyze(workspace, ["notes.md"])
     assert [f.rule for f in edited.findings] == ["aws-access-key-id"]
 
 
-def test_a_baseline_made_with_another_salt_is_reported_not_applied(
+def test_a_version_1_baseline_applies_with_its_salt_only(
         workspace: Path, make_scanner: Callable[..., SecurityScanner], tmp_path: Path) -> None:
     scanner = make_scanner(baseline=tmp_path / "accepted.json")
     first = scanner.analyze(workspace, FULL_PASS)
-    write_baseline(tmp_path / "accepted.json",
-                   [BaselineEntry(f.fingerprint) for f in first.findings], "another-salt")
+    old = {"tool": "realworld", "version": 1, "salt_id": salt_id(SALT),
+           "findings": [{"fingerprint": f.fingerprint} for f in first.findings]}
+    (tmp_path / "accepted.json").write_text(json.dumps(old))
+    mine = scanner.analyze(workspace, FULL_PASS)
+    assert mine.findings == () and mine.data["baselined"] == len(first.findings)
+    assert "version-1 baseline" in mine.data["baseline"]["notice"]
+    assert not mine.data["baseline"]["problem"]
+    (tmp_path / "accepted.json").write_text(json.dumps({**old, "salt_id": "another-salt"}))
     again = scanner.analyze(workspace, FULL_PASS)
     assert len(again.findings) == len(first.findings)
-    assert "another fingerprint salt" in again.data["baseline"]["problem"]
+    assert "made on another machine" in again.data["baseline"]["problem"]
+
+
+def test_a_baseline_matching_nothing_is_a_problem(
+        workspace: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
+    write_baseline(workspace / ".realworld-baseline.json",
+                   [BaselineEntry("0" * 32, "aws-access-key-id", "notes.md", 3),
+                    BaselineEntry("1" * 32, "B602", "elsewhere.py", 7)])
+    with structlog.testing.capture_logs() as logs:
+        result = make_scanner().analyze(workspace, FULL_PASS)
+    assert result.findings and result.data["baseline"]["matched"] == 0
+    problem = result.data["baseline"]["problem"]
+    assert problem.startswith("none of the 2 entries of ") and "--update-baseline" in problem
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["baseline_unmatched"]
 
 
 def test_odd_files_are_skipped_or_scanned_never_raised(

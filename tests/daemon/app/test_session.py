@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -15,6 +17,7 @@ from typing import Any
 
 import psutil
 import pytest
+import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from analyzers.base import AnalysisResult
@@ -25,6 +28,7 @@ from daemon.log.database import Database
 from daemon.log.events import ActivityRecorded
 from daemon.log.store import EventStore
 from daemon.log.writer import EventWriter
+from daemon.logsetup import configure_logging
 from daemon.projections.projector import catch_up
 
 from waiting import wait_for
@@ -517,3 +521,41 @@ def test_an_idle_session_blocks_between_health_checks(rig: Rig) -> None:
     before = session_thread_cpu(session)
     time.sleep(3.0)
     assert session_thread_cpu(session) - before < 0.05
+
+
+class _Chatty:
+    """Logs a line from inside its call, as the scanner does about a baseline."""
+
+    name = "chatty"
+    activity_type = "analysis"
+
+    def applies_to(self, path: str) -> bool:
+        return True
+
+    def analyze(self, root: Path, paths: Sequence[str]) -> AnalysisResult:
+        structlog.get_logger("realworld.chatty").warning("said_from_a_call")
+        return AnalysisResult(summary="said")
+
+
+def test_every_line_of_a_session_names_it(rig: Rig) -> None:
+    root, scheduler = logging.getLogger(), logging.getLogger("apscheduler")
+    handlers, levels = root.handlers[:], (root.level, scheduler.level)
+    stream = io.StringIO()
+    configure_logging(level="info", stream=stream, json_lines=True)
+    try:
+        session = rig.session("s-logged", mode="once", analyzers=[_Chatty()])
+        session.start()
+        assert session.wait(15)
+        # Another thread logging meanwhile is no session's.
+        structlog.get_logger("realworld.other").info("elsewhere")
+    finally:
+        root.handlers = handlers
+        root.setLevel(levels[0])
+        scheduler.setLevel(levels[1])
+        structlog.reset_defaults()
+    logged = [json.loads(line) for line in stream.getvalue().splitlines()]
+    said = {entry["event"]: entry for entry in logged}
+    assert said["said_from_a_call"]["session_id"] == "s-logged"  # on the call's thread
+    assert said["session_ended"]["session_id"] == "s-logged"
+    assert "session_id" not in said["elsewhere"]
+    assert all(e.get("session_id") == "s-logged" for e in logged if e["event"] != "elsewhere")

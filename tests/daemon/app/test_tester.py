@@ -174,6 +174,19 @@ def test_impossible_durations_raise_value_error_and_leave_nothing_running(
     assert tester.monitor_activities()["sessions"] == []
 
 
+@pytest.mark.parametrize(("files", "mode", "message"), [
+    (["main.py"], "timed", "files are for a single pass"),
+    (["../outside.py"], "once", "not a path inside the project"),
+    (["/etc/passwd"], "once", "not a path inside the project"),
+])
+def test_files_are_for_a_single_pass_inside_the_project(
+        tester: RealWorldTester, project: Path, files: list[str], mode: str,
+        message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        tester.start_test_session(project, 5, mode=mode, files=files)
+    assert tester.monitor_activities()["sessions"] == []
+
+
 def test_bad_resource_limits_raise_value_error(tester: RealWorldTester, project: Path) -> None:
     tester.resource_limits["cpu_percent_max"] = 150.0
     with pytest.raises(ValueError, match="cpu_percent_max"):

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from daemon.cli.main import main
+from daemon.cli.main import build_parser, main
 
 from conftest import REPO_ROOT
 from logbuilders import SPEC_SESSION, spec_session_log
@@ -188,3 +190,42 @@ def test_db_from_environment_and_config(db_path: Path, tmp_path: Path) -> None:
     bad.write_text("monitor_interval = -1\n")
     by_bad = realworld("sessions", "--config", str(bad), cwd=empty)
     assert by_bad.returncode == 2 and by_bad.stderr.count("\n") == 1
+
+
+EXAMPLED = ("run", "report", "findings", "query", "sessions", "status", "daemon", "scenario",
+            "verify", "hook")
+
+
+@pytest.mark.parametrize("command", EXAMPLED)
+def test_help_shows_examples_that_parse(command: str) -> None:
+    """Each example in a command's --help is a command line the parser takes as written."""
+    help_text = io.StringIO()
+    with contextlib.redirect_stdout(help_text), pytest.raises(SystemExit):
+        build_parser().parse_args([command, "--help"])
+    _, _, block = help_text.getvalue().partition("\nexamples:\n")
+    found = [line.strip() for line in block.splitlines() if line.startswith("  realworld ")]
+    assert found, help_text.getvalue()
+    for line in found:
+        argv = shlex.split(line, comments=True)
+        args = build_parser().parse_args(argv[1:])
+        assert args.command == command
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("realworld fi", ["findings "]),
+    ("realworld report --format ", ["text", "markdown", "json", "html", "sarif"]),
+    ("realworld hook --fail-on c", ["critical "]),
+])
+def test_the_shell_is_answered_completions(tmp_path: Path, line: str,
+                                           expected: list[str]) -> None:
+    """As bash asks through register-python-argcomplete's function: argcomplete's variables
+    set, the answer in the file it names."""
+    pytest.importorskip("argcomplete")
+    answer = tmp_path / "completions"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "_ARGCOMPLETE": "1",
+           "_ARGCOMPLETE_IFS": "\n", "COMP_LINE": line, "COMP_POINT": str(len(line)),
+           "_ARGCOMPLETE_STDOUT_FILENAME": str(answer)}
+    done = subprocess.run([sys.executable, "-m", "daemon"], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert answer.read_text().split("\n") == expected

@@ -22,6 +22,7 @@ import pytest
 
 from analyzers.security.scanner import SecurityScanner
 from daemon.cli.findings import register
+from daemon.cli.report import render_session_report
 from daemon.log.database import Database
 from daemon.log.events import Envelope, SessionStarted
 from daemon.log.store import EventStore
@@ -186,15 +187,16 @@ def test_update_baseline_then_the_scanner_stops_reporting(
     again = findings_cli(db, "s-1", "--update-baseline", str(baseline))
     assert again == f"baseline {baseline}: 6 accepted findings (0 new)\n"
     document = json.loads(baseline.read_text())
+    assert document["version"] == 2 and len(document["findings"]) == 6
     assert_no_secret(baseline.read_text(), "the baseline")
-    accepted = {e["fingerprint"] for e in document["findings"]}
-    scanner = SecurityScanner(salt=SALT, processes=1)
+    # Another salt (another machine): the same findings are accepted.
+    scanner = SecurityScanner(salt=b"another-machine-" * 2, processes=1)
     try:
         result = scanner.analyze(root, ())
     finally:
         scanner.close()
-    assert not accepted & {f.fingerprint for f in result.findings}
-    assert result.data["baselined"] == 6
+    assert result.findings == ()
+    assert result.data["baselined"] == 6 and result.data["baseline"]["matched"] == 6
 
 
 def test_the_database_and_every_output_hold_no_secret(scanned: tuple[Database, Path]) -> None:
@@ -209,6 +211,15 @@ def test_the_database_and_every_output_hold_no_secret(scanned: tuple[Database, P
         assert_no_secret(render_report(db, "s-1", fmt), f"{fmt} report")
     for file in db.path.parent.glob(db.path.name + "*"):
         assert_no_secret(file.read_bytes(), file.name)
+
+
+def test_the_html_report_lists_the_sessions_open_findings_masked(
+        scanned: tuple[Database, Path]) -> None:
+    db, _ = scanned
+    document = render_session_report(db, "s-1", "html")
+    assert document.count('<tr class="finding">') == 6  # s-1's open findings
+    assert "Open Findings (6)" in document and "pkg/app.py:8" in document
+    assert_no_secret(document, "the HTML report")
 
 
 def test_end_to_end_run_once_keeps_secrets_out_of_db_logs_and_output(tmp_path: Path) -> None:
@@ -269,3 +280,59 @@ def test_odd_file_names_print_on_one_line_and_stay_valid(
     assert uri["uri"].startswith("new%0Aline-")  # percent-encoded: a valid URI reference
     validator = sarif_validator()
     assert list(validator.iter_errors(log)) == []  # type: ignore[attr-defined]
+
+
+def test_a_baseline_made_under_one_home_accepts_exactly_its_findings_under_another(
+        tmp_path: Path) -> None:
+    """Two users (two HOMEs, so two salts) sharing a committed baseline, as real processes."""
+    root = tmp_path / "ws"
+    plant(root)
+    baseline = root / ".realworld-baseline.json"
+    for home in ("alice", "bob", "carol"):
+        (tmp_path / home).mkdir()
+
+    def realworld(home: str, *argv: str, extra: dict[str, str] | None = None
+                  ) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("XDG_", "REALWORLD_"))}
+        env.update(PYTHONPATH=str(REPO), HOME=str(tmp_path / home), **(extra or {}))
+        return subprocess.run([sys.executable, "-m", "daemon", *argv], capture_output=True,
+                              text=True, env=env, cwd=tmp_path, timeout=300, check=False)
+
+    def run_once(home: str, extra: dict[str, str] | None = None
+                 ) -> subprocess.CompletedProcess[str]:
+        return realworld(home, "run", "--project", str(root), "--once", "--quiet",
+                         "--no-report", "--db", str(tmp_path / home / "log.db"), extra=extra)
+
+    def open_rules(home: str) -> list[tuple[str, str]]:
+        listed = realworld(home, "findings", "--db", str(tmp_path / home / "log.db"),
+                           "--format", "json", "latest")
+        assert listed.returncode == 0, listed.stderr
+        return sorted((f["path"], f["rule"]) for f in json.loads(listed.stdout)["findings"])
+
+    first = run_once("alice")
+    assert first.returncode == 0, first.stderr
+    everything = open_rules("alice")
+    accepted = realworld("alice", "findings", "--db", str(tmp_path / "alice" / "log.db"),
+                         "latest", "--update-baseline", str(baseline))
+    assert accepted.returncode == 0, accepted.stderr
+    assert accepted.stdout == (f"baseline {baseline}: {len(everything)} accepted findings "
+                               f"({len(everything)} new)\n")
+    assert_no_secret(baseline.read_text(), "the baseline")
+    # After the baseline: a new secret, and every accepted line of app.py moved down.
+    (root / "deploy.env").write_text("AWS_ACCESS_KEY_ID=AKIAQ4RT7ZW2XM5NPK3D\n")
+    app = root / "pkg" / "app.py"
+    app.write_text('"""The app."""\n\n# Configuration.\n' + app.read_text())
+    second = run_once("bob")
+    assert second.returncode == 0, second.stderr
+    salts = [(tmp_path / home / ".local/state/realworld/fingerprint.salt").read_text()
+             for home in ("alice", "bob")]
+    assert salts[0] != salts[1]  # two machines, as far as fingerprints go
+    assert open_rules("bob") == [("deploy.env", "aws-access-key-id")]
+    # A baseline that matches nothing fails the run, saying so.
+    stray = tmp_path / "stray.json"
+    stray.write_text(json.dumps({"tool": "realworld", "version": 2, "findings": [
+        {"hash": "0" * 32, "rule": "B602", "path": "pkg/gone.py", "line": 1}]}))
+    unmatched = run_once("carol", {"REALWORLD_SECURITY_BASELINE": str(stray)})
+    assert unmatched.returncode == 1
+    assert f"FAIL: baseline: none of the 1 entries of {stray} matched" in unmatched.stderr

@@ -160,6 +160,17 @@ def test_files_left_for_the_next_call_are_recorded_under_one_name() -> None:
     assert data(AnalysisResult("x", {"remaining": "few"}, remaining=2)) == {"remaining": "few"}
 
 
+def test_a_full_pass_is_marked_under_one_name() -> None:
+    def data(result: AnalysisResult, full_pass: bool) -> object:
+        return activity_event(session_id="s1", capability="code_indexer", activity_type="index",
+                              measurement=None, outcome=result, full_pass=full_pass).result_data
+
+    assert data(AnalysisResult("all", {"files": 3}), True) == {"files": 3, "full_pass": True}
+    assert data(AnalysisResult("some", {"files": 1}), False) == {"files": 1}
+    # The scanner says it itself, the same way: left as it is.
+    assert data(AnalysisResult("x", {"full_pass": False}), True) == {"full_pass": False}
+
+
 def test_outcome_error_says_what_went_wrong() -> None:
     assert outcome_error(ValueError("bad")) == "ValueError: bad"
     assert outcome_error(Failure("timeout", "timed out after 1s")) == "timed out after 1s"

@@ -109,6 +109,8 @@ def test_a_full_pass_records_one_activity_per_analyzer_with_every_column(
     assert census.description is not None
     assert census.description.startswith("Workspace analysis: ")
     assert census.description.endswith("ms, 2 files, 4 lines, 2 languages")
+    # Marked as passes over the whole workspace, which a change batch is not.
+    assert all(a.result_data and a.result_data["full_pass"] is True for a in activities)
 
     rows = query(db, f"SELECT {', '.join(ACTIVITY_COLUMNS)} FROM activities")
     assert len(rows) == 2
@@ -116,6 +118,8 @@ def test_a_full_pass_records_one_activity_per_analyzer_with_every_column(
         assert all(value is not None for value in row), dict(zip(ACTIVITY_COLUMNS, row,
                                                                   strict=True))
     assert query(db, "SELECT total_activities, total_errors FROM test_sessions") == [(2, 0)]
+    batch = runner.run_batch(["README.md"])
+    assert batch and not any((a.result_data or {}).get("full_pass") for a in batch)
 
 
 def test_a_raising_analyzer_is_an_error_activity_and_the_session_goes_on(

@@ -239,3 +239,37 @@ def test_no_workspace_is_a_usage_error(tmp_path: Path) -> None:
     assert done.stdout == ""
     with pytest.raises(DaemonUsageError, match="workspace does not exist"):
         Daemon(DaemonOptions(str(config), str(tmp_path / "x.db"), (str(tmp_path / "gone"),)))
+
+
+def test_the_daemon_keeps_a_metrics_textfile(tmp_path: Path, systemd: Systemd) -> None:
+    """[metrics] textfile: written at start and after each refresh, parsed as Prometheus
+    reads it."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    workspace = make_workspace(tmp_path / "ws")
+    config, db = tmp_path / "config.toml", tmp_path / "state" / "realworld.db"
+    textfile = tmp_path / "node" / "realworld.prom"
+    textfile.parent.mkdir()
+    write_config(config, [workspace])
+    config.write_text(config.read_text() + f"[metrics]\ntextfile = {json.dumps(str(textfile))}\n")
+    daemon = DaemonProcess(tmp_path, systemd, config, db)
+
+    def calls() -> dict[str, float]:
+        if not textfile.exists():
+            return {}
+        return {s.labels["capability"]: s.value
+                for f in text_string_to_metric_families(textfile.read_text())
+                for s in f.samples if s.name == "realworld_calls_total"}
+
+    try:
+        systemd.wait("READY=1")
+        wait_for(lambda: calls().get("workspace_analyzer", 0) >= 1)
+        first = calls()["workspace_analyzer"]
+        (workspace / "more.py").write_text("def more():\n    return 2\n")
+        # Refreshed: at most every MIN_INTERVAL_S (10 s), so within two of them.
+        wait_for(lambda: calls().get("workspace_analyzer", 0) > first, timeout=45.0)
+        code, _, _ = daemon.stop(signal.SIGTERM)
+    finally:
+        daemon.kill()
+    assert code == 0, daemon.stderr
+    assert sorted(p.name for p in textfile.parent.iterdir()) == ["realworld.prom"]

@@ -125,6 +125,54 @@ def test_worked_well_and_poorly_bounds(success: int, ms: float, well: bool,
     assert bool(analysis.worked_poorly) is poorly
 
 
+def _full_pass(capability: str, ms: float) -> Row:
+    return {**act(capability, ms), "result_data": '{"full_pass": true, "files": 1013}'}
+
+
+@pytest.mark.parametrize(("success", "ms", "reason"), [
+    (100, 7852.0, "Slow response (7852ms average); success rate fine (100.0%)"),
+    (60, 120.0, "Low success rate (60.0%); response time fine (120ms)"),
+    (60, 2134.0, "Low success rate (60.0%) or slow response (2134ms)"),  # both: the spec's
+])
+def test_worked_poorly_says_which_measure_is_poor(success: int, ms: float,
+                                                  reason: str) -> None:
+    (verdict,) = _one_capability(success, ms).worked_poorly
+    assert verdict.reason == reason
+
+
+def test_full_passes_are_not_judged_for_speed() -> None:
+    """A first pass over 1,013 files taking 8 s is not three critical slow responses."""
+    passes = [_full_pass(name, ms) for name, ms in (("security_scanner", 7852.0),
+                                                     ("code_indexer", 6100.0),
+                                                     ("pattern_probe", 5300.0))]
+    analysis = run(passes)
+    assert not [i for i in detect_issues(analysis) if i.issue_type == "slow_response"]
+    assert not analysis.worked_poorly
+    assert analysis.worked_well[0].reason == (
+        "High success rate (100.0%); 1 full pass, whose time grows with the workspace, "
+        "not judged for speed")
+    scanner = analysis.capabilities[0]
+    assert (scanner.avg_response, scanner.full_pass_calls, scanner.judged_calls) == (
+        7852.0, 1, 0)  # the table still shows the pass's time
+    assert not [s for s in suggest(analysis) if s.category == "performance"]
+    # The change batches after it are judged, and only they.
+    slow = run([*passes, *(act("security_scanner", 2600.0) for _ in range(4))])
+    (issue,) = [i for i in detect_issues(slow) if i.issue_type == "slow_response"]
+    assert issue.severity == "high"  # 2600 ms, not the 3549 ms average with the pass
+    assert issue.description == ("Slow response times affecting UX (average 2600ms, p95 "
+                                 "2600ms over 4 change batches, 1 full passes not judged)")
+    (verdict,) = slow.worked_poorly
+    assert verdict.reason == ("Slow response (2600ms average over 4 change batches); "
+                              "success rate fine (100.0%)")
+
+
+def test_a_full_pass_is_no_outlier_and_no_degradation() -> None:
+    rows = [_full_pass("indexer", 9000.0)] + [act("indexer", 100.0) for _ in range(20)]
+    analysis = run(rows)
+    assert analysis.capabilities[0].outliers == ()
+    assert not analysis.degradation[0].degraded
+
+
 # --- memory trend -------------------------------------------------------------
 
 
@@ -153,6 +201,14 @@ def test_steady_rss_growth_is_a_leak() -> None:
 ])
 def test_flat_noisy_or_stepped_rss_is_not_a_leak(values: list[float]) -> None:
     assert not run([], _rss(values)).memory_trend.leak_suspected
+
+
+def test_a_trend_over_a_moment_is_not_long_enough() -> None:
+    """Half a second of samples is not +8706.7 MB/hour."""
+    moment = run([], _rss([100.0, 101.0, 102.4], step_s=0.2)).memory_trend
+    assert moment.slope_mb_per_hour > 8000 and not moment.long_enough
+    assert not moment.leak_suspected
+    assert run([], _rss([100.0] * 6)).memory_trend.long_enough  # 6 samples over 5 minutes
 
 
 def test_leak_needs_five_samples_over_five_minutes() -> None:

@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
+from analyzers.security.rule_docs import rule_doc
 from daemon.read.analysis.aggregate import analyze
 from daemon.read.analysis.api import to_api_dict
 from daemon.read.analysis.rows import epoch
 from daemon.read.analysis.series import Point, Series, SessionSeries, session_series
 from daemon.read.render.html import (
+    MAX_FINDINGS,
     MAX_POINTS,
     nice_ceiling,
     render_html,
@@ -75,7 +77,7 @@ def test_document_structure_follows_the_text_report(spec_html: tuple[str, Any]) 
     page = parse(document)
     ids = [a["id"] for t, a in page.tags if t in ("section", "header") and a.get("id")]
     assert ids == ["session", "summary", "charts", "capabilities", "worked-well",
-                   "worked-poorly", "issues", "suggestions", "resources"]
+                   "worked-poorly", "issues", "suggestions", "findings", "resources"]
     assert [a["id"] for a in page.all("svg")] == ["chart-response", "chart-cpu", "chart-memory"]
     text = " ".join(page.text)
     for expected in (SPEC_SESSION, "/work/project", "5 minutes", "completed",
@@ -233,3 +235,56 @@ def test_an_empty_percent_chart_still_spans_0_to_100() -> None:
     svg = svg_chart("c", "t", "percent", [], None, None, unit="percent")
     ticks = [t for t in parse(svg).text if t.strip()]
     assert ticks[0] == "0" and "100" in ticks and "No data recorded" in ticks
+
+
+def _finding(rule: str, capability: str = "security_scanner", **extra: Any) -> dict[str, Any]:
+    return {"fingerprint": f"f-{rule}", "capability": capability, "rule": rule,
+            "path": "pkg/app.py", "line": 3, "severity": "high", "confidence": "high",
+            "message": f"{rule} found", "preview": "", "resolved_at": None, **extra}
+
+
+def test_findings_are_listed_with_severity_place_masked_snippet_and_rule_page() -> None:
+    findings = [_finding("B602", severity="high"),
+                _finding("aws-access-key-id", severity="critical", path="notes.md",
+                         line=7, preview="AKIA************4E"),
+                _finding("long_function", capability="pattern_probe", severity="low",
+                         message="<script>alert(1)</script>")]
+    page = parse(render_html(to_api_dict(analyze({"session_id": "s"}, [], [], [], [])),
+                             findings=findings))
+    rows = [a for a in page.all("tr") if a.get("class") == "finding"]
+    assert len(rows) == 3
+    links = {a["href"] for a in page.all("a")}
+    assert rule_doc("B602").help_uri in links  # bandit's page of the rule
+    assert "b602_subprocess_popen_with_shell_equals_true" in rule_doc("B602").help_uri
+    assert "https://cwe.mitre.org/data/definitions/798.html" in links  # a secret rule
+    assert len(links) == 2  # a pattern rule has no page
+    text = " ".join(page.text)
+    assert "notes.md:7" in text and "AKIA************4E" in text
+    assert "Open Findings (3)" in text and "CRITICAL" in text
+    assert "<script>alert(1)</script>" in text  # as text, escaped in the document
+    assert not page.all("script")
+
+
+def test_the_findings_table_is_bounded_and_says_so() -> None:
+    many = [_finding("B101", line=n) for n in range(MAX_FINDINGS + 5)]
+    document = render_html(to_api_dict(analyze({"session_id": "s"}, [], [], [], [])),
+                           findings=many)
+    assert document.count('<tr class="finding">') == MAX_FINDINGS
+    assert "5 more; <code>realworld findings SESSION</code> lists them all." in document
+    empty = render_html(to_api_dict(analyze({"session_id": "s"}, [], [], [], [])))
+    assert '<section id="findings"><h2>Open Findings</h2><p class="none">None.' in empty
+
+
+def test_a_memory_trend_over_a_moment_is_no_rate() -> None:
+    """Three samples 0.2 s apart are not "+8706.7 MB/hour ... no leak suspected"."""
+    metrics = [{"session_id": "s", "capability": "realworld", "metric_type": "memory_usage",
+                "unit": "MB", "value": 100.0 + i,
+                "timestamp": f"2026-02-03T12:00:00.{2 * i}+00:00"}
+               for i in range(3)]
+    document = render_html(to_api_dict(analyze({"session_id": "s"}, [], metrics, [], [])))
+    assert "MB/hour" not in document
+    assert "too short to tell (3 samples over 0:00:00)" in document
+    hours = [{**m, "value": 100.0 + 0.1 * i, "timestamp": f"2026-02-03T1{i}:00:00+00:00"}
+             for i, m in enumerate(metrics * 2)]
+    longer = render_html(to_api_dict(analyze({"session_id": "s"}, [], hours, [], [])))
+    assert "+0.1 MB/hour" in longer and "no leak suspected (6 samples over 5:00:00)" in longer

@@ -230,9 +230,12 @@ def test_missing_fields_drop_their_lines_and_long_lists_are_cut() -> None:
 @pytest.mark.parametrize(("session", "expected"), [
     ({"duration_minutes": 5}, "5 minutes"),
     ({"duration_minutes": 1}, "1 minute"),
-    ({"duration_minutes": 0.5}, "0.5 minutes"),
+    ({"duration_minutes": 0.5}, "0:00:30"),
+    ({"duration_minutes": 50 / 60}, "0:00:50"),  # not "0.833333 minutes"
     ({"duration_minutes": 0, "start_time": "2026-02-03T12:00:00+00:00",
-      "end_time": "2026-02-03T12:12:30+00:00"}, "12.5 minutes (elapsed)"),
+      "end_time": "2026-02-03T12:12:30+00:00"}, "0:12:30 (elapsed)"),
+    ({"duration_minutes": 0, "start_time": "2026-02-03T12:00:00+00:00",
+      "end_time": "2026-02-03T12:00:07.4+00:00"}, "0:00:07 (elapsed)"),
     ({"duration_minutes": 0, "start_time": "2026-02-03T12:00:00+00:00", "end_time": None},
      "continuous"),
     ({}, "continuous"),

@@ -1,0 +1,71 @@
+"""The metrics textfile on disk: written atomically from a real log, read back with
+prometheus_client's parser; a failure is one warning and the daemon goes on."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import structlog
+from prometheus_client.parser import text_string_to_metric_families
+
+from analyzers.common.private_files import tighten_umask
+from daemon.service.metrics_file import MetricsFile
+
+from logbuilders import spec_session_log
+
+
+def test_the_file_is_written_whole_and_private(tmp_path: Path) -> None:
+    db = spec_session_log(tmp_path / "log.db")
+    target = tmp_path / "textfile" / "realworld.prom"
+    target.parent.mkdir()
+    previous = tighten_umask()
+    try:
+        assert MetricsFile(target).write(db)
+        assert MetricsFile(target).write(db)  # replaced, not appended to
+    finally:
+        os.umask(previous)
+    names = {f.name for f in text_string_to_metric_families(target.read_text())}
+    assert names >= {"realworld_calls", "realworld_call_errors",
+                     "realworld_call_duration_seconds", "realworld_open_findings"}
+    assert [p.name for p in target.parent.iterdir()] == ["realworld.prom"]  # no temp left
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_a_file_that_cannot_be_written_is_one_warning(tmp_path: Path) -> None:
+    db = spec_session_log(tmp_path / "log.db")
+    metrics = MetricsFile(tmp_path / "missing-dir" / "realworld.prom")
+    with structlog.testing.capture_logs() as logs:
+        assert not metrics.write(db)
+        assert not metrics.write(db)  # the same failure again: not said again
+    assert [e["event"] for e in logs] == ["metrics_not_written"]
+    (tmp_path / "missing-dir").mkdir()
+    assert metrics.write(db)
+
+
+def test_refreshes_write_at_most_once_an_interval_and_only_after_a_change(
+        tmp_path: Path) -> None:
+    db = spec_session_log(tmp_path / "log.db")
+    now = [100.0]
+    metrics = MetricsFile(tmp_path / "realworld.prom", min_interval_s=10.0,
+                          clock=lambda: now[0])
+
+    def inode() -> int | None:
+        return metrics.path.stat().st_ino if metrics.path.exists() else None
+
+    metrics.refreshed(db, moved=False)
+    assert inode() is None  # nothing moved: nothing to write
+    metrics.refreshed(db, moved=True)
+    first = inode()
+    assert first is not None  # each write is a new file renamed over the old one
+    now[0] += 3.0
+    metrics.refreshed(db, moved=True)
+    assert inode() == first  # within the interval: later
+    now[0] += 8.0
+    metrics.refreshed(db, moved=False)  # the change 8 s ago is written now
+    second = inode()
+    assert second not in (None, first)
+    now[0] += 30.0
+    metrics.refreshed(db, moved=False)
+    assert inode() == second  # nothing changed since
