@@ -101,10 +101,18 @@ def _check_log_against_projections(db: Database) -> None:
             return conn.execute(sql).fetchone()[0]
 
         for event_type, table in (("activity_recorded", "activities"),
-                                  ("metric_sampled", "performance_metrics"),
                                   ("suggestion_made", "improvement_suggestions")):
             logged = one(f"SELECT COUNT(*) FROM events WHERE type = '{event_type}'")
             assert one(f"SELECT COUNT(*) FROM {table}") == logged, table
+        # A sample is its row; a measured call has its response_time row (and others).
+        sampled = one("SELECT COUNT(*) FROM events WHERE type = 'metric_sampled'")
+        assert one("SELECT COUNT(*) FROM performance_metrics WHERE metric_id IN (SELECT "
+                   "json_extract(payload, '$.metric_id') FROM events "
+                   "WHERE type = 'metric_sampled')") == sampled
+        timed = one("SELECT COUNT(*) FROM events WHERE type = 'activity_recorded' "
+                    "AND json_extract(payload, '$.response_time_ms') >= 0")
+        assert one("SELECT COUNT(*) FROM performance_metrics "
+                   "WHERE metric_type = 'response_time'") == timed
         started = one("SELECT COUNT(*) FROM events WHERE type = 'session_started'")
         assert one("SELECT COUNT(*) FROM test_sessions") == started
         per_session = conn.execute("""
