@@ -13,8 +13,8 @@ expects; archived sessions are then no longer counted). The counts are read
 collector never reads half a file. A failure to write is one warning, said again only
 when it changes; the daemon goes on.
 
-The file is created 0600, as every file the daemon writes (the process umask): a
-node_exporter running as another user needs the daemon's user, or root, to read it.
+The file is made 0644, unlike every other file the daemon writes (0600): node_exporter
+runs as its own user, and the file holds counts, never code, paths or secrets.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from daemon.read.render.prometheus import BUCKETS_MS, metrics_registry
 log = structlog.get_logger("realworld.metrics")
 
 MIN_INTERVAL_S = 10.0
+READABLE = 0o644
 
 
 class MetricsFile:
@@ -73,6 +74,9 @@ class MetricsFile:
                 new = replace(new, capabilities=())
             counts = accumulate(self._counts, new)
             write_to_textfile(os.fspath(self.path), metrics_registry(counts))
+            # Unlike everything else realworld writes, this file is for another user to
+            # read (node_exporter runs as its own), and it holds counts only.
+            os.chmod(self.path, READABLE)
             self._counts = counts
         except (OSError, sqlite3.Error) as exc:
             reason = f"{type(exc).__name__}: {exc}"

@@ -16,7 +16,7 @@ from daemon.service.metrics_file import MetricsFile
 from logbuilders import spec_session_log
 
 
-def test_the_file_is_written_whole_and_private(tmp_path: Path) -> None:
+def test_the_file_is_written_whole_and_readable_by_the_collector(tmp_path: Path) -> None:
     db = spec_session_log(tmp_path / "log.db")
     target = tmp_path / "textfile" / "realworld.prom"
     target.parent.mkdir()
@@ -30,7 +30,8 @@ def test_the_file_is_written_whole_and_private(tmp_path: Path) -> None:
     assert names >= {"realworld_calls", "realworld_call_errors",
                      "realworld_call_duration_seconds", "realworld_open_findings"}
     assert [p.name for p in target.parent.iterdir()] == ["realworld.prom"]  # no temp left
-    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    # For node_exporter, another user: counts only, readable by all, writable by us.
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
 
 
 def test_a_file_that_cannot_be_written_is_one_warning(tmp_path: Path) -> None:
