@@ -12,22 +12,15 @@ import functools
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-#: MITRE's page of a weakness; bandit links CWEs the same way.
-CWE_URL = "https://cwe.mitre.org/data/definitions/{}.html"
+from analyzers.common.rule_doc import CWE_URL, RuleDoc
+
+__all__ = ["CWE_URL", "HARDCODED_CREDENTIALS_CWE", "RuleDoc", "bandit_rule_docs", "rule_doc"]
+
 HARDCODED_CREDENTIALS_CWE = 798
 
 # A plugin's title, in bold in its docstring or as its module docstring's RST heading.
 _TITLE = re.compile(r"^(?:\*\*)?B\d+:\s*(?P<title>.+?)(?:\*\*)?$")
-
-
-@dataclass(frozen=True)
-class RuleDoc:
-    name: str
-    description: str
-    help_uri: str
-    cwe: int | None = None
 
 
 def rule_doc(rule: str) -> RuleDoc:

@@ -243,17 +243,21 @@ def baseline_problems(db: Database, session_id: str) -> tuple[list[str], list[st
     return [str(row[0])] if row[0] else [], [str(row[1])] if row[1] else []
 
 
-def metrics_counts(db: Database, bounds_ms: Sequence[float]) -> MetricsCounts:
+def metrics_counts(db: Database, bounds_ms: Sequence[float], after_row: int = 0) -> MetricsCounts:
     """Calls, errors and response times per capability (how many within each of
-    ``bounds_ms``), open findings per severity and the last session's score."""
+    ``bounds_ms``) of the ``activities`` rows after ``after_row`` (rows are appended, so a
+    long-running writer of counters reads only what is new), open findings per severity and
+    the last session's score."""
     within = "".join(", SUM(CASE WHEN response_time_ms <= ? THEN 1 ELSE 0 END)"
                      for _ in bounds_ms)
     with _reading(db) as conn:
         rows = conn.execute(
             "SELECT capability, COUNT(*), SUM(CASE WHEN success = 0 OR (success IS NULL AND "
             "error_message IS NOT NULL) THEN 1 ELSE 0 END), COUNT(response_time_ms), "
-            f"COALESCE(SUM(response_time_ms), 0){within} FROM activities "
-            "GROUP BY capability ORDER BY capability", tuple(bounds_ms)).fetchall()
+            f"COALESCE(SUM(response_time_ms), 0){within} FROM activities WHERE rowid > ? "
+            "GROUP BY capability ORDER BY capability", (*bounds_ms, after_row)).fetchall()
+        last_row = int(conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM activities"
+                                    ).fetchone()[0])
         try:
             severities = dict(conn.execute("SELECT severity, COUNT(*) FROM findings "
                                            "WHERE resolved_at IS NULL GROUP BY severity"))
@@ -267,7 +271,8 @@ def metrics_counts(db: Database, bounds_ms: Sequence[float]) -> MetricsCounts:
                                             float(r[4]), tuple(int(n or 0) for n in r[5:]))
                            for r in rows),
         open_findings={str(k): int(v) for k, v in severities.items()},
-        last_score=float(scored[0]) if scored is not None else None)
+        last_score=float(scored[0]) if scored is not None else None,
+        last_row=last_row)
 
 
 def session_records(db: Database, session_id: str) -> SessionRecords | None:

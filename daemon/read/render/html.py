@@ -13,9 +13,8 @@
   three charts. Lists are not cut at 10 items as in the 80-column text: a browser scrolls
   (findings stop at :data:`MAX_FINDINGS`, saying how many more there are).
 * **Findings** come as the rows of the ``findings`` projection (masked previews only,
-  invariant 4), passed in by the caller; a security rule links to its page (bandit's
-  documentation, or the CWE of hard-coded credentials), from
-  :mod:`analyzers.security.rule_docs` as SARIF has them.
+  invariant 4), passed in by the caller; a rule links to its page (bandit's documentation,
+  MITRE's CWE, radon's), from :mod:`daemon.read.render.rule_links` as SARIF has them.
 * **Every point is identifiable.** Each drawn point is a ``<circle class="point">``
   carrying ``data-series``, ``data-value``, ``data-unit``, ``data-t`` (ISO-8601, UTC) and
   ``data-ok``; response-time points also carry ``data-capability`` and ``data-ms``.
@@ -38,7 +37,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Final
 
-from analyzers.security.rule_docs import rule_doc
 from daemon.durations import format_clock
 from daemon.read.analysis.api import to_api_dict
 from daemon.read.analysis.model import SessionAnalysis
@@ -52,13 +50,13 @@ from daemon.read.render.report import (
     duration_text,
     metric_cells,
 )
+from daemon.read.render.rule_links import rule_doc
 from daemon.version import __version__
 
 Report = Mapping[str, Any]
 
 MAX_POINTS: Final = 2000  # per series; beyond this a series is thinned (module docstring)
 MAX_FINDINGS: Final = 1000  # rows of the findings table; the rest are counted
-SECURITY_CAPABILITY: Final = "security_scanner"  # whose rules have pages (rule_docs)
 
 WIDTH: Final = 960
 HEIGHT: Final = 300
@@ -534,9 +532,9 @@ def _resources(data: Report) -> str:
 
 def _rule_cell(finding: Mapping[str, Any]) -> str:
     rule = str(finding.get("rule") or "")
-    if finding.get("capability") != SECURITY_CAPABILITY or not rule:
+    doc = rule_doc(str(finding.get("capability") or ""), rule)
+    if doc is None:
         return f"<code>{esc(rule)}</code>"
-    doc = rule_doc(rule)
     title = doc.description if doc.name == rule else f"{doc.name}: {doc.description}"
     return (f'<a href="{esc(doc.help_uri)}" rel="noreferrer" title="{esc(title)}">'
             f"<code>{esc(rule)}</code></a>")

@@ -6,8 +6,8 @@
 the exposition format; :func:`daemon.service.metrics_file.write_metrics` writes it
 to the file atomically (``write_to_textfile``: a temporary file, then a rename).
 
-Metrics (counters count over the whole log; ``realworld archive`` moving sessions out
-lowers them, which Prometheus takes as a counter reset):
+Metrics (the counters count every call in the log when the daemon starts, then go up
+with each new one while it runs):
 
 * ``realworld_calls_total{capability}``, ``realworld_call_errors_total{capability}``;
 * ``realworld_call_duration_seconds{capability}``, a histogram of the calls' response

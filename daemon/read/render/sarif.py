@@ -32,9 +32,11 @@ Mapping, and why:
   tracks the same result across runs; the fingerprint is also the
   ``primaryLocationLineHash`` GitHub matches alerts by (it would otherwise hash the line's
   text, so an alert would reopen when its line moves).
-* **Rule docs**: a security rule carries bandit's name for it, its description, its page
-  (``helpUri``, and ``help`` in text and markdown) and its CWE as an
-  ``external/cwe/cwe-N`` tag (:mod:`analyzers.security.rule_docs`).
+* **Rule docs**: every rule carries a name, a description, a page (``helpUri``, and
+  ``help`` in text and markdown) and, where it is one, its weakness as an
+  ``external/cwe/cwe-N`` tag (:mod:`daemon.read.render.rule_links`): bandit's for its
+  rules, CWE-798 for secrets, radon's pages for complexity, the CWE of each shape the
+  mistake learner warns of.
 * **No secrets**: only the masked ``preview`` a finding row holds is copied, never more.
 * Results are findings by path, line and rule, so the output is deterministic;
   notifications are the issues in the order given (``top_issues`` is critical first).
@@ -50,7 +52,8 @@ from pathlib import PurePosixPath
 from typing import Any, Final
 from urllib.parse import quote
 
-from analyzers.security.rule_docs import rule_doc
+from analyzers.common.rule_doc import RuleDoc
+from daemon.read.render.rule_links import rule_doc
 from daemon.types import severity_rank
 
 SARIF_VERSION: Final = "2.1.0"
@@ -188,13 +191,13 @@ def _finding_result(row: Row) -> tuple[str, dict[str, Any], dict[str, Any]]:
         "shortDescription": {"text": f"{capability}: {rule_name}"},
         "properties": rule_properties,
     }
-    if capability in SECURITY_CAPABILITIES:
-        _document(rule, rule_name)
+    doc = rule_doc(capability, rule_name)
+    if doc is not None:
+        _document(rule, rule_name, doc)
     return rule_id, rule, result
 
 
-def _document(rule: dict[str, Any], rule_name: str) -> None:
-    doc = rule_doc(rule_name)
+def _document(rule: dict[str, Any], rule_name: str, doc: RuleDoc) -> None:
     rule["name"] = doc.name
     rule["shortDescription"] = {"text": doc.description}
     rule["fullDescription"] = {"text": doc.description}

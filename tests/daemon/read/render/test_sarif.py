@@ -293,3 +293,21 @@ def test_security_rules_carry_bandits_name_description_page_and_cwe() -> None:
     # Every security rule: a description and a page.
     assert all(r["fullDescription"]["text"] and r["helpUri"].startswith("https://")
                for r in rules.values())
+
+
+def test_every_rule_has_a_page_and_a_description() -> None:
+    from analyzers.patterns.shapes import SHAPES
+
+    learned = [{"fingerprint": f"fp-{shape}", "capability": "pattern_probe",
+                "rule": f"learned:{shape}", "path": "a.py", "line": 3, "severity": "low",
+                "confidence": "medium", "message": "similar to a fix"} for shape in SHAPES]
+    log = to_sarif(ISSUES, FINDINGS + learned, "1")
+    rules = log["runs"][0]["tool"]["driver"]["rules"]
+    assert {r["id"] for r in rules} >= {"pattern_probe/complexity", "pattern_probe/learned:eval"}
+    for rule in rules:
+        assert rule["fullDescription"]["text"] and rule["help"]["markdown"], rule["id"]
+        assert rule["helpUri"].startswith("https://"), rule["id"]
+    by_id = {r["id"]: r for r in rules}
+    assert by_id["pattern_probe/complexity"]["helpUri"].startswith("https://radon.readthedocs.io")
+    assert "external/cwe/cwe-95" in by_id["pattern_probe/learned:eval"]["properties"]["tags"]
+    assert_github_accepts(log)
