@@ -133,6 +133,10 @@ class CodeAssistant:
         self._here: Assistant | None = None  # processes=0
         self._store: IndexStore | None = None
         self._store_key: tuple[str, Path] | None = None
+        # The runner may start a call while an earlier one it gave up on still runs: both
+        # read the index through one connection, which neither may close under the other
+        # (SQLite crashes the process when a connection closes mid-statement).
+        self._store_lock = threading.Lock()
 
     def applies_to(self, path: str) -> bool:
         return path.endswith(PYTHON_SUFFIXES) and not self._ignore(path, False)
@@ -151,9 +155,7 @@ class CodeAssistant:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        self._close_store()
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
@@ -230,15 +232,17 @@ class CodeAssistant:
     def _truth(self, real: str, location: Path, sampled: Iterable[_Sampled]) -> Truth | None:
         """What the index records for every name the sampled files read (None: no index)."""
         names = {u.name for f in sampled for u in name_uses(f.tree, f.lines, path=f.path)}
-        try:
-            return self._read_truth(real, location, names)
-        except sqlite3.DatabaseError:
-            # The indexer may have rebuilt the file under our connection: once more, afresh.
-            self._close_store()
+        with self._store_lock:
             try:
                 return self._read_truth(real, location, names)
             except sqlite3.DatabaseError:
-                return None
+                # The indexer may have rebuilt the file under our connection: once more,
+                # afresh.
+                self._close_store_locked()
+                try:
+                    return self._read_truth(real, location, names)
+                except sqlite3.DatabaseError:
+                    return None
 
     def _read_truth(self, real: str, location: Path, names: set[str]) -> Truth | None:
         store = self._open_store(real, location)
@@ -261,7 +265,7 @@ class CodeAssistant:
         if self._store is not None and self._store_key == (real, location) and location.exists():
             self._store.forget_files()  # the indexer may have moved files since last time
             return self._store
-        self._close_store()
+        self._close_store_locked()
         try:
             self._store = IndexStore.open(location, readonly=True)
         except IndexUnavailable:
@@ -270,6 +274,10 @@ class CodeAssistant:
         return self._store
 
     def _close_store(self) -> None:
+        with self._store_lock:
+            self._close_store_locked()
+
+    def _close_store_locked(self) -> None:
         if self._store is not None:
             self._store.close()
             self._store = None

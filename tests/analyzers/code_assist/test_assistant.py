@@ -197,3 +197,49 @@ def test_an_interrupted_assistant_asks_about_no_file(
     result = assistant.analyze(workspace, FULL_PASS)
     assert result.data["files"] == 0 and result.failures == ()
     assert sum(result.data["requests"].values()) == 0
+
+
+CONCURRENT = """
+import sys, threading, time
+from pathlib import Path
+from analyzers.code_assist.assistant import CodeAssistant
+from analyzers.base import FULL_PASS
+
+root, index, cache = (Path(p) for p in sys.argv[1:4])
+analyzer = CodeAssistant(index_path=index, cache_path=cache, processes=0)
+end = time.monotonic() + 3.0
+failures = []
+
+def calls():
+    while time.monotonic() < end:
+        if not analyzer.analyze(root, FULL_PASS).success:
+            failures.append(1)
+
+def closes():
+    while time.monotonic() < end:
+        analyzer.close()  # the store, under whichever call is reading it
+
+threads = [threading.Thread(target=calls) for _ in range(3)] + [threading.Thread(target=closes)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(len(failures))
+"""
+
+
+def test_calls_that_overlap_share_the_index_connection_without_crashing(
+        tmp_path: Path, workspace: Path) -> None:
+    # A call the runner gave up on can still run beside the next one; SQLite crashes the
+    # whole process when one closes the connection under the other, so this runs apart.
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    done = subprocess.run([sys.executable, "-X", "faulthandler", "-c", CONCURRENT,
+                           str(workspace), str(index(tmp_path, workspace)),
+                           str(tmp_path / "jedi")], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "0"
