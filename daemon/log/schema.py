@@ -10,8 +10,9 @@ from __future__ import annotations
 APPLICATION_ID = 0x52574C44
 # Bump when a projection's tables or rules change; an older database is then
 # brought forward by dropping the projections and replaying the log.
-SCHEMA_VERSION = 5  # 2: learned_patterns; 3: quarantined_files; 4: findings per workspace;
+SCHEMA_VERSION = 6  # 2: learned_patterns; 3: quarantined_files; 4: findings per workspace;
 #                    5: the log records changes (finding summaries, one event per sample, archives)
+#                    6: each measured call's metric rows in performance_metrics
 
 EVENTS_DDL = """
 CREATE TABLE IF NOT EXISTS events (
