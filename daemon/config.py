@@ -140,6 +140,7 @@ class Config:
     # [metrics] textfile: where the daemon writes node_exporter's textfile-collector
     # format after each projection refresh; None writes nothing.
     metrics_textfile: str | None = None
+    metrics_interval: float = 10.0  # [metrics] interval: seconds between two writes, at least
     # [fleet]: the central PostgreSQL every machine ships its log to (a libpq URL or DSN;
     # $REALWORLD_FLEET_URL wins), the name this machine ships as (default: its host name),
     # and the seconds between the daemon's shipments.
@@ -204,14 +205,21 @@ def _strings(value: Any, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _metrics(table: Any, where: str) -> str | None:
-    """``[metrics]``: ``textfile``, the path of the Prometheus textfile."""
+def _metrics(config: Config, table: Any, where: str) -> Config:
+    """``[metrics]``: ``textfile``, the path of the Prometheus textfile, and ``interval``,
+    the seconds between two writes at least."""
     if not isinstance(table, Mapping):
         raise ConfigError(f"{where} must be a table")
     for key in table:
-        if key != "textfile":
-            raise ConfigError(f"{where}: unknown key {key!r} (known: textfile)")
-    path = table.get("textfile")
+        if key not in ("textfile", "interval"):
+            raise ConfigError(f"{where}: unknown key {key!r} (known: interval, textfile)")
+    if "interval" in table:
+        config = replace(config, metrics_interval=_positive(table["interval"],
+                                                            f"{where}: interval"))
+    return replace(config, metrics_textfile=_metrics_path(table.get("textfile"), where))
+
+
+def _metrics_path(path: Any, where: str) -> str | None:
     if path is None:
         return None
     if not isinstance(path, str) or not path.endswith(".prom"):
@@ -362,8 +370,7 @@ def parse_config(values: Mapping[str, Any], where: str) -> Config:
         config = replace(config, security_per_path_skips=_security(values["security"],
                                                                    f"{where}: security"))
     if "metrics" in values:
-        config = replace(config, metrics_textfile=_metrics(values["metrics"],
-                                                           f"{where}: metrics"))
+        config = _metrics(config, values["metrics"], f"{where}: metrics")
     if "fleet" in values:
         config = _fleet(config, values["fleet"], f"{where}: fleet")
     if "compare" in values:

@@ -105,7 +105,8 @@ class Daemon:
         tester = RealWorldTester(self.db_path, config=self._config)
         self._tester = tester
         if self._config.metrics_textfile:
-            metrics = MetricsFile(Path(self._config.metrics_textfile).expanduser())
+            metrics = MetricsFile(Path(self._config.metrics_textfile).expanduser(),
+                                  min_interval_s=self._config.metrics_interval)
             tester.add_refresh_listener(lambda moved: metrics.refreshed(tester.db, moved))
             metrics.write(tester.db)  # at once: the collector sees the daemon before work
         try:

@@ -96,7 +96,7 @@ def test_metrics_textfile(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("text, fragment", [
     ("metrics = 3", "metrics must be a table"),
-    ("[metrics]\ntext_file = 'a.prom'", "unknown key 'text_file' (known: textfile)"),
+    ("[metrics]\ntext_file = 'a.prom'", "unknown key 'text_file' (known: interval, textfile)"),
     ("[metrics]\ntextfile = 'metrics.txt'", "textfile must be a path ending in .prom"),
 ])
 def test_bad_metrics_table_is_one_clear_line(tmp_path: Path, text: str, fragment: str) -> None:
@@ -231,3 +231,14 @@ def test_the_readmes_config_block_is_a_valid_config(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, block), env={})
     assert config.security_per_path_skips == (("migrations/**", ("B608",)),)
     assert (config.code_assist_files_per_pass, config.code_assist_positions_per_file) == (5, 3)
+
+
+def test_metrics_interval(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[metrics]\ntextfile = 'a.prom'\ninterval = 30\n")
+    config = load_config(path)
+    assert (config.metrics_textfile, config.metrics_interval) == ("a.prom", 30.0)
+    assert load_config(None).metrics_interval == 10.0  # the default
+    path.write_text("[metrics]\ninterval = 0\n")
+    with pytest.raises(ConfigError, match="interval must be greater than 0"):
+        load_config(path)

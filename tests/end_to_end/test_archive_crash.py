@@ -1,7 +1,7 @@
 """kill -9 at random moments during ``realworld archive``: the log verifies after each, and
 no acknowledged event is lost.
 
-A log of 40,000 events (two months of two daemon workspaces, ``logbuilders.history_log``)
+A log of 20,000 events (two months of two daemon workspaces, ``logbuilders.history_log``)
 is archived again and again by ``realworld archive`` processes, each a day further, and
 each SIGKILLed at a random moment of its run (calibrated on a first, whole run), while
 another process keeps appending to a running session and writes down each seq it was
@@ -38,7 +38,7 @@ from logbuilders import history_log
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 
 KILLS = 20
-EVENTS = 40_000  # each of the 20 kills is followed by a verify, a replay of the log
+EVENTS = 20_000  # each of the 20 kills is followed by a verify, a replay of the log
 DAYS = 60
 
 WRITER = r'''

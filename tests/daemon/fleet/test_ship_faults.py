@@ -88,7 +88,7 @@ def test_a_shipper_killed_at_random_moments_loses_and_doubles_nothing(
     for _ in range(KILLS):
         process = subprocess.Popen(command, env=_env(tmp_path), stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.2, 1.6))
+        time.sleep(rng.uniform(0.2, 1.2))
         if process.poll() is None:
             killed_mid_ship += 1
         process.send_signal(signal.SIGKILL)
