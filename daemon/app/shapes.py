@@ -56,3 +56,39 @@ class Metrics(TypedDict):
     system_resources: SystemResources
     process: ProcessResources
     capabilities: dict[str, CapabilityTimes]
+
+
+class Score(TypedDict):
+    """How the overall score was made (:mod:`daemon.read.analysis.scoring`)."""
+
+    overall: float  # 0-100, one decimal
+    success: float  # points from each part, before penalties
+    ux_quality: float
+    resources: float | None  # None when no resource was sampled
+    penalty: float
+    critical_issues: int
+    high_issues: int
+
+
+class Degradation(TypedDict):
+    detected: bool
+    capabilities: list[dict[str, Any]]  # per capability: its trend over the session
+
+
+class Analysis(TypedDict):
+    """:meth:`~daemon.app.tester.RealWorldTester.analyze_session_results`: the spec's keys
+    (``session``, ``summary``, ``top_issues``, …) and ours beside them."""
+
+    session: dict[str, Any]  # the test_sessions row, overall_score computed afresh
+    summary: dict[str, Any]
+    score: Score
+    activities_by_capability: list[dict[str, Any]]  # slowest first
+    top_issues: list[dict[str, Any]]  # critical first
+    worked_well: list[dict[str, Any]]
+    worked_poorly: list[dict[str, Any]]
+    suggestions: list[dict[str, Any]]
+    resource_usage: dict[str, Any]
+    memory_trend: dict[str, Any]
+    degradation: Degradation
+    archived: dict[str, Any] | None  # the summary kept when the session was archived
+    skipped_by_configuration: list[dict[str, Any]]

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from apscheduler.jobstores.base import JobLookupError
@@ -28,7 +28,7 @@ from analyzers.registry import discover
 from daemon.app.archive import archive
 from daemon.app.liveness import process_alive
 from daemon.app.session import LARGEST_ANALYZER_CAP, Session, SessionSpec
-from daemon.app.shapes import CapabilityActivity, CapabilityTimes, Metrics, Monitor
+from daemon.app.shapes import Analysis, CapabilityActivity, CapabilityTimes, Metrics, Monitor
 from daemon.app.shipping import ShippingJob
 from daemon.config import (
     ENV_DURATION,
@@ -279,10 +279,10 @@ class RealWorldTester:
             "capabilities": capabilities,
         }
 
-    def analyze_session_results(self, session_id: str) -> dict[str, Any]:
+    def analyze_session_results(self, session_id: str) -> Analysis:
         """The analysis the spec's examples index into: session, summary, top_issues, ..."""
         self._judge(session_id)
-        return analysis_dict(self.db, session_id)
+        return cast(Analysis, analysis_dict(self.db, session_id))
 
     def generate_improvement_report(self, session_id: str, fmt: str = "text") -> str:
         """The spec's improvement report (``fmt``: text, markdown or json)."""

@@ -9,7 +9,7 @@ import pytest
 
 from analyzers.workspace.analyzer import WorkspaceAnalyzer
 from daemon import RealWorldTester
-from daemon.app.shapes import Metrics, Monitor
+from daemon.app.shapes import Analysis, Metrics, Monitor
 
 
 def conforms(value: Any, shape: Any, where: str) -> list[str]:
@@ -57,3 +57,6 @@ def test_monitor_and_metrics_have_their_declared_shapes(tester: RealWorldTester,
     assert monitor["activities_by_capability"] and metrics["capabilities"]  # not vacuous
     assert conforms(monitor, Monitor, "monitor") == []
     assert conforms(metrics, Metrics, "metrics") == []
+    analysis = tester.analyze_session_results(session_id)
+    assert analysis["activities_by_capability"]  # not vacuous
+    assert conforms(analysis, Analysis, "analysis") == []
