@@ -183,7 +183,8 @@ def test_changes_are_recorded_and_analyzed(rig: Rig) -> None:
     wait_for(lambda: expected <= seen())
     wait_for(lambda: len(rig.activities) > calls)
     assert all(a.success for a in rig.activities)
-    assert set(known_files(rig.db, str(rig.project))) == {"main.py", "pkg/mod.py"}
+    # The files projection follows the log on the projector's schedule, not at once.
+    wait_for(lambda: set(known_files(rig.db, str(rig.project))) == {"main.py", "pkg/mod.py"})
 
 
 def test_its_own_database_inside_the_workspace_is_not_watched(tmp_path: Path) -> None:

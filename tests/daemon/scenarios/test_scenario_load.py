@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from analyzers.registry import discover
 from daemon.cli.main import main
 from daemon.config import Config
 from daemon.scenarios import SCENARIOS
@@ -78,7 +79,11 @@ def test_with_the_default_bars_the_same_run_passes(ran: tuple[int, dict[str, Any
     _, data, _ = ran
     values = {m["name"]: m["value"] for m in data["metrics"]}
     assert values["files_indexed"] >= 40 and values["searches"] >= 30
-    assert values["capabilities_under_load"] == 5 and values["peak_concurrent_ops"] >= 5
+    # Every capability, though the code assistant's first call (jedi starting) may end
+    # after the load does.
+    installed = len(discover().names())
+    assert installed - 1 <= values["capabilities_under_load"] <= installed
+    assert values["peak_concurrent_ops"] >= 5
     assert any("replicated" in note for note in data["notes"])
     outcome = Outcome(tuple(Metric(m["name"], float(m["value"])) for m in data["metrics"]))
     bars = SCENARIOS["load"].bars
