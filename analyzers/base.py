@@ -206,6 +206,16 @@ class Seeding(Protocol):
 
 
 @runtime_checkable
+class Preparing(Protocol):
+    """An analyzer that runs after the others and can get ready meanwhile (optional): the
+    runner calls ``prepare`` with the call's root and paths before the first calls of a batch
+    it is in, so what its call needs first (a worker process starting) overlaps theirs.
+    Returns at once."""
+
+    def prepare(self, root: Path, paths: Sequence[str]) -> None: ...
+
+
+@runtime_checkable
 class Probing(Protocol):
     """An analyzer that measures what the others just produced (optional; code search
     probes the fresh index): with ``runs_after_others`` true, the runner calls it once

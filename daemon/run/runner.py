@@ -46,6 +46,7 @@ from analyzers.base import (
     Closing,
     Excluding,
     Interruptible,
+    Preparing,
     Probing,
 )
 from daemon.log.events import ActivityRecorded, Envelope, Event
@@ -273,6 +274,9 @@ class Runner:
         analyzers just produced, so they run once those calls are done."""
         later = [c for c in calls if _runs_after_others(c.analyzer)]
         first = [c for c in calls if not _runs_after_others(c.analyzer)]
+        if first:
+            for call in later:
+                self._prepare(call.analyzer, call.paths)
         done = self._recovering(first, refused)
         return done + self._recovering(later, []) if later else done
 
@@ -363,6 +367,14 @@ class Runner:
                 for call in running:
                     self._abandon(call)
             return recorded, finished
+
+    def _prepare(self, analyzer: Analyzer, paths: Sequence[str]) -> None:
+        # Not under a call given up on that still runs: prepare shares what that call uses.
+        if isinstance(analyzer, Preparing) and not self._is_busy(analyzer.name):
+            try:
+                analyzer.prepare(self._root, paths)
+            except Exception:  # a broken hook costs the head start, not the call
+                log.exception("prepare_failed", analyzer=analyzer.name)
 
     def _tell_quarantined(self, analyzer: Analyzer) -> None:
         if isinstance(analyzer, Excluding):

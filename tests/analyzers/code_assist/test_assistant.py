@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzers.base import FULL_PASS, FileFailure
+from analyzers.base import FULL_PASS, AnalysisResult, FileFailure
 from analyzers.code_assist.assistant import CodeAssistant
 from analyzers.code_index.indexer import CodeIndexer
 from daemon.log.database import Database
@@ -106,6 +106,35 @@ def test_definitions_across_modules_agree_with_the_index_and_completions_hold_th
     # Private, like every file realworld writes: the worker tightened its umask for jedi.
     modes = {p.stat().st_mode & 0o777 for p in [cache, *cache.rglob("*")]}
     assert modes <= {0o700, 0o600}
+
+
+def test_a_full_pass_asks_only_about_files_changed_since_the_last_one(
+        tmp_path: Path, workspace: Path) -> None:
+    def full_pass() -> dict[str, object]:
+        # A new analyzer each time, as each ``run --once`` is a new process.
+        analyzer = CodeAssistant(index_path=index(tmp_path, workspace),
+                                 cache_path=tmp_path / "state" / "jedi")
+        try:
+            return assistant_data(analyzer.analyze(workspace, FULL_PASS))
+        finally:
+            analyzer.close()
+
+    def assistant_data(result: AnalysisResult) -> dict[str, object]:
+        return {**result.data, "summary": result.summary}
+
+    first = full_pass()
+    assert first["files"] == 2 and "unchanged" not in first["skipped"]  # type: ignore[operator]
+    again = full_pass()
+    assert again["files"] == 0 and again["skipped"] == {"unchanged": 3}
+    assert again["summary"] == "0 capabilities, 0 requests, 3 files unchanged since the last pass"
+    app = workspace / "pkg" / "app.py"
+    app.write_text(APP + "\n\ndef extra():\n    return add(2, 3)\n")
+    (workspace / "pkg" / "new.py").write_text("from pkg.core import add\n\nx = add(1, 2)\n")
+    edited = full_pass()
+    assert edited["files"] == 2 and edited["skipped"] == {"unchanged": 2}
+    requests = edited["requests"]
+    assert isinstance(requests, dict) and requests["definition"] >= 2
+    assert full_pass()["skipped"] == {"unchanged": 4}
 
 
 def test_a_change_batch_asks_about_the_files_it_names(workspace: Path,

@@ -83,3 +83,32 @@ def test_a_worker_s_command_line_names_its_pool_s_initializer() -> None:
     finally:
         pool.close()
     assert command[-1] == worker_label(make_handler) == f"{__name__}:make_handler"
+
+
+class _SlowToTearDown:
+    """Like jedi's inference state: tearing it down at interpreter exit takes long."""
+
+    def __call__(self, task: str) -> str:
+        return task
+
+    def __del__(self) -> None:
+        time.sleep(3)
+
+
+_KEPT: list[_SlowToTearDown] = []
+
+
+def make_slow_to_tear_down(argument: str) -> Callable[[str], str]:
+    handler = _SlowToTearDown()
+    _KEPT.append(handler)  # alive until the interpreter's own teardown
+    return handler
+
+
+def test_close_does_not_wait_for_a_worker_to_tear_its_state_down() -> None:
+    pool = WorkerPool(make_slow_to_tear_down, "w", processes=1, timeout_s=5.0)
+    assert dict(pool.run(["a"]))[0].value == "a"
+    started = time.monotonic()
+    pool.close()
+    # A worker stopped with a plain interpreter exit sleeps 3 s in __del__ (and close
+    # kills it after 2 s); os._exit after serving leaves at once.
+    assert time.monotonic() - started < 1.0

@@ -409,3 +409,34 @@ def test_close_releases_idle_analyzers_at_once(store: EventStore, workspace: Pat
     assert runner.close() == frozenset()
     assert analyzer.closed_by == threading.current_thread().name
     assert runner.close() == frozenset()  # twice is fine
+
+
+class Preparing(Scripted):
+    """Runs after the others and gets ready meanwhile; records when it was told to."""
+
+    runs_after_others = True
+
+    def __init__(self, name: str, order: list[str]) -> None:
+        super().__init__(name, lambda paths: (order.append(f"{name}:analyze"),
+                                              AnalysisResult("done"))[1])
+        self.order = order
+        self.prepared: list[tuple[Path, tuple[str, ...]]] = []
+
+    def prepare(self, root: Path, paths: Sequence[str]) -> None:
+        self.prepared.append((root, tuple(paths)))
+        self.order.append(f"{self.name}:prepare")
+
+
+def test_an_analyzer_that_runs_after_the_others_is_prepared_before_they_start(
+        store: EventStore, workspace: Path) -> None:
+    order: list[str] = []
+    first = Scripted("first", lambda paths: (order.append("first:analyze"),
+                                             AnalysisResult("done"))[1])
+    later = Preparing("later", order)
+    runner = make_runner(store, workspace, [first, later])
+    runner.run_batch(["a.py", "b.py"])
+    assert order == ["later:prepare", "first:analyze", "later:analyze"]
+    assert later.prepared == [(workspace, ("a.py", "b.py"))]
+    # A batch with nothing to run before it has nothing to overlap: no prepare.
+    runner.run_batch(["c.py"], only={"later"})
+    assert len(later.prepared) == 1 and order[-1] == "later:analyze"
