@@ -52,7 +52,7 @@ from analyzers.common.locations import choose_cache_path, choose_index_path
 from analyzers.common.private_files import make_private_dirs
 from analyzers.common.pyparse import parse_python
 from analyzers.common.result_cache import ResultCache
-from analyzers.common.sourcefile import Skip, decode_text, read_source
+from analyzers.common.sourcefile import Skip, decode_text, read_source, stat_file
 from analyzers.common.walk import IgnoreRule, default_ignore, list_workspace
 from analyzers.common.workerpool import Outcome, WorkerPool
 
@@ -94,6 +94,16 @@ class _Call:
     failures: list[FileFailure] = field(default_factory=list)
     unasked: int = 0  # files sampled but not started within the budget
     answered: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Survey:
+    """A full pass's listing beside the record of what was asked."""
+
+    stamps: dict[str, str]  # every listed regular file's stamp
+    changed: list[str]  # listed files not asked about as they are now (or with no stamp)
+    recorded: dict[str, str]  # the record as it was: path -> stamp
+    unchanged: int
 
 
 class CodeAssistant:
@@ -163,7 +173,7 @@ class CodeAssistant:
         if self._processes == 0 or self._interrupted.is_set():
             return
         real = os.path.realpath(os.fspath(root))
-        if is_full_pass(paths) and not self._changed(Path(real), {}):
+        if is_full_pass(paths) and not self._survey(Path(real)).changed:
             return  # nothing to ask: no worker to start and stop again
         self._ensure_pool(self._jedi_cache(real)).start(1)
 
@@ -191,8 +201,8 @@ class CodeAssistant:
         started = self._clock()
         real = os.path.realpath(os.fspath(root))
         call = _Call(full=is_full_pass(paths))
-        stamps: dict[str, str] = {}
-        sampled = self._sampled(Path(real), paths, call, stamps)
+        survey = self._survey(Path(real)) if call.full else None
+        sampled = self._sampled(Path(real), paths, call, survey)
         index = self._index_location(real)
         truth = self._truth(real, index, sampled)
         tasks = [AssistTask(f.path, os.path.join(real, f.path), real, f.digest,
@@ -204,18 +214,18 @@ class CodeAssistant:
         call.skipped["nothing_to_ask"] += len(sampled) - len(tasks)
         if tasks:
             self._ask(real, tasks, started, truth, call)
-        self._remember(real, call, stamps)
+        self._remember(real, call, survey)
         return self._result(call, index, truth is not None)
 
     # --- what to ask ----------------------------------------------------------------
 
     def _sampled(self, root: Path, paths: Sequence[str], call: _Call,
-                 stamps: dict[str, str]) -> list[_Sampled]:
-        """Up to ``files_per_pass`` files, read and parsed; ``stamps`` gets the stamp of
-        every file a full pass lists (a batch's, of those it asks about)."""
-        if call.full:
-            candidates = self._changed(root, stamps)
-            call.skipped["unchanged"] += len(stamps) - len(candidates)
+                 survey: _Survey | None) -> list[_Sampled]:
+        """Up to ``files_per_pass`` files, read and parsed: of the files a full pass's
+        ``survey`` found changed, or of a batch's ``paths``."""
+        if survey is not None:
+            candidates = list(survey.changed)
+            call.skipped["unchanged"] += survey.unchanged
         else:
             candidates = list(dict.fromkeys(paths))
         candidates.sort()
@@ -257,22 +267,20 @@ class CodeAssistant:
 
     # --- what was asked -------------------------------------------------------------
 
-    def _changed(self, root: Path, stamps: dict[str, str]) -> list[str]:
-        """The workspace's files not asked about as they are now; ``stamps`` gets every
-        listed file's stamp."""
+    def _survey(self, root: Path) -> _Survey:
         listed = [p for p in list_workspace(root, self._ignore).files if self.applies_to(p)]
         with self._asked_lock:
-            known = self._asked_cache(os.fspath(root)).load()
-        changed = []
+            recorded = {p: e.digest for p, e in self._asked_cache(os.fspath(root)).load().items()}
+        stamps: dict[str, str] = {}
+        changed: list[str] = []
         for path in listed:
             stamp = _stamp(root / path)
-            if stamp is None:
-                continue  # gone since the listing
-            stamps[path] = stamp
-            entry = known.get(path)
-            if entry is None or entry.digest != stamp:
+            if stamp is not None:
+                stamps[path] = stamp
+            # No stamp (a link, gone since the listing): reading it will say why it is skipped.
+            if stamp is None or recorded.get(path) != stamp:
                 changed.append(path)
-        return changed
+        return _Survey(stamps, changed, recorded, len(listed) - len(changed))
 
     def _asked_cache(self, real: str) -> ResultCache:
         """Under ``_asked_lock``."""
@@ -284,20 +292,24 @@ class CodeAssistant:
         self._asked_root = real
         return self._asked
 
-    def _remember(self, real: str, call: _Call, stamps: dict[str, str]) -> None:
+    def _remember(self, real: str, call: _Call, survey: _Survey | None) -> None:
         """A full pass that ran to its end records every file it listed, asked or not (the
         next pass asks about what changed since); a batch records the files it asked about.
         A file that failed stays unrecorded, so it is asked again once its bytes change."""
         if self._interrupted.is_set():
             return
         failed = {f.path for f in call.failures} | self._failed.keys()
-        if not call.full:
+        if survey is not None:
+            stamps = {p: survey.stamps[p] for p in survey.changed  # the rest are recorded
+                      if p in survey.stamps}
+            gone = survey.recorded.keys() - survey.stamps.keys()
+        else:
             stamps = {p: s for p in call.answered if (s := _stamp(Path(real) / p)) is not None}
+            gone = set()
         with self._asked_lock:
             cache = self._asked_cache(real)
-            if call.full:
-                for path in cache.load().keys() - stamps.keys():
-                    cache.delete(path)
+            for path in gone:
+                cache.delete(path)
             for path, stamp in stamps.items():
                 if path not in failed:
                     cache.put(path, stamp, {})
@@ -479,11 +491,8 @@ def summary(numbers: Mapping[str, Any], unchanged: int = 0) -> str:
 
 def _stamp(path: Path) -> str | None:
     """Size and modification time: what the code index, too, takes as "unchanged"."""
-    try:
-        status = path.stat()
-    except OSError:
-        return None
-    return f"{status.st_size}:{status.st_mtime_ns}"
+    status = stat_file(path)
+    return None if isinstance(status, Skip) else f"{status.size}:{status.mtime_ns}"
 
 
 def _from_outcome(outcome: Outcome[Any]) -> FileAnswers | Skip | FileFailure:
