@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import structlog
 
-from daemon.fleet.connection import FleetError, masked
+from daemon.fleet.connection import masked
+from daemon.fleet.errors import FleetError
 from daemon.fleet.shipper import ShipResult, record_failure, ship
 from daemon.log.database import Database
 

@@ -29,7 +29,6 @@ from daemon.app.archive import archive
 from daemon.app.liveness import process_alive
 from daemon.app.session import LARGEST_ANALYZER_CAP, Session, SessionSpec
 from daemon.app.shapes import Analysis, CapabilityActivity, CapabilityTimes, Metrics, Monitor
-from daemon.app.shipping import ShippingJob
 from daemon.config import (
     ENV_DURATION,
     ENV_INTERVAL,
@@ -41,7 +40,6 @@ from daemon.config import (
     resolve_fleet_url,
 )
 from daemon.durations import MAX_MINUTES, parse_minutes, parse_seconds
-from daemon.fleet.shipper import ship
 from daemon.log.database import Database, Durability
 from daemon.log.events import ActivityRecorded, Envelope, SessionEnded, utc_now
 from daemon.log.store import EventStore
@@ -382,6 +380,9 @@ class RealWorldTester:
             self._scheduler.remove_job("ship")
         if url is None:
             return
+        # The PostgreSQL adapter (psycopg, 50 ms) loads only on machines that ship.
+        from daemon.app.shipping import ShippingJob
+
         job = ShippingJob(self.db, url, machine, interval)
         self._scheduler.add_job(job.run, "interval", seconds=interval, id="ship",
                                 max_instances=1, coalesce=True,
@@ -393,6 +394,8 @@ class RealWorldTester:
         target = resolve_fleet_url(url, self.config)
         if target is None:
             raise ValueError("no fleet URL: pass one, set REALWORLD_FLEET_URL, or set [fleet] url")
+        from daemon.fleet.shipper import ship
+
         self._writer.flush(10.0)
         result = ship(self.db, target, machine or self.config.fleet_machine)
         return {"fleet": result.fleet, "machine": result.machine, "shipped": result.shipped,

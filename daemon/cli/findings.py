@@ -32,7 +32,6 @@ from analyzers.security.baseline_update import Wanted, accept
 from analyzers.security.fingerprint import SaltError, load_salt, salt_id
 from daemon.cli import fleet
 from daemon.cli.common import EXIT_FAILED, EXIT_OK, UsageError, examples
-from daemon.fleet.connection import masked
 from daemon.log.database import Database
 from daemon.read.analysis.gates import (
     FAIL_ON_CONFIDENCES,
@@ -94,6 +93,8 @@ def cmd_findings(args: argparse.Namespace, out: TextIO) -> int:
         if args.update_baseline or args.format == "sarif":
             raise FindingsUsageError("with --fleet, --update-baseline and --format sarif need "
                                      "a SESSION (MACHINE:SESSION, or latest)")
+        from daemon.fleet.connection import masked  # psycopg: only with --fleet
+
         rows = fleet.fleet_findings(url, include_resolved=args.state == "all")
         out.write(render(rows, args.format, db_path=Path(masked(url)), session_id=None,
                          state=args.state))

@@ -15,10 +15,7 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 from daemon.cli.common import EXIT_FAILED, EXIT_OK, fresh, open_db
-from daemon.fleet.central_schema import require_schema
-from daemon.fleet.central_verify import verify_fleet
-from daemon.fleet.connection import FleetUsageError, masked, session
-from daemon.fleet.replica import replica, resolve
+from daemon.fleet.errors import FleetUsageError
 from daemon.log.database import Database
 from daemon.read.user_sql import QueryResult, render, render_table
 
@@ -43,6 +40,11 @@ def fleet_url(args: argparse.Namespace) -> str | None:
 @contextmanager
 def read_conn(url: str) -> Iterator[Any]:
     """A read-only connection whose schema is one this code reads."""
+    # The fleet's modules load psycopg: imported here, where a command first reads the
+    # fleet, every other command (``run --once`` in a hook) is spared its 50 ms.
+    from daemon.fleet.central_schema import require_schema
+    from daemon.fleet.connection import masked, session
+
     with session(url, autocommit=True,
                  options=f"-c default_transaction_read_only=on "
                          f"-c statement_timeout={QUERY_TIMEOUT_MS}") as conn:
@@ -60,6 +62,8 @@ def session_source(args: argparse.Namespace,
     if url is None:
         yield fresh(open_db(args)), list(refs)
         return
+    from daemon.fleet.replica import replica, resolve
+
     with read_conn(url) as conn:
         resolved = [None if ref is None else resolve(conn, ref) for ref in refs]
         ids = [None if ref is None else ref.session_id for ref in resolved]
@@ -101,6 +105,8 @@ SESSION_COLUMNS = ("machine", "session_id", "status", "start_time", "project_pat
 def cmd_sessions(url: str, limit: int | None, as_json: bool, out: TextIO) -> int:
     import json
 
+    from daemon.fleet.connection import masked
+
     with read_conn(url) as conn:
         cursor = conn.execute(
             f"SELECT {', '.join(SESSION_COLUMNS)} FROM test_sessions "
@@ -133,6 +139,9 @@ def fleet_findings(url: str, include_resolved: bool) -> list[dict[str, Any]]:
 
 
 def cmd_verify(url: str, machines: Sequence[str], out: TextIO) -> int:
+    from daemon.fleet.central_verify import verify_fleet
+    from daemon.fleet.connection import masked
+
     with read_conn(url) as conn:
         checks = verify_fleet(conn, machines)
     if not checks:

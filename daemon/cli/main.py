@@ -35,7 +35,7 @@ from daemon.cli import (
 )
 from daemon.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Parser, UsageError, common_options
 from daemon.config import ConfigError
-from daemon.fleet.connection import FleetError, FleetUsageError
+from daemon.fleet.errors import FleetError, FleetUsageError
 from daemon.log.database import DatabaseError
 from daemon.log.write_errors import cause, describe_write_error
 from daemon.logsetup import configure_logging

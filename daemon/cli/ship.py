@@ -8,11 +8,13 @@ from typing import Any, TextIO
 
 from daemon.cli.common import EXIT_OK, UsageError, open_db
 from daemon.config import ENV_FLEET_URL, load_config, resolve_fleet_url
-from daemon.fleet.connection import FleetError
-from daemon.fleet.shipper import record_failure, ship
+from daemon.fleet.errors import FleetError
 
 
 def cmd_ship(args: argparse.Namespace, out: TextIO) -> int:
+    # The PostgreSQL adapter (psycopg) loads only when a command talks to the fleet.
+    from daemon.fleet.shipper import record_failure, ship
+
     config = load_config(args.config)
     url = resolve_fleet_url(args.fleet, config)
     if url is None:

@@ -8,7 +8,6 @@ from typing import Any, TextIO
 
 from daemon.app.liveness import process_alive
 from daemon.cli.common import EXIT_OK, examples, fresh, open_db
-from daemon.fleet.shipper import shipments
 from daemon.read.queries import running_sessions, unshipped_by_workspace
 from daemon.read.user_sql import QueryResult, render_table
 
@@ -18,6 +17,8 @@ PROCESS_STATES = {True: "alive", False: "gone", None: "unknown"}
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    from daemon.fleet.shipper import shipments  # with psycopg: not for every command
+
     db = fresh(open_db(args))
     running = running_sessions(db)
     for session in running:

@@ -13,7 +13,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from daemon.fleet.connection import FleetUsageError
+from daemon.fleet.errors import FleetUsageError
 from daemon.log.schema import PROJECTION_DDL, PROJECTION_TABLES, SCHEMA_VERSION
 
 #: Bump when the central layout changes (the events table, tracking, views); the projection

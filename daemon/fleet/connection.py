@@ -15,6 +15,8 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from daemon.fleet.errors import FleetError, FleetUsageError
+
 # psycopg warns when a COPY it was sending dies with the connection; the error that caused
 # it is what we report, in one line, so its echo is noise on stderr and in the journal.
 logging.getLogger("psycopg").setLevel(logging.ERROR)
@@ -23,21 +25,6 @@ logging.getLogger("psycopg").setLevel(logging.ERROR)
 #: the daemon's scheduler on a server that is down.
 CONNECT_TIMEOUT = 5
 APPLICATION_NAME = "realworld"
-
-
-class FleetError(Exception):
-    """A fleet operation that failed for a reason outside this machine (the server down, the
-    network cut): one line for a person, exit 1. The password is never in it."""
-
-
-class FleetUsageError(FleetError):
-    """Bad input about the fleet (a malformed URL, a wrong password, missing rights, a newer
-    central schema): exit 2."""
-
-
-class FleetCheckFailed(FleetError):
-    """The central log or its projections disagree with what was shipped: exit 1, naming the
-    machine and ``seq``."""
 
 
 def parse_url(url: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.fleet.central_schema import projection_tables
-from daemon.fleet.connection import FleetUsageError
+from daemon.fleet.errors import FleetUsageError
 from daemon.log.database import Database, transaction
 
 LATEST = "latest"

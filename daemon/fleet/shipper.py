@@ -23,7 +23,8 @@ import psycopg
 
 from daemon.fleet.applier import apply_all, apply_machine
 from daemon.fleet.central_schema import ensure_schema
-from daemon.fleet.connection import FleetCheckFailed, FleetUsageError, fleet_key, masked, session
+from daemon.fleet.connection import fleet_key, masked, session
+from daemon.fleet.errors import FleetCheckFailed, FleetUsageError
 from daemon.log.anchor import segment_records
 from daemon.log.database import Database, transaction
 from daemon.log.events import format_ts, utc_now

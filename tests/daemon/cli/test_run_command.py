@@ -122,6 +122,33 @@ def test_once_prints_the_activity_line_and_the_report(tmp_path: Path, project: P
     assert done.stderr == ""
 
 
+LOADED = """\
+import json, sys
+from daemon.cli.main import main
+code = main(sys.argv[2:])
+with open(sys.argv[1], "w") as out:
+    json.dump({"code": code, "modules": sorted(sys.modules)}, out)
+"""
+
+
+def test_once_does_not_load_what_only_the_fleet_needs(tmp_path: Path, project: Path) -> None:
+    """psycopg and the fleet's modules cost every command 50 ms at start-up: a run with no
+    fleet configured, the pre-commit hook's case, never imports them."""
+    report = tmp_path / "loaded.json"
+    done = subprocess.run([sys.executable, "-c", LOADED, str(report), "run", "--project",
+                           str(project), "--once", "--quiet", "--no-report",
+                           "--db", str(tmp_path / "log.db")],
+                          capture_output=True, text=True, cwd=tmp_path,
+                          env=child_env(tmp_path), timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(report.read_text())
+    assert loaded["code"] == 0
+    fleet = [m for m in loaded["modules"] if m.split(".")[0] in ("psycopg", "psycopg_binary")
+             or m in ("daemon.fleet.connection", "daemon.fleet.shipper", "daemon.app.shipping")]
+    assert fleet == []
+    assert "daemon.app.session" in loaded["modules"]  # it did run
+
+
 def test_once_asks_jedi_and_reports_code_assistance(tmp_path: Path, project: Path) -> None:
     (project / "pkg" / "__init__.py").write_text("")
     (project / "pkg" / "app.py").write_text(
