@@ -7,10 +7,13 @@ import argparse
 from typing import Any, TextIO
 
 from daemon.cli.common import UsageError, examples
-from daemon.service.daemon import DaemonUsageError, run_daemon
 
 
 def cmd_daemon(args: argparse.Namespace, out: TextIO) -> int:
+    # The service's modules (the Prometheus client among them) load only for the service,
+    # not for every command the parser knows.
+    from daemon.service.daemon import DaemonUsageError, run_daemon
+
     try:
         return run_daemon(args.config, args.db, args.workspace or ())
     except DaemonUsageError as exc:
