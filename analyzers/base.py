@@ -207,10 +207,10 @@ class Seeding(Protocol):
 
 @runtime_checkable
 class Preparing(Protocol):
-    """An analyzer that runs after the others and can get ready meanwhile (optional): the
-    runner calls ``prepare`` with the call's root and paths before the first calls of a batch
-    it is in, so what its call needs first (a worker process starting) overlaps theirs.
-    Returns at once."""
+    """An analyzer that can get ready before its call (optional): when a batch has more than
+    one call, the runner calls ``prepare`` with the call's root and paths before any of them
+    starts, so what the call needs first (worker processes starting) overlaps the calls that
+    run before it. Returns at once."""
 
     def prepare(self, root: Path, paths: Sequence[str]) -> None: ...
 

@@ -158,6 +158,10 @@ class CodeAssistant:
         self._asked: ResultCache | None = None
         self._asked_root: str | None = None
         self._asked_lock = threading.Lock()  # the same hazard, for the record of what was asked
+        # prepare's survey of a full pass, run beside the batch's first calls and handed to
+        # the call that follows: (real root, survey), or None.
+        self._preparing: threading.Thread | None = None
+        self._prepared: tuple[str, _Survey] | None = None
 
     def applies_to(self, path: str) -> bool:
         return path.endswith(PYTHON_SUFFIXES) and not self._ignore(path, False)
@@ -169,13 +173,39 @@ class CodeAssistant:
     def prepare(self, root: Path, paths: Sequence[str]) -> None:
         """Start the jedi worker while the batch's other calls run, when the call will ask
         something: its start-up (an interpreter, jedi's imports and first inference) is then
-        off this call's time."""
+        off this call's time. A full pass's survey (listing and stat-ing the workspace,
+        50 ms on 700 files) runs in a thread of its own, not before the batch's first calls,
+        and the call uses it."""
         if self._processes == 0 or self._interrupted.is_set():
             return
         real = os.path.realpath(os.fspath(root))
-        if is_full_pass(paths) and not self._survey(Path(real)).changed:
-            return  # nothing to ask: no worker to start and stop again
-        self._ensure_pool(self._jedi_cache(real)).start(1)
+        if not is_full_pass(paths):
+            self._ensure_pool(self._jedi_cache(real)).start(1)
+            return
+        self._finish_preparing()
+        self._preparing = threading.Thread(target=self._prepare_pass, args=(real,),
+                                           name="code-assistant-prepare", daemon=True)
+        self._preparing.start()
+
+    def _prepare_pass(self, real: str) -> None:
+        try:
+            survey = self._survey(Path(real))
+            self._prepared = (real, survey)
+            if survey.changed and not self._interrupted.is_set():
+                self._ensure_pool(self._jedi_cache(real)).start(1)
+        except Exception:  # the call surveys again, and says what is wrong
+            self._prepared = None
+
+    def _finish_preparing(self) -> None:
+        """Wait for prepare's thread: the pool and the record are not shared with it."""
+        if self._preparing is not None:
+            self._preparing.join()
+            self._preparing = None
+
+    def _take_prepared(self, real: str) -> _Survey | None:
+        self._finish_preparing()
+        prepared, self._prepared = self._prepared, None
+        return prepared[1] if prepared is not None and prepared[0] == real else None
 
     def interrupt(self) -> None:
         """The session is ending: no file starts, and the worker holding one is stopped."""
@@ -184,6 +214,7 @@ class CodeAssistant:
             self._pool.interrupt()
 
     def close(self) -> None:
+        self._finish_preparing()
         if self._pool is not None:
             self._pool.close()
             self._pool = None
@@ -201,7 +232,8 @@ class CodeAssistant:
         started = self._clock()
         real = os.path.realpath(os.fspath(root))
         call = _Call(full=is_full_pass(paths))
-        survey = self._survey(Path(real)) if call.full else None
+        prepared = self._take_prepared(real)
+        survey = (prepared or self._survey(Path(real))) if call.full else None
         sampled = self._sampled(Path(real), paths, call, survey)
         index = self._index_location(real)
         truth = self._truth(real, index, sampled)

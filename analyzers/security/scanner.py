@@ -88,7 +88,7 @@ from analyzers.security.file_scan import (
     is_python,
     make_file_scanner,
 )
-from analyzers.security.fingerprint import default_salt_path, load_salt, salt_id
+from analyzers.security.fingerprint import SaltError, default_salt_path, load_salt, salt_id
 from analyzers.security.skips import (
     SOURCE_DETECT_SECRETS,
     SOURCE_PER_PATH,
@@ -190,6 +190,17 @@ class SecurityScanner:
     def applies_to(self, path: str) -> bool:
         return not self._ignore(path, False)
 
+    def prepare(self, root: Path, paths: Sequence[str]) -> None:
+        """Start workers (importing bandit) while the batch's earlier calls run: one for a
+        full pass (which files changed, only reading says; the rest start once many have)."""
+        if self._interrupted.is_set() or (self._pool is not None and self._pool.size > 0):
+            return
+        count = 1 if is_full_pass(paths) else sum(
+            1 for path in dict.fromkeys(paths) if self.applies_to(path))
+        if count:
+            with contextlib.suppress(SaltError):  # the call itself says what is wrong
+                self._ensure_pool().start(count)
+
     def exclude(self, paths: frozenset[str]) -> None:
         """Quarantined paths (the whole set): never opened until the runner releases them."""
         self._excluded = frozenset(paths)
@@ -231,8 +242,10 @@ class SecurityScanner:
             targets = list(dict.fromkeys([*self._pending, *paths]))
         self._pending.clear()
         if targets and (self._pool is None or self._pool.size == 0):
-            # Worker start-up (importing bandit) overlaps the reading and hashing below.
-            self._ensure_pool().start(len(targets))
+            # Worker start-up (importing bandit) overlaps the reading and hashing below. A
+            # full pass starts one: after the first pass, most find a file or two changed,
+            # and each worker costs a core 0.1 s; the pool starts the rest for many files.
+            self._ensure_pool().start(1 if full else len(targets))
         baseline_file = self._baseline.path
         detect_file = root / DETECT_SECRETS_BASELINE  # hashes of secrets: not scanned
         tasks: list[FileTask] = []

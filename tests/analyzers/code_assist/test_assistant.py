@@ -108,13 +108,16 @@ def test_definitions_across_modules_agree_with_the_index_and_completions_hold_th
     assert modes <= {0o700, 0o600}
 
 
+@pytest.mark.parametrize("prepared", [False, True], ids=["called", "prepared-then-called"])
 def test_a_full_pass_asks_only_about_files_changed_since_the_last_one(
-        tmp_path: Path, workspace: Path) -> None:
+        tmp_path: Path, workspace: Path, prepared: bool) -> None:
     def full_pass() -> dict[str, object]:
         # A new analyzer each time, as each ``run --once`` is a new process.
         analyzer = CodeAssistant(index_path=index(tmp_path, workspace),
                                  cache_path=tmp_path / "state" / "jedi")
         try:
+            if prepared:  # as the runner does: the survey in prepare's thread, used by the call
+                analyzer.prepare(workspace, FULL_PASS)
             return assistant_data(analyzer.analyze(workspace, FULL_PASS))
         finally:
             analyzer.close()

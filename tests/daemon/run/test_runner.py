@@ -416,7 +416,8 @@ class Preparing(Scripted):
 
     runs_after_others = True
 
-    def __init__(self, name: str, order: list[str]) -> None:
+    def __init__(self, name: str, order: list[str], *, after_others: bool = True) -> None:
+        self.runs_after_others = after_others
         super().__init__(name, lambda paths: (order.append(f"{name}:analyze"),
                                               AnalysisResult("done"))[1])
         self.order = order
@@ -440,3 +441,13 @@ def test_an_analyzer_that_runs_after_the_others_is_prepared_before_they_start(
     # A batch with nothing to run before it has nothing to overlap: no prepare.
     runner.run_batch(["c.py"], only={"later"})
     assert len(later.prepared) == 1 and order[-1] == "later:analyze"
+
+
+def test_calls_that_wait_for_a_slot_are_prepared_before_the_first_starts(
+        store: EventStore, workspace: Path) -> None:
+    """With one slot the second call waits for the first: its workers start meanwhile."""
+    order: list[str] = []
+    one, two = (Preparing(name, order, after_others=False) for name in ("one", "two"))
+    runner = make_runner(store, workspace, [one, two], max_workers=1)
+    runner.run_batch(["a.py"])
+    assert order == ["one:prepare", "two:prepare", "one:analyze", "two:analyze"]
