@@ -6,7 +6,7 @@ from pathlib import Path
 
 import psutil
 
-from daemon.run.measure import ProcessCpu, ProcessMemory, SystemCpu
+from daemon.run.measure import ProcessCpu, ProcessMemory, system_cpu
 from daemon.run.resources import ResourceSample
 
 
@@ -16,7 +16,7 @@ class ResourceSampler:
     def __init__(self, disk_path: str | Path = ".") -> None:
         self._disk_path = str(disk_path)
         # Samples are taken on scheduler threads; each gauge keeps one baseline for all.
-        self._system_cpu = SystemCpu()
+        self._system_cpu = system_cpu()
         self._process_cpu = ProcessCpu()
         self._memory = ProcessMemory(include_children=True)
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from analyzers.common.workerpool import WorkerPool
 from daemon.projections.metrics import call_cpu_percent
+from daemon.run import measure
 from daemon.run.measure import (
     Meter,
     ProcessCpu,
@@ -26,6 +27,7 @@ from daemon.run.measure import (
     cpu_percent_between,
 )
 from daemon.run.records import Measurement
+from daemon.run.sampler import ResourceSampler
 
 
 def busy(seconds: float) -> int:
@@ -103,6 +105,23 @@ def test_readings_close_together_each_cover_the_span_ending_with_them() -> None:
     assert gauge.read() == 0.0  # the span ending now saw an idle machine
     assert machine.slept == [pytest.approx(0.07)]  # only the first reading ever waits
     assert len(gauge._readings) <= 12  # the few readings of the last span only
+
+
+def test_samplers_and_meters_share_one_gauge_whose_first_span_waits_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A session's sampler and its meter built after the tester's: their first readings
+    cover the span the tester's gauge began, not a wait of their own each."""
+    machine = Machine()
+    monkeypatch.setattr(measure, "_shared", machine.gauge())
+    tester_sampler = ResourceSampler()
+    machine.advance(0.03)
+    meter, session_sampler = Meter(), ResourceSampler()
+    tester_sampler.sample()
+    assert machine.slept == [pytest.approx(0.07)]
+    machine.advance(0.05)
+    meter.measure(lambda: None)
+    session_sampler.sample()
+    assert machine.slept == [pytest.approx(0.07)]  # the one wait, however many users
 
 
 def test_process_cpu_read_at_once_is_not_noise_and_sees_a_busy_core() -> None:

@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
+from daemon.run import measure
 from daemon.run.resources import ResourceSample
 from daemon.run.sampler import ResourceSampler
 
@@ -37,9 +39,10 @@ def test_a_vanished_workspace_reads_as_no_disk(tmp_path: Path) -> None:
 
 
 def test_the_first_sample_on_a_fresh_thread_covers_a_span_and_the_cpu_bounds_hold(
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # psutil.cpu_percent(None) keeps a baseline per thread: on a scheduler thread that never
     # called it, it compared two readings microseconds apart (0.0, or 100.0 on a tick).
+    monkeypatch.setattr(measure, "_shared", None)  # the process's gauge, not yet begun
     sampler = ResourceSampler(tmp_path)
     taken: list[tuple[float, ResourceSample]] = []
 
