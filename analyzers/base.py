@@ -224,6 +224,17 @@ class Probing(Protocol):
     runs_after_others: bool
 
 
+@runtime_checkable
+class Following(Protocol):
+    """A probe that needs only some of the batch's other calls done (optional): the runner
+    starts it once the calls of the capabilities ``runs_after`` names have ended (their
+    retries aside), beside the batch's other calls, rather than after all of them. Code
+    assistance needs the fresh index, not the scanner's or the probe's results: on a cold
+    pass it ran alone at the end, one core idle, for seconds."""
+
+    runs_after: frozenset[str]
+
+
 _LABELS: Mapping[str, str] = {
     "workspace_analyzer": "Workspace analysis",
     "code_assistant": "Code assistance",

@@ -10,17 +10,18 @@ answer checked (:mod:`analyzers.code_assist.judge`) against the code index's sym
 and against the code itself. The call's data holds the figures only: requests, p50/p95
 latency per kind, agreement per kind and the overall ``accuracy``.
 
-Like code search, it runs after the other analyzers of a batch (``runs_after_others``), so
-it checks jedi against an index that already holds the batch. Each file is bounded by
-``file_timeout_s`` in its worker: a file past it, or one jedi fails on, is named in the
-result's ``failures``; the runner asks for it alone and, failing again on the same bytes,
-quarantines it. A full pass does not ask again bytes that failed, nor files whose size and
-modification time are those it recorded at the last pass or call (``asked.db`` in jedi's cache
-directory, a :class:`~analyzers.common.result_cache.ResultCache`): asking jedi the same
-questions of the same bytes measures nothing new, and cost every ``run --once`` 1.6 s of
-jedi on this repository's 672-file stdlib copy. Quarantined paths
-(:meth:`CodeAssistant.exclude`) are never opened. ``budget_s`` bounds a call: files not
-started within it are not asked this time (a sampler has no backlog to keep).
+It runs once the indexer's call of a batch has ended (``runs_after``), beside the scanner
+and the probe, so it checks jedi against an index that already holds the batch. Each file
+is bounded by ``file_timeout_s`` in its worker: a file past it, or one jedi fails on, is
+named in the result's ``failures``; the runner asks for it alone and, failing again on the
+same bytes, quarantines it. A full pass does not ask again bytes that failed, nor files
+whose size and modification time are those it recorded at the last pass or call
+(``asked.db`` in jedi's cache directory, a
+:class:`~analyzers.common.result_cache.ResultCache`): asking jedi the same questions of
+the same bytes measures nothing new, and cost every ``run --once`` 1.6 s of jedi on this
+repository's 672-file stdlib copy. Quarantined paths (:meth:`CodeAssistant.exclude`) are
+never opened. ``budget_s`` bounds a call: files not started within it are not asked this
+time (a sampler has no backlog to keep).
 
 jedi is given a project rooted at the workspace, so definitions in other modules
 resolve; its cache directory sits beside the code index, outside the workspace.
@@ -113,6 +114,8 @@ class CodeAssistant:
     name = "code_assistant"
     activity_type = "code_assistance"
     runs_after_others = True  # after the indexer's call of a batch: checked on fresh symbols
+    # Only the indexer: jedi's answers then overlap the scanner's and the probe's work.
+    runs_after = frozenset({"code_indexer"})
 
     def __init__(self, *, index_path: str | os.PathLike[str] | None = None,
                  log_path: str | os.PathLike[str] | None = None,

@@ -45,6 +45,7 @@ from analyzers.base import (
     Analyzer,
     Closing,
     Excluding,
+    Following,
     Interruptible,
     Preparing,
     Probing,
@@ -271,9 +272,13 @@ class Runner:
     def _in_waves(self, calls: list[_Call],
                   refused: list[tuple[Analyzer, BaseException]]) -> list[ActivityRecorded]:
         """Probes (``runs_after_others = True``, e.g. code_search) measure what the other
-        analyzers just produced, so they run once those calls are done."""
-        later = [c for c in calls if _runs_after_others(c.analyzer)]
-        first = [c for c in calls if not _runs_after_others(c.analyzer)]
+        analyzers just produced, so they run once those calls are done; a probe that names
+        what it needs (``runs_after``, code assistance) runs with the others, held until those
+        calls end."""
+        later = [c for c in calls
+                 if _runs_after_others(c.analyzer) and _runs_after(c.analyzer) is None]
+        first = ([c for c in calls if not _runs_after_others(c.analyzer)]
+                 + [c for c in calls if c not in later and _runs_after_others(c.analyzer)])
         if len(calls) > 1:
             # Calls wait for a slot or for a wave: their workers start meanwhile (a
             # warm run --once paid ~0.25 s of worker start-up after the first calls ended).
@@ -327,7 +332,10 @@ class Runner:
                         if not running or time.monotonic() >= self._stop_deadline:
                             break
                     while waiting and len(running) < self._max_workers:
-                        call = waiting.popleft()
+                        ready = _next_ready(waiting, running)
+                        if ready is None:
+                            break  # what is left waits for calls still running
+                        call = ready
                         if self._is_busy(call.analyzer.name):
                             recorded.append(self._record(call.analyzer, None, Failure(
                                 "skipped", "skipped: its previous call is still running")))
@@ -528,3 +536,21 @@ class Runner:
 
 def _runs_after_others(analyzer: Analyzer) -> bool:
     return isinstance(analyzer, Probing) and bool(analyzer.runs_after_others)
+
+
+def _runs_after(analyzer: Analyzer) -> frozenset[str] | None:
+    return frozenset(analyzer.runs_after) if isinstance(analyzer, Following) else None
+
+
+def _next_ready(waiting: deque[_Call], running: Sequence[_Call]) -> _Call | None:
+    """Take the first waiting call none of whose ``runs_after`` calls waits or runs; with
+    nothing running, the first waiting call whatever it names (a cycle must not stall)."""
+    for call in waiting:
+        needs = _runs_after(call.analyzer)
+        if not needs or not any(other.analyzer.name in needs
+                                for other in (*waiting, *running) if other is not call):
+            waiting.remove(call)
+            return call
+    if not running:
+        return waiting.popleft()
+    return None

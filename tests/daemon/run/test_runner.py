@@ -451,3 +451,43 @@ def test_calls_that_wait_for_a_slot_are_prepared_before_the_first_starts(
     runner = make_runner(store, workspace, [one, two], max_workers=1)
     runner.run_batch(["a.py"])
     assert order == ["one:prepare", "two:prepare", "one:analyze", "two:analyze"]
+
+
+class Follower(Scripted):
+    """A probe that needs only ``needs`` done before it runs."""
+
+    runs_after_others = True
+
+    def __init__(self, name: str, needs: frozenset[str],
+                 behave: Callable[[Sequence[str]], AnalysisResult]) -> None:
+        super().__init__(name, behave)
+        self.runs_after = needs
+
+
+def test_a_probe_that_names_what_it_needs_runs_beside_the_calls_it_does_not(
+        store: EventStore, workspace: Path) -> None:
+    """The follower starts once the index is done, while the slow call still runs: it sets
+    the event the slow call waits for, which a follower held to the end never could."""
+    order: list[str] = []
+    followed = threading.Event()
+
+    def slow(paths: Sequence[str]) -> AnalysisResult:
+        order.append("slow:start")
+        order.append("slow:saw follower" if followed.wait(10) else "slow:alone")
+        return AnalysisResult("slow")
+
+    def follow(paths: Sequence[str]) -> AnalysisResult:
+        order.append("follower")
+        followed.set()
+        return AnalysisResult("followed")
+
+    index = Scripted("index", lambda paths: (order.append("index"), AnalysisResult("i"))[1])
+    follower = Follower("follower", frozenset({"index"}), follow)
+    after_all = Preparing("after_all", order)  # runs_after_others without runs_after
+    runner = make_runner(store, workspace, [follower, after_all, Scripted("slow", slow), index],
+                         max_workers=2)
+    runner.run_batch(["a.py"])
+    assert order.index("index") < order.index("follower")
+    assert "slow:saw follower" in order
+    # A probe that names nothing still waits for every other call.
+    assert order.index("after_all:analyze") > order.index("slow:saw follower")
