@@ -216,6 +216,16 @@ class Preparing(Protocol):
 
 
 @runtime_checkable
+class Releasing(Protocol):
+    """An analyzer with worker processes it can let go between calls (optional): in a single
+    pass (``run --once``) the runner calls ``release`` once the analyzer's call has ended, so
+    its idle workers do not add to the memory of the calls still running; a later call
+    starts them again."""
+
+    def release(self) -> None: ...
+
+
+@runtime_checkable
 class Probing(Protocol):
     """An analyzer that measures what the others just produced (optional; code search
     probes the fresh index): with ``runs_after_others`` true, the runner calls it once

@@ -19,7 +19,7 @@ from conftest import REPO_ROOT
 PACKAGES = ("daemon", "analyzers")
 #: Optional analyzer abilities, declared as Protocols in analyzers/base.py.
 ABILITIES = frozenset({"seed", "close", "exclude", "interrupt", "runs_after_others",
-                       "runs_after"})
+                       "runs_after", "release"})
 
 
 def sources() -> Iterator[tuple[Path, ast.Module]]:

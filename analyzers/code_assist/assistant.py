@@ -216,11 +216,15 @@ class CodeAssistant:
         if self._pool is not None:
             self._pool.interrupt()
 
-    def close(self) -> None:
+    def release(self) -> None:
+        """Stop the jedi worker (and what it inferred); the next call starts one again."""
         self._finish_preparing()
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+
+    def close(self) -> None:
+        self.release()
         self._close_store()
         with self._asked_lock:
             if self._asked is not None:

@@ -222,11 +222,15 @@ class PatternProbe:
         if self._pool is not None:
             self._pool.interrupt()
 
-    def close(self) -> None:
-        """Stop the worker processes and write what the cache holds in its buffer."""
+    def release(self) -> None:
+        """Stop the idle worker processes; the next call starts them again."""
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+
+    def close(self) -> None:
+        """Stop the worker processes and write what the cache holds in its buffer."""
+        self.release()
         if self._cache is not None:
             self._cache.close()
 

@@ -305,11 +305,15 @@ class SecurityScanner:
                             rule_errors=rule_errors, salt=salt, failures=failures,
                             unmatched=full and not deferred_count)
 
-    def close(self) -> None:
-        """Stop the worker processes (they also end with the daemon) and write the cache."""
+    def release(self) -> None:
+        """Stop the idle worker processes; the next call starts them again."""
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+
+    def close(self) -> None:
+        """Stop the worker processes (they also end with the daemon) and write the cache."""
+        self.release()
         if self._cache is not None:
             self._cache.close()
 

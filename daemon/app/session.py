@@ -113,7 +113,7 @@ class Session:
         self._on_end = on_end
         self._runner = Runner(analyzers, writer.put, spec.session_id, spec.project,
                               timeout_s=spec.call_timeout, on_activity=on_activity,
-                              workspace=str(spec.project))
+                              workspace=str(spec.project), release_workers=spec.mode == "once")
         self._sampler = ResourceSampler(spec.project)
         self._safety = SafetyState()
         self._stop = threading.Event()

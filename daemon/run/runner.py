@@ -49,6 +49,7 @@ from analyzers.base import (
     Interruptible,
     Preparing,
     Probing,
+    Releasing,
 )
 from daemon.log.events import ActivityRecorded, Envelope, Event
 from daemon.run.episodes import Episode, Recovery, analyze_with_retries
@@ -102,7 +103,8 @@ class Runner:
                  *, timeout_s: float = DEFAULT_TIMEOUT_S, max_workers: int = DEFAULT_MAX_WORKERS,
                  on_activity: OnActivity | None = None, meter: Meter | None = None,
                  retry: RetryPolicy | None = None, quarantine: Quarantine | None = None,
-                 workspace: str | None = None, ledger: FindingLedger | None = None) -> None:
+                 workspace: str | None = None, ledger: FindingLedger | None = None,
+                 release_workers: bool = False) -> None:
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         if max_workers < 1:
@@ -119,6 +121,9 @@ class Runner:
         self._max_workers = max_workers
         self._on_activity = on_activity
         self._meter = meter if meter is not None else Meter()
+        # A single pass: each analyzer's workers end with its call (Releasing), so the
+        # scanner's idle workers are not still resident while the probe and jedi run.
+        self._release_workers = release_workers
         self._lock = threading.Lock()  # guards _busy, _running, _closing and _Call flags
         self._settled = threading.Condition(self._lock)  # notified as each call returns
         self._batch_lock = threading.Lock()
@@ -364,6 +369,8 @@ class Runner:
                         recorded.append(self._record(done.analyzer, done.measurement,
                                                      done.outcome, done))
                         finished.append((done, done.outcome))
+                        if self._release_workers:
+                            self._release(done.analyzer)
                     for call in self._expired(running):
                         running.remove(call)
                         timeout = Failure("timeout", self._timeout_message())
@@ -385,6 +392,14 @@ class Runner:
                 analyzer.prepare(self._root, paths)
             except Exception:  # a broken hook costs the head start, not the call
                 log.exception("prepare_failed", analyzer=analyzer.name)
+
+    def _release(self, analyzer: Analyzer) -> None:
+        # Its call has ended and calls to one analyzer never overlap: nothing uses them now.
+        if isinstance(analyzer, Releasing):
+            try:
+                analyzer.release()
+            except Exception:  # a broken hook costs memory, not the pass
+                log.exception("release_failed", analyzer=analyzer.name)
 
     def _tell_quarantined(self, analyzer: Analyzer) -> None:
         if isinstance(analyzer, Excluding):

@@ -491,3 +491,28 @@ def test_a_probe_that_names_what_it_needs_runs_beside_the_calls_it_does_not(
     assert "slow:saw follower" in order
     # A probe that names nothing still waits for every other call.
     assert order.index("after_all:analyze") > order.index("slow:saw follower")
+
+
+class Releasing(Scripted):
+    """Has workers to let go; records when it was told to."""
+
+    def __init__(self, name: str, order: list[str]) -> None:
+        super().__init__(name, lambda paths: (order.append(f"{name}:analyze"),
+                                              AnalysisResult("done"))[1])
+        self.order = order
+
+    def release(self) -> None:
+        self.order.append(f"{self.name}:release")
+
+
+@pytest.mark.parametrize("single_pass", [True, False], ids=["run-once", "daemon"])
+def test_a_single_pass_releases_each_analyzers_workers_when_its_call_ends(
+        store: EventStore, workspace: Path, single_pass: bool) -> None:
+    order: list[str] = []
+    first, later = Releasing("first", order), Preparing("later", order)
+    runner = make_runner(store, workspace, [first, later], release_workers=single_pass)
+    runner.run_full_pass()
+    if single_pass:  # before the later call, not only at the session's end
+        assert order == ["later:prepare", "first:analyze", "first:release", "later:analyze"]
+    else:  # a daemon keeps its workers warm for the next batch
+        assert "first:release" not in order
