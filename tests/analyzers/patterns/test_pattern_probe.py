@@ -7,7 +7,6 @@ the learner's precision, recall and false positive rate as the learning scenario
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import socket
@@ -15,11 +14,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import psutil
 import pytest
+from poolworkers import live_workers
 
 from analyzers.base import FULL_PASS, AnalysisResult, FileFailure, LearnedPattern
-from analyzers.common.workerpool import worker_label
 from analyzers.patterns.file_measure import make_file_measurer
 from analyzers.patterns.probe import MAX_LISTED, PatternProbe
 from daemon.log.database import Database
@@ -596,26 +594,17 @@ def test_a_file_past_the_per_file_bound_is_skipped_and_the_rest_measured(
         restarted.close()
 
 
-def probe_workers() -> list[psutil.Process]:
-    label = worker_label(make_file_measurer)
-    found = []
-    for child in psutil.Process().children():
-        with contextlib.suppress(psutil.Error):
-            if child.cmdline()[-1:] == [label] and child.status() != psutil.STATUS_ZOMBIE:
-                found.append(child)
-    return found
-
 
 def test_prepare_starts_a_worker_for_the_call_and_none_in_the_calling_thread_mode(
         workspace: Path) -> None:
     probe = PatternProbe(processes=2)
     try:
         probe.prepare(workspace, ["app/config.py", "README.md"])  # one Python file
-        assert len(probe_workers()) == 1
+        assert len(live_workers(make_file_measurer)) == 1
         assert probe.analyze(workspace, ["app/config.py"]).data["files"] == 1
     finally:
         probe.close()
     here = PatternProbe(processes=0)
     here.prepare(workspace, FULL_PASS)
-    assert probe_workers() == []
+    assert live_workers(make_file_measurer) == []
     assert here.analyze(workspace, FULL_PASS).data["files"] == 3

@@ -9,7 +9,6 @@ its own file, and restarts that resume from the result cache.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sqlite3
@@ -21,12 +20,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 import structlog
+from poolworkers import live_workers
 
 from analyzers.base import FULL_PASS, AnalysisResult, Analyzer, FileFailure
-from analyzers.common.workerpool import worker_label
 from analyzers.security.baseline import BaselineEntry, baseline_key, write_baseline
 from analyzers.security.file_scan import make_file_scanner
 from analyzers.security.fingerprint import salt_id
@@ -773,16 +771,6 @@ def test_bad_convention_files_are_named_and_the_scan_goes_on(
     assert "B602" in {f.rule for f in result.findings}
 
 
-def scanner_workers() -> list[psutil.Process]:
-    """This process's children that are the scanner's workers (named by their last argument)."""
-    label = worker_label(make_file_scanner)
-    found = []
-    for child in psutil.Process().children():
-        with contextlib.suppress(psutil.Error):
-            if child.cmdline()[-1:] == [label] and child.status() != psutil.STATUS_ZOMBIE:
-                found.append(child)
-    return found
-
 
 def test_prepare_starts_the_workers_its_call_will_use(
         workspace: Path, make_scanner: Callable[..., SecurityScanner]) -> None:
@@ -790,12 +778,12 @@ def test_prepare_starts_the_workers_its_call_will_use(
     file or two changed), one per file for a batch, up to the pool's size."""
     scanner = make_scanner()
     scanner.prepare(workspace, FULL_PASS)
-    started = scanner_workers()
+    started = live_workers(make_file_scanner)
     assert len(started) == 1
     assert rules_by_path(scanner.analyze(workspace, FULL_PASS))["pkg/app.py"]
     scanner.close()
     batch = make_scanner()
     batch.prepare(workspace, ["pkg/app.py", "clean.py", "notes.md"])
-    assert len(scanner_workers()) == 2  # processes=2
+    assert len(live_workers(make_file_scanner)) == 2  # processes=2
     batch.prepare(workspace, ["clean.py"])  # already started: nothing more
-    assert len(scanner_workers()) == 2
+    assert len(live_workers(make_file_scanner)) == 2
